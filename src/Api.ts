@@ -1,0 +1,17 @@
+import { HttpApi, OpenApi } from "@effect/platform"
+import { InternalError } from "./ApiErrors.ts"
+import { HealthApi } from "./platform/HealthApi.ts"
+
+/**
+ * The whole public HTTP contract of the service. The same value drives the
+ * server, `/openapi.json`, `/docs` and the typed client used by the tests.
+ */
+export class SalesLabApi extends HttpApi.make("saleslab")
+  .add(HealthApi)
+  .addError(InternalError)
+  .annotateContext(OpenApi.annotations({
+    title: "Sales Lab platform API",
+    version: "1.0.0",
+    description: "Tenant-scoped REST API, outbound webhook subscriptions and incoming emit points of Sales Lab."
+  }))
+{}

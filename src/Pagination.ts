@@ -1,0 +1,59 @@
+import { Schema } from "effect"
+
+/** Query parameters of every list route: `limit` (1 to 100, default 20) and an opaque `cursor`. */
+export const ListParams = Schema.Struct({
+  limit: Schema.optionalWith(
+    Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100)).annotations({
+      description: "Maximum number of items to return, 1 to 100."
+    }),
+    { default: () => 20 }
+  ),
+  cursor: Schema.optional(Schema.String.annotations({ description: "The `next_cursor` of the previous page." }))
+})
+export type ListParams = typeof ListParams.Type
+
+/** One page of a list: the items and the cursor of the next page, or null on the last one. */
+export const Page = <A, I, R>(item: Schema.Schema<A, I, R>) =>
+  Schema.Struct({ data: Schema.Array(item), next_cursor: Schema.NullOr(Schema.String) })
+
+/** Position after one row of a list ordered by `created_at DESC, id DESC`. */
+export interface Position {
+  readonly createdAt: Date
+  readonly id: string
+}
+
+/** Encodes the position of the last row of a page as an opaque cursor. */
+export const encodeCursor = (position: Position): string =>
+  Buffer.from(JSON.stringify([position.createdAt.toISOString(), position.id])).toString("base64url")
+
+/** Decodes a cursor made by `encodeCursor`; `undefined` for anything else. */
+export const decodeCursor = (cursor: string): Position | undefined => {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"))
+    if (Array.isArray(parsed) && typeof parsed[0] === "string" && typeof parsed[1] === "string") {
+      const createdAt = new Date(parsed[0])
+      return Number.isNaN(createdAt.getTime()) ? undefined : { createdAt, id: parsed[1] }
+    }
+  } catch {
+    // A cursor that is not base64url JSON is reported as invalid by the caller.
+  }
+  return undefined
+}
+
+/**
+ * Builds a page from rows fetched with `limit + 1`: the extra row, if present,
+ * only tells that another page exists.
+ */
+export const toPage = <Row, A>(
+  rows: ReadonlyArray<Row>,
+  limit: number,
+  position: (row: Row) => Position,
+  encode: (row: Row) => A
+) => {
+  const items = rows.slice(0, limit)
+  const last = items.at(-1)
+  return {
+    data: items.map(encode),
+    next_cursor: rows.length > limit && last !== undefined ? encodeCursor(position(last)) : null
+  }
+}

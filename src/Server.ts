@@ -1,0 +1,31 @@
+import { HttpApiBuilder, HttpApiScalar, HttpMiddleware, HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Effect, Layer } from "effect"
+import { createServer } from "node:http"
+import { SalesLabApi } from "./Api.ts"
+import { AppConfig } from "./platform/AppConfig.ts"
+import { HealthHttpLive } from "./platform/HealthHttp.ts"
+import { Outbox } from "./webhooks/Outbox.ts"
+
+/** Every route handler of `SalesLabApi`, with the services they use. */
+const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
+  Layer.provide([HealthHttpLive]),
+  Layer.provide(Outbox.Default)
+)
+
+/**
+ * The whole service on a given HTTP server: routes, `/openapi.json`, the
+ * bundled `/docs` page and the delivery engine. Needs `AppConfig`, a migrated
+ * `SqlClient` and an `HttpServer`.
+ */
+export const ServiceLive = HttpApiBuilder.serve(HttpMiddleware.logger).pipe(
+  Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
+  Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+  Layer.provide(ApiLive),
+  HttpServer.withLogAddress
+)
+
+/** A Node HTTP server listening on `HOST`:`PORT`. */
+export const NodeServerLive = Layer.unwrapEffect(
+  Effect.map(AppConfig, (config) => NodeHttpServer.layer(createServer, { port: config.port, host: config.host }))
+)

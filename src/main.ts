@@ -1,0 +1,15 @@
+import { NodeRuntime } from "@effect/platform-node"
+import { Layer } from "effect"
+import { AppConfig } from "./platform/AppConfig.ts"
+import { DatabaseMigrated } from "./platform/Database.ts"
+import { LoggingLive } from "./platform/Logging.ts"
+import { NodeServerLive, ServiceLive } from "./Server.ts"
+
+ServiceLive.pipe(
+  Layer.provide(NodeServerLive),
+  Layer.provide(DatabaseMigrated),
+  Layer.provide(LoggingLive),
+  Layer.provide(AppConfig.layer),
+  Layer.launch,
+  NodeRuntime.runMain({ disablePrettyLogger: true })
+)

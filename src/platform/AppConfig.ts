@@ -1,0 +1,101 @@
+import { Config, ConfigProvider, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
+
+/**
+ * Every setting of the service, read once at start-up through Effect `Config`
+ * (environment variables by default). Secrets are `Redacted`, so logging the
+ * whole value prints `<redacted>` in their place.
+ */
+export interface AppSettings {
+  /** TCP port of the HTTP server. */
+  readonly port: number
+  /** Interface the HTTP server binds to. */
+  readonly host: string
+  /** Connection string of the PostgreSQL server; none means the embedded server in `dataDirectory`. */
+  readonly databaseUrl: Option.Option<Redacted.Redacted>
+  /** Folder of the embedded PostgreSQL cluster, used only without `databaseUrl`. */
+  readonly dataDirectory: string
+  /** Bearer token of the operator routes; none means every operator route answers 401. */
+  readonly operatorToken: Option.Option<Redacted.Redacted>
+  /** Secret that signs ElevenLabs post-call webhooks; none means every such webhook answers 401. */
+  readonly elevenLabsWebhookSecret: Option.Option<Redacted.Redacted>
+  /** ElevenLabs API key; with it, a practice call also asks ElevenLabs for a signed conversation URL. */
+  readonly elevenLabsApiKey: Option.Option<Redacted.Redacted>
+  /** ElevenLabs agent that runs practice calls, used with `elevenLabsApiKey`. */
+  readonly elevenLabsAgentId: Option.Option<string>
+  /** Time an outbound delivery attempt may take before it is aborted and retried. */
+  readonly deliveryTimeout: Duration.Duration
+  /** Interval between two sweeps for due deliveries. */
+  readonly sweepInterval: Duration.Duration
+  /** Deliveries of one subscription that may be in flight at once. */
+  readonly subscriptionConcurrency: number
+  /** Minimum level of the JSON log lines: trace, debug, info, warning, error or none. */
+  readonly logLevel: string
+}
+
+const settingsConfig = Config.all({
+  port: Config.port("PORT").pipe(
+    Config.withDefault(8080),
+    Config.withDescription("TCP port of the HTTP server.")
+  ),
+  host: Config.string("HOST").pipe(
+    Config.withDefault("0.0.0.0"),
+    Config.withDescription("Interface the HTTP server binds to.")
+  ),
+  databaseUrl: Config.redacted("DATABASE_URL").pipe(
+    Config.option,
+    Config.withDescription("PostgreSQL connection string. Unset: an embedded PostgreSQL in DATA_DIR.")
+  ),
+  dataDirectory: Config.string("DATA_DIR").pipe(
+    Config.withDefault(".data/postgres"),
+    Config.withDescription("Folder of the embedded PostgreSQL cluster, used only without DATABASE_URL.")
+  ),
+  operatorToken: Config.redacted("OPERATOR_TOKEN").pipe(
+    Config.option,
+    Config.withDescription("Bearer token of the operator routes. Unset: operator routes answer 401.")
+  ),
+  elevenLabsWebhookSecret: Config.redacted("ELEVENLABS_WEBHOOK_SECRET").pipe(
+    Config.option,
+    Config.withDescription("Secret of the ElevenLabs post-call webhook. Unset: that webhook answers 401.")
+  ),
+  elevenLabsApiKey: Config.redacted("ELEVENLABS_API_KEY").pipe(
+    Config.option,
+    Config.withDescription("ElevenLabs API key. Set: practice calls also return a signed conversation URL.")
+  ),
+  elevenLabsAgentId: Config.string("ELEVENLABS_AGENT_ID").pipe(
+    Config.option,
+    Config.withDescription("ElevenLabs agent id used for signed conversation URLs.")
+  ),
+  deliveryTimeout: Config.duration("WEBHOOK_TIMEOUT").pipe(
+    Config.withDefault(Duration.seconds(8)),
+    Config.withDescription("Time one delivery attempt may take before it is aborted and retried.")
+  ),
+  sweepInterval: Config.duration("WEBHOOK_SWEEP_INTERVAL").pipe(
+    Config.withDefault(Duration.seconds(5)),
+    Config.withDescription("Interval between two sweeps that wake subscriptions with due deliveries.")
+  ),
+  subscriptionConcurrency: Config.integer("WEBHOOK_SUBSCRIPTION_CONCURRENCY").pipe(
+    Config.withDefault(4),
+    Config.validate({ message: "must be between 1 and 50", validation: (n) => n >= 1 && n <= 50 }),
+    Config.withDescription("Deliveries of one subscription in flight at once (1 to 50).")
+  ),
+  logLevel: Config.string("LOG_LEVEL").pipe(
+    Config.withDefault("info"),
+    Config.withDescription("Minimum level of log lines: trace, debug, info, warning, error or none.")
+  )
+})
+
+/** The service's settings, as a context service so tests can provide their own. */
+export class AppConfig extends Context.Tag("saleslab/AppConfig")<AppConfig, AppSettings>() {
+  /** Settings read from the environment. */
+  static readonly layer = Layer.effect(AppConfig, settingsConfig)
+
+  /** Settings for tests: the defaults with `overrides` applied, no environment read. */
+  static readonly layerTest = (overrides: Partial<AppSettings> = {}) =>
+    Layer.effect(
+      AppConfig,
+      Effect.map(
+        Effect.withConfigProvider(settingsConfig, ConfigProvider.fromMap(new Map())),
+        (defaults) => ({ ...defaults, ...overrides })
+      )
+    )
+}

@@ -1,0 +1,150 @@
+import { SqlClient } from "@effect/sql"
+import { Clock, Effect } from "effect"
+import { randomUUID } from "node:crypto"
+
+/** PostgreSQL channel on which the outbox announces subscriptions with new due deliveries. */
+export const deliveryChannel = "webhook_deliveries"
+
+/** An event to publish to the matching subscriptions of one tenant. */
+export interface PublishedEvent {
+  /** Tenant whose subscriptions receive the event. */
+  readonly companyId: string
+  /** Event kind, such as `session.completed`. */
+  readonly kind: string
+  /** Key of the event within its kind and tenant; publishing the same key again is a no-op. */
+  readonly naturalKey: string
+  /** When the event happened. */
+  readonly occurredAt: Date
+  /** Delivery id of the event for one subscription. */
+  readonly deliveryId: (subscriptionId: string) => string
+  /** JSON payload sent to one subscription, which carries its delivery id. */
+  readonly payload: (deliveryId: string) => unknown
+}
+
+/** A single delivery queued for one subscription, outside of any event (test events). */
+export interface DirectDelivery {
+  readonly subscriptionId: string
+  readonly companyId: string
+  readonly kind: string
+  readonly deliveryId: string
+  readonly payload: unknown
+}
+
+/**
+ * The transactional outbox: writes `webhook_deliveries` rows with the exact
+ * body bytes to send, and a `pg_notify` that wakes the dispatcher once the
+ * surrounding transaction commits. Run it inside the transaction of the
+ * domain write that causes the event, so both commit or neither does.
+ */
+export class Outbox extends Effect.Service<Outbox>()("saleslab/Outbox", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const notify = (subscriptionIds: ReadonlyArray<string>) =>
+      subscriptionIds.length === 0
+        ? Effect.void
+        : sql`SELECT pg_notify(${deliveryChannel}, id) FROM webhook_subscriptions WHERE id IN ${
+          sql.in([...new Set(subscriptionIds)])
+        }`.pipe(Effect.asVoid)
+
+    /**
+     * Records the event and queues one delivery per active subscription of the
+     * tenant whose filter matches. Returns the number of deliveries queued,
+     * 0 when the event was already published.
+     */
+    const publish = (event: PublishedEvent) =>
+      Effect.gen(function*() {
+        const now = new Date(yield* Clock.currentTimeMillis)
+        const inserted = yield* sql<{ id: string }>`
+          INSERT INTO events (id, company_id, kind, natural_key, occurred_at)
+          VALUES (${randomUUID()}, ${event.companyId}, ${event.kind}, ${event.naturalKey}, ${event.occurredAt})
+          ON CONFLICT (company_id, kind, natural_key) DO NOTHING
+          RETURNING id`
+        const eventId = inserted[0]?.id
+        if (eventId === undefined) return 0
+
+        const subscriptions = yield* sql<{ id: string }>`
+          SELECT id FROM webhook_subscriptions
+          WHERE company_id = ${event.companyId}
+            AND status = 'active'
+            AND deleted_at IS NULL
+            AND (cardinality(event_kinds) = 0 OR ${event.kind} = ANY(event_kinds))`
+        if (subscriptions.length === 0) return 0
+
+        const rows = subscriptions.map(({ id }) => {
+          const deliveryId = event.deliveryId(id)
+          return {
+            delivery_id: deliveryId,
+            subscription_id: id,
+            company_id: event.companyId,
+            event_id: eventId,
+            event_kind: event.kind,
+            body: JSON.stringify(event.payload(deliveryId)),
+            status: "pending",
+            next_attempt_at: now,
+            event_at: event.occurredAt
+          }
+        })
+        const queued = yield* sql<{ subscription_id: string }>`
+          INSERT INTO webhook_deliveries ${sql.insert(rows)}
+          ON CONFLICT (subscription_id, delivery_id) DO NOTHING
+          RETURNING subscription_id`
+        yield* notify(queued.map((row) => row.subscription_id))
+        return queued.length
+      }).pipe(Effect.withSpan("Outbox.publish", { attributes: { kind: event.kind, companyId: event.companyId } }))
+
+    /** Queues one delivery for one subscription; false when that delivery id already exists. */
+    const enqueue = (delivery: DirectDelivery) =>
+      Effect.gen(function*() {
+        const now = new Date(yield* Clock.currentTimeMillis)
+        const queued = yield* sql`
+          INSERT INTO webhook_deliveries ${
+          sql.insert({
+            delivery_id: delivery.deliveryId,
+            subscription_id: delivery.subscriptionId,
+            company_id: delivery.companyId,
+            event_kind: delivery.kind,
+            body: JSON.stringify(delivery.payload),
+            status: "pending",
+            next_attempt_at: now,
+            event_at: now
+          })
+        }
+          ON CONFLICT (subscription_id, delivery_id) DO NOTHING
+          RETURNING id`
+        yield* notify(queued.length > 0 ? [delivery.subscriptionId] : [])
+        return queued.length > 0
+      }).pipe(Effect.withSpan("Outbox.enqueue", { attributes: { subscriptionId: delivery.subscriptionId } }))
+
+    /**
+     * Queues a failed delivery again, due now, with its stored body and delivery
+     * id unchanged. Returns false when the delivery is not in the failed state.
+     */
+    const requeue = (subscriptionId: string, deliveryId: string) =>
+      Effect.gen(function*() {
+        const now = new Date(yield* Clock.currentTimeMillis)
+        const updated = yield* sql`
+          UPDATE webhook_deliveries
+          SET status = 'pending', next_attempt_at = ${now}, claimed_until = NULL
+          WHERE subscription_id = ${subscriptionId} AND delivery_id = ${deliveryId} AND status = 'failed'
+          RETURNING id`
+        yield* notify(updated.length > 0 ? [subscriptionId] : [])
+        return updated.length > 0
+      }).pipe(Effect.withSpan("Outbox.requeue", { attributes: { subscriptionId, deliveryId } }))
+
+    /** Cancels every pending delivery of a subscription; returns how many. */
+    const cancelPending = (subscriptionId: string) =>
+      sql`
+        UPDATE webhook_deliveries SET status = 'cancelled', next_attempt_at = NULL, claimed_until = NULL
+        WHERE subscription_id = ${subscriptionId} AND status = 'pending'
+        RETURNING id`.pipe(
+        Effect.map((rows) => rows.length),
+        Effect.withSpan("Outbox.cancelPending", { attributes: { subscriptionId } })
+      )
+
+    /** Announces that a subscription may have due deliveries, for instance after it is resumed. */
+    const wake = (subscriptionId: string) => notify([subscriptionId])
+
+    return { publish, enqueue, requeue, cancelPending, wake } as const
+  })
+}) {}

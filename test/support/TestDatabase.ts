@@ -1,0 +1,46 @@
+import { PgClient } from "@effect/sql-pg"
+import { Effect, Layer, Redacted } from "effect"
+import pg from "pg"
+import { inject } from "vitest"
+import { Migrations } from "../../src/platform/Migrations.ts"
+
+const serverUrl = () => inject("databaseUrl")
+
+const withAdminClient = <A>(run: (client: pg.Client) => Promise<A>) =>
+  Effect.acquireUseRelease(
+    Effect.promise(async () => {
+      const client = new pg.Client({ connectionString: serverUrl() })
+      await client.connect()
+      return client
+    }),
+    (client) => Effect.promise(() => run(client)),
+    (client) => Effect.promise(() => client.end())
+  )
+
+/** Returns the connection URL of database `name` on the test server. */
+export const databaseUrl = (name: string) => {
+  const url = new URL(serverUrl())
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+/**
+ * Creates an empty database with a unique name on the test server and drops
+ * it when the scope closes. Returns its name.
+ */
+export const freshDatabase = Effect.acquireRelease(
+  Effect.gen(function*() {
+    const name = `test_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`
+    yield* withAdminClient((client) => client.query(`CREATE DATABASE ${name}`))
+    return name
+  }),
+  (name) => withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).pipe(Effect.ignore)
+)
+
+/** A `PgClient` on a fresh, migrated database that is dropped afterwards. */
+export const TestDatabaseLive = Layer.unwrapScoped(
+  Effect.map(freshDatabase, (name) =>
+    Migrations.layer.pipe(
+      Layer.provideMerge(PgClient.layer({ url: Redacted.make(databaseUrl(name)), maxConnections: 10 }))
+    ))
+)

@@ -1,0 +1,30 @@
+import { Effect, Exit, Option, Redacted, Scope } from "effect"
+import type { TestProject } from "vitest/node"
+import { startEmbeddedPostgres } from "../../src/platform/EmbeddedPostgres.ts"
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Connection URL of the server that test databases are created on. */
+    databaseUrl: string
+  }
+}
+
+/**
+ * Provides the PostgreSQL server of the test run: `DATABASE_URL` when set,
+ * otherwise an embedded server in `.data/test-postgres`, stopped at the end.
+ */
+export default async function setup(project: TestProject) {
+  const configured = process.env.DATABASE_URL
+  if (configured !== undefined && configured !== "") {
+    project.provide("databaseUrl", configured)
+    return
+  }
+  const scope = Effect.runSync(Scope.make())
+  const url = await Effect.runPromise(
+    startEmbeddedPostgres(".data/test-postgres").pipe(Scope.extend(scope), Effect.map(Option.some))
+  )
+  project.provide("databaseUrl", Redacted.value(Option.getOrThrow(url)))
+  return async () => {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
