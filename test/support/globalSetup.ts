@@ -1,4 +1,5 @@
 import { Effect, Exit, Option, Redacted, Scope } from "effect"
+import { rmSync } from "node:fs"
 import type { TestProject } from "vitest/node"
 import { startEmbeddedPostgres } from "../../src/platform/EmbeddedPostgres.ts"
 
@@ -11,7 +12,8 @@ declare module "vitest" {
 
 /**
  * Provides the PostgreSQL server of the test run: `DATABASE_URL` when set,
- * otherwise an embedded server in `.data/test-postgres`, stopped at the end.
+ * otherwise an embedded server in a folder of its own under `.data/`, so that
+ * two test runs can share a machine, stopped and removed at the end.
  */
 export default async function setup(project: TestProject) {
   const configured = process.env.DATABASE_URL
@@ -19,12 +21,14 @@ export default async function setup(project: TestProject) {
     project.provide("databaseUrl", configured)
     return
   }
+  const directory = `.data/test-postgres-${process.pid}`
   const scope = Effect.runSync(Scope.make())
   const url = await Effect.runPromise(
-    startEmbeddedPostgres(".data/test-postgres").pipe(Scope.extend(scope), Effect.map(Option.some))
+    startEmbeddedPostgres(directory).pipe(Scope.extend(scope), Effect.map(Option.some))
   )
   project.provide("databaseUrl", Redacted.value(Option.getOrThrow(url)))
   return async () => {
     await Effect.runPromise(Scope.close(scope, Exit.void))
+    rmSync(directory, { recursive: true, force: true })
   }
 }
