@@ -30,6 +30,10 @@ export interface AppSettings {
   readonly subscriptionConcurrency: number
   /** Minimum level of the JSON log lines: trace, debug, info, warning, error or none. */
   readonly logLevel: string
+  /** Requests one API token may make per minute before it is answered 429. */
+  readonly rateLimitPerMinute: number
+  /** Requests one API token may make per day before it is answered 429. */
+  readonly rateLimitPerDay: number
 }
 
 const settingsConfig = Config.all({
@@ -81,6 +85,16 @@ const settingsConfig = Config.all({
   logLevel: Config.string("LOG_LEVEL").pipe(
     Config.withDefault("info"),
     Config.withDescription("Minimum level of log lines: trace, debug, info, warning, error or none.")
+  ),
+  rateLimitPerMinute: Config.integer("RATE_LIMIT_PER_MINUTE").pipe(
+    Config.withDefault(600),
+    Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 }),
+    Config.withDescription("Requests one API token may make per minute; past it the API answers 429.")
+  ),
+  rateLimitPerDay: Config.integer("RATE_LIMIT_PER_DAY").pipe(
+    Config.withDefault(10_000),
+    Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 }),
+    Config.withDescription("Requests one API token may make per day; past it the API answers 429.")
   )
 })
 
