@@ -31,5 +31,15 @@ describe("Health and docs", () => {
         expect(html).not.toMatch(/<script[^>]*\ssrc="https?:/)
         expect(html).not.toMatch(/<link[^>]*\shref="https?:/)
       }).pipe(Effect.provide(FetchHttpClient.layer)))
+
+    it.effect("unknown route is a JSON 404", () =>
+      Effect.gen(function*() {
+        const baseUrl = yield* TestServerUrl
+        const response = yield* HttpClient.get(`${baseUrl}/v1/no-such-route`)
+        const body = (yield* response.json) as { _tag: string; message: string }
+        expect(response.status).toBe(404)
+        expect(body._tag).toBe("NotFound")
+        expect(body.message).toContain("/v1/no-such-route")
+      }).pipe(Effect.provide(FetchHttpClient.layer)))
   })
 })
