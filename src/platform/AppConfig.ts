@@ -22,6 +22,8 @@ export interface AppSettings {
   readonly elevenLabsApiKey: Option.Option<Redacted.Redacted>
   /** ElevenLabs agent that runs practice calls, used with `elevenLabsApiKey`. */
   readonly elevenLabsAgentId: Option.Option<string>
+  /** Base URL of the ElevenLabs REST API, without a trailing slash. */
+  readonly elevenLabsApiUrl: string
   /** Time an outbound delivery attempt may take before it is aborted and retried. */
   readonly deliveryTimeout: Duration.Duration
   /** Interval between two sweeps for due deliveries. */
@@ -68,6 +70,10 @@ const settingsConfig = Config.all({
   elevenLabsAgentId: Config.string("ELEVENLABS_AGENT_ID").pipe(
     Config.option,
     Config.withDescription("ElevenLabs agent id used for signed conversation URLs.")
+  ),
+  elevenLabsApiUrl: Config.string("ELEVENLABS_API_URL").pipe(
+    Config.withDefault("https://api.elevenlabs.io"),
+    Config.withDescription("Base URL of the ElevenLabs REST API, without a trailing slash.")
   ),
   deliveryTimeout: Config.duration("WEBHOOK_TIMEOUT").pipe(
     Config.withDefault(Duration.seconds(8)),
