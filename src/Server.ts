@@ -4,7 +4,7 @@ import { Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import { SalesLabApi } from "./Api.ts"
 import { AppConfig } from "./platform/AppConfig.ts"
-import { NotFoundRouteLive } from "./platform/ErrorResponses.ts"
+import { DefectResponsesLive, NotFoundRouteLive } from "./platform/ErrorResponses.ts"
 import { HealthHttpLive } from "./platform/HealthHttp.ts"
 import { Outbox } from "./webhooks/Outbox.ts"
 
@@ -20,7 +20,7 @@ const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
  * `SqlClient` and an `HttpServer`.
  */
 export const ServiceLive = HttpApiBuilder.serve(HttpMiddleware.logger).pipe(
-  Layer.provide(NotFoundRouteLive),
+  Layer.provide([NotFoundRouteLive, DefectResponsesLive]),
   Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(ApiLive),

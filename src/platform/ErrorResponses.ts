@@ -1,5 +1,7 @@
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Effect } from "effect"
+import { Cause, Effect } from "effect"
+import { SalesLabApi } from "../Api.ts"
+import { InternalError } from "../ApiErrors.ts"
 
 /**
  * Answers every path that no route matches with the JSON error shape of the
@@ -16,3 +18,18 @@ export const NotFoundRouteLive = HttpApiBuilder.Router.use((router) =>
       ))
   )
 )
+
+/**
+ * Turns a defect in any route (a bug, a lost database connection) into the
+ * opaque 500 `InternalError` body. The cause is logged with the request and
+ * never sent to the client.
+ */
+export const DefectResponsesLive = HttpApiBuilder.middleware(SalesLabApi, (app) =>
+  Effect.catchAllDefect(app, (defect) =>
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      yield* Effect.logError("Request failed").pipe(
+        Effect.annotateLogs({ method: request.method, url: request.url, defect: Cause.pretty(Cause.die(defect)) })
+      )
+      return yield* new InternalError({ message: "The server failed to handle the request; the failure has been logged." })
+    })))
