@@ -30,6 +30,8 @@ export interface AppSettings {
   readonly sweepInterval: Duration.Duration
   /** Deliveries of one subscription that may be in flight at once. */
   readonly subscriptionConcurrency: number
+  /** Interval between two probe notifications that check the delivery LISTEN connection is alive. */
+  readonly listenProbeInterval: Duration.Duration
   /** Minimum level of the JSON log lines: trace, debug, info, warning, error or none. */
   readonly logLevel: string
   /** Requests one API token may make per minute before it is answered 429. */
@@ -87,6 +89,10 @@ const settingsConfig = Config.all({
     Config.withDefault(4),
     Config.validate({ message: "must be between 1 and 50", validation: (n) => n >= 1 && n <= 50 }),
     Config.withDescription("Deliveries of one subscription in flight at once (1 to 50).")
+  ),
+  listenProbeInterval: Config.duration("WEBHOOK_LISTEN_PROBE_INTERVAL").pipe(
+    Config.withDefault(Duration.seconds(15)),
+    Config.withDescription("Interval between probes of the LISTEN connection; a lost probe reconnects it.")
   ),
   logLevel: Config.string("LOG_LEVEL").pipe(
     Config.withDefault("info"),
