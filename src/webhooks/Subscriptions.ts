@@ -275,7 +275,7 @@ export class Subscriptions extends Effect.Service<Subscriptions>()("saleslab/Sub
           return yield* Effect.fail(
             new Conflict({
               message:
-                `Webhook subscription '${id}' is ${subscription.status}; set its status to active before sending a test event.`
+                `Webhook subscription '${id}' is ${subscription.status}. Set its status to active before sending a test event.`
             })
           )
         }

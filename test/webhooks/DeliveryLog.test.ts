@@ -1,0 +1,316 @@
+import { SqlClient } from "@effect/sql"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Layer } from "effect"
+import { BadRequest, Conflict, NotFound } from "../../src/ApiErrors.ts"
+import { DeliveryLog } from "../../src/webhooks/DeliveryLog.ts"
+import { Subscriptions } from "../../src/webhooks/Subscriptions.ts"
+import { TestDatabaseLive } from "../support/TestDatabase.ts"
+import { createTenant } from "../support/Tenants.ts"
+
+const ServicesLive = Layer.mergeAll(Subscriptions.Default, DeliveryLog.Default).pipe(
+  Layer.provideMerge(TestDatabaseLive)
+)
+
+/** Returns the error of a failed effect, or fails the test when it succeeded. */
+const failureOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Effect.exit(effect), (exit) =>
+    Exit.isFailure(exit) && exit.cause._tag === "Fail"
+      ? Effect.succeed(exit.cause.error)
+      : Effect.dieMessage(`expected a failure, got ${Exit.isSuccess(exit) ? "a success" : "a defect"}`))
+
+interface DeliveryFixture {
+  readonly subscriptionId: string
+  readonly companyId: string
+  readonly deliveryId: string
+  readonly status: "pending" | "succeeded" | "failed" | "cancelled"
+  /** `created_at` as a PostgreSQL timestamp literal, with microseconds where a test needs them. */
+  readonly createdAt: string
+  readonly body?: string
+  readonly attempts?: number
+  readonly lastStatusCode?: number
+  readonly lastError?: string
+}
+
+/** Inserts one delivery row the way the outbox and the sender leave it, and returns its primary key. */
+const insertDelivery = (fixture: DeliveryFixture) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ id: string }>`
+      INSERT INTO webhook_deliveries (
+        delivery_id, subscription_id, company_id, event_kind, body, status, attempts,
+        last_status_code, last_error, next_attempt_at, event_at, created_at, delivered_at
+      ) VALUES (
+        ${fixture.deliveryId}, ${fixture.subscriptionId}, ${fixture.companyId}, 'badge.awarded',
+        ${fixture.body ?? `{"event_kind":"badge.awarded","delivery_id":"${fixture.deliveryId}"}`},
+        ${fixture.status}, ${fixture.attempts ?? 0}, ${fixture.lastStatusCode ?? null}, ${fixture.lastError ?? null},
+        ${fixture.status === "pending" ? sql`${fixture.createdAt}::timestamptz` : sql`NULL`},
+        ${fixture.createdAt}::timestamptz, ${fixture.createdAt}::timestamptz,
+        ${fixture.status === "succeeded" ? sql`${fixture.createdAt}::timestamptz + interval '2 seconds'` : sql`NULL`}
+      ) RETURNING id::text AS id`.pipe(Effect.map((rows) => rows[0]!.id)))
+
+/** Creates a tenant with one subscription. */
+const tenantWithSubscription = (name: string) =>
+  Effect.gen(function*() {
+    const subscriptions = yield* Subscriptions
+    const { companyId } = yield* createTenant(name)
+    const subscription = yield* subscriptions.create(companyId, { url: "https://example.com/hook" })
+    return { companyId, subscriptionId: subscription.id }
+  })
+
+describe("DeliveryLog", () => {
+  it.layer(ServicesLive)((it) => {
+    it.effect("list filters by status", () =>
+      Effect.gen(function*() {
+        const log = yield* DeliveryLog
+        const { companyId, subscriptionId } = yield* tenantWithSubscription("Acme")
+        const base = { companyId, subscriptionId }
+        yield* insertDelivery({ ...base, deliveryId: "d1", status: "succeeded", createdAt: "2026-05-19T10:00:00Z" })
+        yield* insertDelivery({ ...base, deliveryId: "d2", status: "failed", createdAt: "2026-05-19T10:01:00Z" })
+        yield* insertDelivery({ ...base, deliveryId: "d3", status: "pending", createdAt: "2026-05-19T10:02:00Z" })
+        yield* insertDelivery({ ...base, deliveryId: "d4", status: "cancelled", createdAt: "2026-05-19T10:03:00Z" })
+        yield* insertDelivery({ ...base, deliveryId: "d5", status: "failed", createdAt: "2026-05-19T10:04:00Z" })
+
+        const ids = (status?: string) =>
+          log.list(companyId, subscriptionId, status === undefined ? { limit: 20 } : { limit: 20, status }).pipe(
+            Effect.map((page) => page.data.map((delivery) => delivery.delivery_id))
+          )
+        expect(yield* ids()).toEqual(["d5", "d4", "d3", "d2", "d1"])
+        expect(yield* ids("failed")).toEqual(["d5", "d2"])
+        expect(yield* ids("pending")).toEqual(["d3"])
+        expect(yield* ids("succeeded")).toEqual(["d1"])
+
+        for (const status of ["cancelled", "done", "FAILED", ""]) {
+          const error = yield* failureOf(ids(status))
+          expect(error, status).toBeInstanceOf(BadRequest)
+          expect((error as BadRequest).field, status).toBe("status")
+          expect(error.message, status).toContain("status")
+        }
+      }))
+
+    it.effect("list encodes every field", () =>
+      Effect.gen(function*() {
+        const log = yield* DeliveryLog
+        const { companyId, subscriptionId } = yield* tenantWithSubscription("Acme")
+        yield* insertDelivery({
+          companyId,
+          subscriptionId,
+          deliveryId: "badge.awarded:1",
+          status: "failed",
+          createdAt: "2026-05-19T10:00:00.123456Z",
+          attempts: 6,
+          lastStatusCode: 503,
+          lastError: "Service Unavailable"
+        })
+        yield* insertDelivery({
+          companyId,
+          subscriptionId,
+          deliveryId: "badge.awarded:2",
+          status: "succeeded",
+          createdAt: "2026-05-19T11:00:00Z",
+          attempts: 1,
+          lastStatusCode: 200
+        })
+
+        const page = yield* log.list(companyId, subscriptionId, { limit: 20 })
+        expect(page.next_cursor).toBeNull()
+        expect(page.data[1]).toEqual({
+          delivery_id: "badge.awarded:1",
+          subscription_id: subscriptionId,
+          event_kind: "badge.awarded",
+          status: "failed",
+          attempts: 6,
+          last_status_code: 503,
+          last_error: "Service Unavailable",
+          next_attempt_at: null,
+          created_at: new Date("2026-05-19T10:00:00.123Z"),
+          delivered_at: null
+        })
+        expect(page.data[0]!.delivered_at).toEqual(new Date("2026-05-19T11:00:02.000Z"))
+        expect(page.data[0]!.last_error).toBeNull()
+      }))
+
+    it.effect("list pages through equal milliseconds", () =>
+      Effect.gen(function*() {
+        const log = yield* DeliveryLog
+        const { companyId, subscriptionId } = yield* tenantWithSubscription("Acme")
+        const base = { companyId, subscriptionId }
+        // Rows that differ only in microseconds share the millisecond that a cursor carries.
+        const createdAts = [
+          "2026-05-19T10:00:00.100100Z",
+          "2026-05-19T10:00:00.100900Z",
+          "2026-05-19T10:00:00.100500Z",
+          "2026-05-19T10:00:00.200000Z",
+          "2026-05-19T10:00:00.100300Z",
+          "2026-05-19T09:00:00.000000Z",
+          "2026-05-19T10:00:00.300000Z"
+        ]
+        for (const [index, createdAt] of createdAts.entries()) {
+          yield* insertDelivery({ ...base, deliveryId: `d${index}`, status: "succeeded", createdAt })
+        }
+
+        const seen: Array<string> = []
+        let cursor: string | undefined
+        let pages = 0
+        do {
+          const page = yield* log.list(companyId, subscriptionId, cursor === undefined ? { limit: 2 } : { limit: 2, cursor })
+          expect(page.data.length).toBeLessThanOrEqual(2)
+          seen.push(...page.data.map((delivery) => delivery.delivery_id))
+          cursor = page.next_cursor ?? undefined
+          pages++
+        } while (cursor !== undefined && pages < 10)
+
+        expect(pages).toBe(4)
+        // Newest first. Within one millisecond the later insert, with the higher primary key, comes first.
+        expect(seen).toEqual(["d6", "d3", "d4", "d2", "d1", "d0", "d5"])
+
+        const error = yield* failureOf(log.list(companyId, subscriptionId, { limit: 2, cursor: "bm90LWEtY3Vyc29y" }))
+        expect((error as BadRequest).field).toBe("cursor")
+      }))
+
+    it.effect("detail has payload and attempts", () =>
+      Effect.gen(function*() {
+        const log = yield* DeliveryLog
+        const sql = yield* SqlClient.SqlClient
+        const { companyId, subscriptionId } = yield* tenantWithSubscription("Acme")
+        const deliveryId = `scorecard.finalized:7c3f0b5e-4a1d-4c8e-9d2f-0a1b2c3d4e5f:${subscriptionId}`
+        const body = JSON.stringify({ event_kind: "session.scorecard_finalized", company_id: companyId, delivery_id: deliveryId })
+        const pk = yield* insertDelivery({
+          companyId,
+          subscriptionId,
+          deliveryId,
+          status: "succeeded",
+          createdAt: "2026-05-19T10:00:00Z",
+          body,
+          attempts: 3,
+          lastStatusCode: 200
+        })
+        yield* sql`
+          INSERT INTO webhook_attempts (delivery_pk, attempt, started_at, duration_ms, status_code, response_body, error, outcome)
+          VALUES
+            (${pk}::bigint, 3, '2026-05-19T10:06:00.250Z', 41, 200, 'ok', NULL, 'succeeded'),
+            (${pk}::bigint, 1, '2026-05-19T10:00:00.000Z', 8000, NULL, NULL, 'timed out after 8 seconds', 'retry'),
+            (${pk}::bigint, 2, '2026-05-19T10:01:00.000Z', 120, 502, 'Bad Gateway', NULL, 'retry')`
+
+        const detail = yield* log.get(companyId, subscriptionId, deliveryId)
+        expect(detail.delivery_id).toBe(deliveryId)
+        expect(detail.status).toBe("succeeded")
+        expect(detail.payload).toEqual(JSON.parse(body))
+        expect(detail.attempts.map((attempt) => attempt.attempt)).toEqual([1, 2, 3])
+        expect(detail.attempts[0]).toEqual({
+          attempt: 1,
+          started_at: new Date("2026-05-19T10:00:00.000Z"),
+          duration_ms: 8000,
+          status_code: null,
+          response_body: null,
+          error: "timed out after 8 seconds",
+          outcome: "retry"
+        })
+        expect(detail.attempts[1]).toMatchObject({ status_code: 502, response_body: "Bad Gateway", outcome: "retry" })
+        expect(detail.attempts[2]).toMatchObject({ status_code: 200, duration_ms: 41, outcome: "succeeded" })
+
+        const unknown = yield* failureOf(log.get(companyId, subscriptionId, "scorecard.finalized:unknown"))
+        expect(unknown).toBeInstanceOf(NotFound)
+      }))
+
+    it.effect("detail without attempts is empty list", () =>
+      Effect.gen(function*() {
+        const log = yield* DeliveryLog
+        const subscriptions = yield* Subscriptions
+        const { companyId, subscriptionId } = yield* tenantWithSubscription("Acme")
+        const { delivery_id } = yield* subscriptions.sendTest(companyId, subscriptionId)
+
+        const detail = yield* log.get(companyId, subscriptionId, delivery_id)
+        expect(detail.status).toBe("pending")
+        expect(detail.attempts).toEqual([])
+        expect(detail.next_attempt_at).toBeInstanceOf(Date)
+        expect(detail.payload).toMatchObject({ event_kind: "session.scorecard_finalized", delivery_id })
+      }))
+
+    it.effect("retry requeues a failed delivery", () =>
+      Effect.gen(function*() {
+        const log = yield* DeliveryLog
+        const sql = yield* SqlClient.SqlClient
+        const { companyId, subscriptionId } = yield* tenantWithSubscription("Acme")
+        const deliveryId = `badge.awarded:${subscriptionId}`
+        // Spacing and key order that a re-serialization would change.
+        const body = `{"event_kind":"badge.awarded", "z":1,"a":"é"}`
+        yield* insertDelivery({
+          companyId,
+          subscriptionId,
+          deliveryId,
+          status: "failed",
+          createdAt: "2026-05-19T10:00:00Z",
+          body,
+          attempts: 6,
+          lastStatusCode: 500
+        })
+
+        expect(yield* log.retry(companyId, subscriptionId, deliveryId)).toEqual({ delivery_id: deliveryId })
+
+        const rows = yield* sql<{ delivery_id: string; body: string; status: string; next_attempt_at: Date | null }>`
+          SELECT delivery_id, body, status, next_attempt_at FROM webhook_deliveries WHERE subscription_id = ${subscriptionId}`
+        expect(rows).toHaveLength(1)
+        expect(rows[0]!.delivery_id).toBe(deliveryId)
+        expect(rows[0]!.body).toBe(body)
+        expect(rows[0]!.status).toBe("pending")
+        expect(rows[0]!.next_attempt_at).toBeInstanceOf(Date)
+
+        const again = yield* failureOf(log.retry(companyId, subscriptionId, deliveryId))
+        expect(again).toBeInstanceOf(Conflict)
+        expect(again.message).toContain("pending")
+      }))
+
+    it.effect("retry of a non-failed delivery conflicts", () =>
+      Effect.gen(function*() {
+        const log = yield* DeliveryLog
+        const { companyId, subscriptionId } = yield* tenantWithSubscription("Acme")
+        const base = { companyId, subscriptionId, createdAt: "2026-05-19T10:00:00Z" }
+        yield* insertDelivery({ ...base, deliveryId: "ok", status: "succeeded" })
+        yield* insertDelivery({ ...base, deliveryId: "gone", status: "cancelled" })
+
+        for (const [deliveryId, status] of [["ok", "succeeded"], ["gone", "cancelled"]] as const) {
+          const error = yield* failureOf(log.retry(companyId, subscriptionId, deliveryId))
+          expect(error, deliveryId).toBeInstanceOf(Conflict)
+          expect(error.message, deliveryId).toContain(status)
+        }
+        const detail = yield* log.get(companyId, subscriptionId, "ok")
+        expect(detail.status).toBe("succeeded")
+
+        const unknown = yield* failureOf(log.retry(companyId, subscriptionId, "missing"))
+        expect(unknown).toBeInstanceOf(NotFound)
+      }))
+
+    it.effect("another tenant's deliveries are not found", () =>
+      Effect.gen(function*() {
+        const log = yield* DeliveryLog
+        const owner = yield* tenantWithSubscription("Acme")
+        const other = yield* tenantWithSubscription("Globex")
+        yield* insertDelivery({ ...owner, deliveryId: "d1", status: "failed", createdAt: "2026-05-19T10:00:00Z" })
+
+        const attempts: ReadonlyArray<Effect.Effect<unknown, BadRequest | NotFound | Conflict>> = [
+          log.list(other.companyId, owner.subscriptionId, { limit: 20 }),
+          log.get(other.companyId, owner.subscriptionId, "d1"),
+          log.retry(other.companyId, owner.subscriptionId, "d1"),
+          // The other tenant's own subscription id does not reach the owner's delivery either.
+          log.get(other.companyId, other.subscriptionId, "d1"),
+          log.retry(other.companyId, other.subscriptionId, "d1")
+        ]
+        for (const attempt of attempts) {
+          expect(yield* failureOf(attempt)).toBeInstanceOf(NotFound)
+        }
+        expect((yield* log.get(owner.companyId, owner.subscriptionId, "d1")).status).toBe("failed")
+      }))
+
+    it.effect("deleted subscription's log is not found", () =>
+      Effect.gen(function*() {
+        const log = yield* DeliveryLog
+        const subscriptions = yield* Subscriptions
+        const { companyId, subscriptionId } = yield* tenantWithSubscription("Acme")
+        yield* insertDelivery({ companyId, subscriptionId, deliveryId: "d1", status: "failed", createdAt: "2026-05-19T10:00:00Z" })
+        yield* subscriptions.remove(companyId, subscriptionId)
+
+        expect(yield* failureOf(log.list(companyId, subscriptionId, { limit: 20 }))).toBeInstanceOf(NotFound)
+        expect(yield* failureOf(log.get(companyId, subscriptionId, "d1"))).toBeInstanceOf(NotFound)
+        expect(yield* failureOf(log.retry(companyId, subscriptionId, "d1"))).toBeInstanceOf(NotFound)
+      }))
+  })
+})
