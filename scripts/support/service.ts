@@ -1,0 +1,108 @@
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const projectRoot = fileURLToPath(new URL("../..", import.meta.url))
+
+/** Runtime that runs the service: Node through tsx, or Deno through `deno task start`. */
+export type Runtime = "node" | "deno"
+
+/** Options of `startService`. */
+export interface ServiceOptions {
+  readonly runtime: Runtime
+  /** Settings passed as environment variables, on top of the caller's environment less `DATABASE_URL`. */
+  readonly env: Readonly<Record<string, string>>
+  /** Time to wait for `/readyz`, in milliseconds. */
+  readonly readyTimeoutMs?: number
+}
+
+/** A service running as a child process on a loopback port, with an embedded PostgreSQL of its own. */
+export interface RunningService {
+  readonly baseUrl: string
+  /** The last lines the service wrote to stdout and stderr, for error reports. */
+  readonly recentOutput: () => string
+  /** Stops the service with SIGTERM (SIGKILL after 30 s) and removes its data folder. */
+  readonly stop: () => Promise<void>
+}
+
+/** Returns a TCP port that was free on 127.0.0.1 a moment ago. */
+export const freeLoopbackPort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null
+
+const commandFor = (runtime: Runtime): { command: string; args: Array<string> } =>
+  runtime === "deno"
+    ? { command: join(projectRoot, "node_modules/.bin/deno"), args: ["task", "start"] }
+    // One Node process with tsx as a loader, so SIGTERM reaches the service itself.
+    : { command: process.execPath, args: ["--import", "tsx", "src/main.ts"] }
+
+/**
+ * Starts `src/main.ts` under `runtime` on a free port of 127.0.0.1, with an
+ * embedded PostgreSQL in a fresh temporary folder, and waits until
+ * `/readyz` returns 200.
+ */
+export const startService = async (options: ServiceOptions): Promise<RunningService> => {
+  const port = await freeLoopbackPort()
+  const dataDirectory = mkdtempSync(join(tmpdir(), "saleslab-"))
+  const { DATABASE_URL: _ignored, ...inherited } = process.env
+  const { command, args } = commandFor(options.runtime)
+
+  const child = spawn(command, args, {
+    cwd: projectRoot,
+    env: { ...inherited, ...options.env, HOST: "127.0.0.1", PORT: String(port), DATA_DIR: dataDirectory },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+
+  const output: Array<string> = []
+  const keep = (chunk: Buffer) => {
+    output.push(...chunk.toString("utf8").split("\n").filter((line) => line !== ""))
+    output.splice(0, Math.max(0, output.length - 40))
+  }
+  child.stdout?.on("data", keep)
+  child.stderr?.on("data", keep)
+  const recentOutput = () => output.join("\n")
+
+  const stop = async () => {
+    if (!exited(child)) {
+      const done = new Promise((resolve) => child.once("exit", resolve))
+      child.kill("SIGTERM")
+      const stopped = await Promise.race([done.then(() => true), sleep(30_000).then(() => false)])
+      if (!stopped) child.kill("SIGKILL")
+    }
+    rmSync(dataDirectory, { recursive: true, force: true })
+  }
+
+  const baseUrl = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000)
+  while (Date.now() < deadline) {
+    if (exited(child)) {
+      await stop()
+      throw new Error(`The service exited before it was ready. Its last output:\n${recentOutput()}`)
+    }
+    const ready = await fetch(`${baseUrl}/readyz`).then(
+      async (response) => {
+        await response.text()
+        return response.ok
+      },
+      () => false
+    )
+    if (ready) return { baseUrl, recentOutput, stop }
+    await sleep(250)
+  }
+  await stop()
+  throw new Error(`The service was not ready within ${options.readyTimeoutMs ?? 120_000} ms. Its last output:\n${recentOutput()}`)
+}
