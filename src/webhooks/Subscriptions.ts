@@ -3,6 +3,7 @@ import { Clock, Effect } from "effect"
 import { randomUUID } from "node:crypto"
 import { BadRequest, Conflict, NotFound } from "../ApiErrors.ts"
 import { eventKinds, isEventKind } from "../events/EventKinds.ts"
+import { encodeScorecardFinalized, scorecardFinalizedDeliveryId } from "../events/SessionEvents.ts"
 import { decodeCursor, type ListParams, toPage } from "../Pagination.ts"
 import { randomBase62 } from "../platform/Secrets.ts"
 import type {
@@ -109,30 +110,31 @@ export const subscriptionNotFound = (id: string) =>
   new NotFound({ message: `Webhook subscription '${id}' was not found.` })
 
 /**
- * Builds the synthetic `session.scorecard_finalized` payload of a test event,
- * shaped exactly like a real one. Its text fields state that it is a test.
+ * Builds the synthetic `session.scorecard_finalized` body of a test event,
+ * encoded by the same schema as a real one. Its text fields state that it is a test.
  */
 const testScorecardPayload = (options: {
   readonly companyId: string
   readonly scorecardId: string
   readonly deliveryId: string
-}) => ({
-  event_kind: "session.scorecard_finalized",
-  company_id: options.companyId,
-  session_id: randomUUID(),
-  user_id: randomUUID(),
-  scorecard: {
-    id: options.scorecardId,
-    overall_score: 87,
-    verdict: "pass",
-    headline: "Test event from Sales Lab",
-    category_scores: { discovery: 9, objection_handling: 8, control: 8 },
-    best_line: "Test event: this line stands in for the rep's best line.",
-    worst_line: "Test event: this line stands in for the rep's worst line.",
-    next_drill: "Test event: no practice session took place."
-  },
-  delivery_id: options.deliveryId
-})
+}) =>
+  encodeScorecardFinalized({
+    event_kind: "session.scorecard_finalized",
+    company_id: options.companyId,
+    session_id: randomUUID(),
+    user_id: randomUUID(),
+    scorecard: {
+      id: options.scorecardId,
+      overall_score: 87,
+      verdict: "pass",
+      headline: "Test event from Sales Lab",
+      category_scores: { discovery: 9, objection_handling: 8, control: 8 },
+      best_line: "Test event: this line stands in for the rep's best line.",
+      worst_line: "Test event: this line stands in for the rep's worst line.",
+      next_drill: "Test event: no practice session took place."
+    },
+    delivery_id: options.deliveryId
+  })
 
 /**
  * Webhook subscriptions of each tenant: create, read, change and soft-delete
@@ -281,7 +283,7 @@ export class Subscriptions extends Effect.Service<Subscriptions>()("saleslab/Sub
         }
 
         const scorecardId = randomUUID()
-        const deliveryId = `scorecard.finalized:${scorecardId}:${id}`
+        const deliveryId = scorecardFinalizedDeliveryId(scorecardId, id)
         yield* outbox.enqueue({
           subscriptionId: id,
           companyId,

@@ -1,8 +1,10 @@
+import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
 import { randomBase62, sha256Hex } from "../../src/platform/Secrets.ts"
 import type { Scope } from "../../src/tenancy/Security.ts"
+import { TestServerUrl } from "./TestServer.ts"
 
 /**
  * Inserts a company and one API token for it straight into the database and
@@ -20,3 +22,30 @@ export const createTenant = (name: string, scopes: ReadonlyArray<Scope> = ["read
       VALUES (${randomUUID()}, ${companyId}, ${`${name} test token`}, ${scopes}, ${sha256Hex(token)}, ${token.slice(0, 13)})`
     return { companyId, token }
   })
+
+/** A response read whole: the status and the JSON body, null when the body is empty. */
+export interface JsonResponse {
+  readonly status: number
+  readonly body: any
+}
+
+/**
+ * Sends a request to the test server with `token` as bearer, outside the typed
+ * client, so that tests can send invalid input and see raw statuses and bodies.
+ */
+export const sendAs = (
+  token: string,
+  method: "GET" | "POST" | "PATCH" | "DELETE",
+  path: string,
+  body?: unknown
+) =>
+  Effect.gen(function*() {
+    const baseUrl = yield* TestServerUrl
+    let request = HttpClientRequest.make(method)(`${baseUrl}${path}`).pipe(HttpClientRequest.bearerToken(token))
+    if (body !== undefined) request = yield* HttpClientRequest.bodyJson(request, body)
+
+    const response = yield* HttpClient.execute(request)
+    const text = yield* response.text
+    const result: JsonResponse = { status: response.status, body: text === "" ? null : JSON.parse(text) }
+    return result
+  }).pipe(Effect.provide(FetchHttpClient.layer))

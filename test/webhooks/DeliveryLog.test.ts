@@ -5,7 +5,8 @@ import { BadRequest, Conflict, NotFound } from "../../src/ApiErrors.ts"
 import { DeliveryLog } from "../../src/webhooks/DeliveryLog.ts"
 import { Subscriptions } from "../../src/webhooks/Subscriptions.ts"
 import { TestDatabaseLive } from "../support/TestDatabase.ts"
-import { createTenant } from "../support/Tenants.ts"
+import { apiClient, TestServerLive } from "../support/TestServer.ts"
+import { createTenant, sendAs } from "../support/Tenants.ts"
 
 const ServicesLive = Layer.mergeAll(Subscriptions.Default, DeliveryLog.Default).pipe(
   Layer.provideMerge(TestDatabaseLive)
@@ -52,7 +53,7 @@ const tenantWithSubscription = (name: string) =>
   Effect.gen(function*() {
     const subscriptions = yield* Subscriptions
     const { companyId } = yield* createTenant(name)
-    const subscription = yield* subscriptions.create(companyId, { url: "https://example.com/hook" })
+    const subscription = yield* subscriptions.create(companyId, { url: "http://127.0.0.1:9/hook" })
     return { companyId, subscriptionId: subscription.id }
   })
 
@@ -311,6 +312,119 @@ describe("DeliveryLog", () => {
         expect(yield* failureOf(log.list(companyId, subscriptionId, { limit: 20 }))).toBeInstanceOf(NotFound)
         expect(yield* failureOf(log.get(companyId, subscriptionId, "d1"))).toBeInstanceOf(NotFound)
         expect(yield* failureOf(log.retry(companyId, subscriptionId, "d1"))).toBeInstanceOf(NotFound)
+      }))
+  })
+})
+
+describe("Delivery log routes", () => {
+  it.layer(TestServerLive())((it) => {
+    /** Creates a tenant and one subscription through the API; returns the token and the subscription path. */
+    const subscribe = Effect.gen(function*() {
+      const tenant = yield* createTenant("Acme")
+      const created = yield* sendAs(tenant.token, "POST", "/v1/webhooks", { url: "http://127.0.0.1:9/hook" })
+      return { ...tenant, subscriptionId: created.body.id as string, path: `/v1/webhooks/${created.body.id}` }
+    })
+
+    it.effect("test delivery detail by its real id", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const { companyId, token, subscriptionId, path } = yield* subscribe
+
+        const queued = yield* sendAs(token, "POST", `${path}/test`)
+        expect(queued.status).toBe(202)
+        const deliveryId: string = queued.body.delivery_id
+        expect(deliveryId).toMatch(/^scorecard\.finalized:[0-9a-f-]{36}:sub_[0-9A-Za-z]{24}$/)
+
+        const pk = yield* sql<{ id: string }>`SELECT id::text AS id FROM webhook_deliveries WHERE delivery_id = ${deliveryId}`
+        yield* sql`
+          INSERT INTO webhook_attempts (delivery_pk, attempt, started_at, duration_ms, status_code, response_body, error, outcome)
+          VALUES (${pk[0]!.id}::bigint, 1, '2026-05-19T10:00:00.000Z', 35, 503, 'busy', NULL, 'retry')`
+
+        // The same delivery through the raw id, its percent-encoded form and the typed client.
+        const raw = yield* sendAs(token, "GET", `${path}/deliveries/${deliveryId}`)
+        const encoded = yield* sendAs(token, "GET", `${path}/deliveries/${encodeURIComponent(deliveryId)}`)
+        expect(raw.status).toBe(200)
+        expect(encoded.status).toBe(200)
+        expect(encoded.body).toEqual(raw.body)
+        const client = yield* apiClient(token)
+        const typed = yield* client.webhooks.getDelivery({ path: { id: subscriptionId, delivery_id: deliveryId } })
+        expect(typed.delivery_id).toBe(deliveryId)
+
+        expect(Object.keys(raw.body).sort()).toEqual([
+          "attempts", "created_at", "delivered_at", "delivery_id", "event_kind", "last_error", "last_status_code",
+          "next_attempt_at", "payload", "status", "subscription_id"
+        ])
+        expect(raw.body.delivery_id).toBe(deliveryId)
+        expect(raw.body.subscription_id).toBe(subscriptionId)
+        expect(raw.body.event_kind).toBe("session.scorecard_finalized")
+        expect(raw.body.payload.delivery_id).toBe(deliveryId)
+        expect(raw.body.payload.company_id).toBe(companyId)
+        expect(raw.body.payload.scorecard.headline).toBe("Test event from Sales Lab")
+        expect(raw.body.attempts).toEqual([{
+          attempt: 1,
+          started_at: "2026-05-19T10:00:00.000Z",
+          duration_ms: 35,
+          status_code: 503,
+          response_body: "busy",
+          error: null,
+          outcome: "retry"
+        }])
+
+        const listed = yield* sendAs(token, "GET", `${path}/deliveries`)
+        expect(listed.status).toBe(200)
+        expect(listed.body.data.map((delivery: { delivery_id: string }) => delivery.delivery_id)).toEqual([deliveryId])
+        expect(listed.body.data[0]).not.toHaveProperty("payload")
+        expect(listed.body.data[0].created_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/)
+
+        const unknown = yield* sendAs(token, "GET", `${path}/deliveries/scorecard.finalized:nope:${subscriptionId}`)
+        expect(unknown.status).toBe(404)
+        expect(unknown.body._tag).toBe("NotFound")
+      }))
+
+    it.effect("list query is validated", () =>
+      Effect.gen(function*() {
+        const { token, path } = yield* subscribe
+
+        const badStatus = yield* sendAs(token, "GET", `${path}/deliveries?status=exploded`)
+        expect(badStatus.status).toBe(400)
+        expect(badStatus.body._tag).toBe("BadRequest")
+        expect(badStatus.body.message).toContain("status")
+
+        const badCursor = yield* sendAs(token, "GET", `${path}/deliveries?cursor=nope`)
+        expect(badCursor.status).toBe(400)
+        expect(badCursor.body.message).toContain("cursor")
+
+        const badLimit = yield* sendAs(token, "GET", `${path}/deliveries?limit=0`)
+        expect(badLimit.status).toBe(400)
+
+        const filtered = yield* sendAs(token, "GET", `${path}/deliveries?status=failed&limit=5`)
+        expect(filtered.status).toBe(200)
+        expect(filtered.body).toEqual({ data: [], next_cursor: null })
+      }))
+
+    it.effect("retry is 202 for failed, else 409", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const { companyId, token, subscriptionId, path } = yield* subscribe
+        const base = { companyId, subscriptionId, createdAt: "2026-05-19T10:00:00Z" }
+        const body = `{"event_kind":"badge.awarded","delivery_id":"badge.awarded:x"}`
+        yield* insertDelivery({ ...base, deliveryId: "badge.awarded:x", status: "failed", body, attempts: 6 })
+        yield* insertDelivery({ ...base, deliveryId: "badge.awarded:y", status: "succeeded", attempts: 1 })
+
+        const retried = yield* sendAs(token, "POST", `${path}/deliveries/badge.awarded:x/retry`)
+        expect(retried.status).toBe(202)
+        expect(retried.body).toEqual({ delivery_id: "badge.awarded:x" })
+        const rows = yield* sql<{ status: string; body: string }>`
+          SELECT status, body FROM webhook_deliveries WHERE subscription_id = ${subscriptionId} AND delivery_id = 'badge.awarded:x'`
+        expect(rows).toEqual([{ status: "pending", body }])
+
+        const succeeded = yield* sendAs(token, "POST", `${path}/deliveries/badge.awarded:y/retry`)
+        expect(succeeded.status).toBe(409)
+        expect(succeeded.body._tag).toBe("Conflict")
+        expect(succeeded.body.message).toContain("succeeded")
+
+        const unknown = yield* sendAs(token, "POST", `${path}/deliveries/badge.awarded:z/retry`)
+        expect(unknown.status).toBe(404)
       }))
   })
 })

@@ -1,3 +1,4 @@
+import { FetchHttpClient, HttpClient } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { describe, expect, it } from "@effect/vitest"
@@ -7,7 +8,8 @@ import { eventKinds } from "../../src/events/EventKinds.ts"
 import { deliveryChannel } from "../../src/webhooks/Outbox.ts"
 import { Subscriptions, validateUrl } from "../../src/webhooks/Subscriptions.ts"
 import { TestDatabaseLive } from "../support/TestDatabase.ts"
-import { createTenant } from "../support/Tenants.ts"
+import { apiClient, TestServerLive, TestServerUrl } from "../support/TestServer.ts"
+import { createTenant, sendAs } from "../support/Tenants.ts"
 
 const ServicesLive = Subscriptions.Default.pipe(Layer.provideMerge(TestDatabaseLive))
 
@@ -48,10 +50,10 @@ describe("Subscriptions", () => {
         const { companyId } = yield* createTenant("Acme")
         yield* TestClock.setTime(Date.parse("2026-05-19T13:42:08.123Z"))
 
-        const created = yield* subscriptions.create(companyId, { url: "https://example.com/hook" })
+        const created = yield* subscriptions.create(companyId, { url: "http://127.0.0.1:9/hook" })
         expect(created.id).toMatch(/^sub_[0-9A-Za-z]{24}$/)
         expect(created.secret).toMatch(/^sl_whsec_[0-9A-Za-z]{40}$/)
-        expect(created.url).toBe("https://example.com/hook")
+        expect(created.url).toBe("http://127.0.0.1:9/hook")
         expect(created.event_kinds).toEqual([])
         expect(created.description).toBeNull()
         expect(created.status).toBe("active")
@@ -74,7 +76,7 @@ describe("Subscriptions", () => {
         const { companyId } = yield* createTenant("Acme")
 
         const created = yield* subscriptions.create(companyId, {
-          url: "https://example.com/hook",
+          url: "http://127.0.0.1:9/hook",
           event_kinds: ["badge.awarded", "session.completed", "badge.awarded"],
           description: "Warehouse loader"
         })
@@ -88,7 +90,7 @@ describe("Subscriptions", () => {
         const { companyId } = yield* createTenant("Acme")
 
         const error = yield* failureOf(subscriptions.create(companyId, {
-          url: "https://example.com/hook",
+          url: "http://127.0.0.1:9/hook",
           event_kinds: ["session.completed", "session.exploded"]
         }))
         expect(error).toBeInstanceOf(BadRequest)
@@ -106,12 +108,12 @@ describe("Subscriptions", () => {
         const { companyId } = yield* createTenant("Acme")
 
         const error = yield* failureOf(subscriptions.create(companyId, {
-          url: "https://example.com/hook",
+          url: "http://127.0.0.1:9/hook",
           description: "d".repeat(501)
         }))
         expect(error).toBeInstanceOf(BadRequest)
         expect((error as BadRequest).field).toBe("description")
-        const accepted = yield* subscriptions.create(companyId, { url: "https://example.com/hook", description: "d".repeat(500) })
+        const accepted = yield* subscriptions.create(companyId, { url: "http://127.0.0.1:9/hook", description: "d".repeat(500) })
         expect(accepted.description).toHaveLength(500)
       }))
 
@@ -122,7 +124,7 @@ describe("Subscriptions", () => {
         yield* TestClock.setTime(Date.parse("2026-05-19T13:00:00.000Z"))
         const ids: Array<string> = []
         for (let i = 0; i < 5; i++) {
-          ids.push((yield* subscriptions.create(companyId, { url: `https://example.com/hook/${i}` })).id)
+          ids.push((yield* subscriptions.create(companyId, { url: `http://127.0.0.1:9/hook/${i}` })).id)
           yield* TestClock.adjust("1 second")
         }
 
@@ -144,7 +146,7 @@ describe("Subscriptions", () => {
         const subscriptions = yield* Subscriptions
         const { companyId } = yield* createTenant("Acme")
         yield* TestClock.setTime(Date.parse("2026-05-19T13:00:00.000Z"))
-        const created = yield* subscriptions.create(companyId, { url: "https://example.com/hook", description: "old" })
+        const created = yield* subscriptions.create(companyId, { url: "http://127.0.0.1:9/hook", description: "old" })
         yield* TestClock.adjust("1 minute")
 
         const updated = yield* subscriptions.update(companyId, created.id, {
@@ -172,7 +174,7 @@ describe("Subscriptions", () => {
       Effect.gen(function*() {
         const subscriptions = yield* Subscriptions
         const { companyId } = yield* createTenant("Acme")
-        const created = yield* subscriptions.create(companyId, { url: "https://example.com/hook" })
+        const created = yield* subscriptions.create(companyId, { url: "http://127.0.0.1:9/hook" })
 
         const cases = [
           [{ url: "ftp://example.com" }, "url"],
@@ -187,7 +189,7 @@ describe("Subscriptions", () => {
           expect((error as BadRequest).field, field).toBe(field)
           expect(error.message, field).toContain(field)
         }
-        expect(yield* subscriptions.get(companyId, created.id)).toMatchObject({ url: "https://example.com/hook", status: "active" })
+        expect(yield* subscriptions.get(companyId, created.id)).toMatchObject({ url: "http://127.0.0.1:9/hook", status: "active" })
       }))
 
     it.effect("pause and resume wakes the dispatcher", () =>
@@ -196,7 +198,7 @@ describe("Subscriptions", () => {
         const sql = yield* SqlClient.SqlClient
         const pg = yield* PgClient.PgClient
         const { companyId } = yield* createTenant("Acme")
-        const created = yield* subscriptions.create(companyId, { url: "https://example.com/hook" })
+        const created = yield* subscriptions.create(companyId, { url: "http://127.0.0.1:9/hook" })
 
         const paused = yield* subscriptions.update(companyId, created.id, { status: "paused" })
         expect(paused.status).toBe("paused")
@@ -225,7 +227,7 @@ describe("Subscriptions", () => {
         const subscriptions = yield* Subscriptions
         const { companyId } = yield* createTenant("Acme")
         const created = yield* subscriptions.create(companyId, {
-          url: "https://example.com/hook",
+          url: "http://127.0.0.1:9/hook",
           event_kinds: ["badge.awarded"]
         })
 
@@ -270,7 +272,7 @@ describe("Subscriptions", () => {
       Effect.gen(function*() {
         const subscriptions = yield* Subscriptions
         const { companyId } = yield* createTenant("Acme")
-        const created = yield* subscriptions.create(companyId, { url: "https://example.com/hook" })
+        const created = yield* subscriptions.create(companyId, { url: "http://127.0.0.1:9/hook" })
         yield* subscriptions.update(companyId, created.id, { status: "paused" })
 
         const error = yield* failureOf(subscriptions.sendTest(companyId, created.id))
@@ -285,8 +287,8 @@ describe("Subscriptions", () => {
         const subscriptions = yield* Subscriptions
         const sql = yield* SqlClient.SqlClient
         const { companyId } = yield* createTenant("Acme")
-        const created = yield* subscriptions.create(companyId, { url: "https://example.com/hook" })
-        const otherSubscription = yield* subscriptions.create(companyId, { url: "https://example.com/other" })
+        const created = yield* subscriptions.create(companyId, { url: "http://127.0.0.1:9/hook" })
+        const otherSubscription = yield* subscriptions.create(companyId, { url: "http://127.0.0.1:9/other" })
         yield* subscriptions.sendTest(companyId, created.id)
         yield* subscriptions.sendTest(companyId, created.id)
         yield* subscriptions.sendTest(companyId, otherSubscription.id)
@@ -321,7 +323,7 @@ describe("Subscriptions", () => {
         const subscriptions = yield* Subscriptions
         const owner = yield* createTenant("Acme")
         const other = yield* createTenant("Globex")
-        const created = yield* subscriptions.create(owner.companyId, { url: "https://example.com/hook" })
+        const created = yield* subscriptions.create(owner.companyId, { url: "http://127.0.0.1:9/hook" })
         const unknownId = "sub_000000000000000000000000"
 
         const routes = (companyId: string, id: string): ReadonlyArray<Effect.Effect<unknown, BadRequest | NotFound | Conflict>> => [
@@ -343,6 +345,190 @@ describe("Subscriptions", () => {
         const intact = yield* subscriptions.get(owner.companyId, created.id)
         expect(intact.description).toBeNull()
         expect(yield* deliveryRows(created.id)).toEqual([])
+      }))
+  })
+})
+
+describe("Webhook subscription routes", () => {
+  it.layer(TestServerLive())((it) => {
+    const isoMillis = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+
+    it.effect("create shows the secret once", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Acme")
+
+        const created = yield* sendAs(token, "POST", "/v1/webhooks", {
+          url: "http://127.0.0.1:9/hook",
+          event_kinds: ["session.scorecard_finalized"],
+          description: "Scorecards to the warehouse"
+        })
+        expect(created.status).toBe(201)
+        expect(Object.keys(created.body).sort()).toEqual(
+          ["created_at", "description", "event_kinds", "id", "secret", "status", "updated_at", "url"]
+        )
+        expect(created.body.id).toMatch(/^sub_[0-9A-Za-z]{24}$/)
+        expect(created.body.secret).toMatch(/^sl_whsec_[0-9A-Za-z]{40}$/)
+        expect(created.body.status).toBe("active")
+        expect(created.body.event_kinds).toEqual(["session.scorecard_finalized"])
+        expect(created.body.created_at).toMatch(isoMillis)
+        expect(created.body.updated_at).toMatch(isoMillis)
+
+        const fetched = yield* sendAs(token, "GET", `/v1/webhooks/${created.body.id}`)
+        expect(fetched.status).toBe(200)
+        expect(fetched.body).not.toHaveProperty("secret")
+        const { secret: _secret, ...withoutSecret } = created.body
+        expect(fetched.body).toEqual(withoutSecret)
+
+        const listed = yield* sendAs(token, "GET", "/v1/webhooks")
+        expect(listed.status).toBe(200)
+        expect(listed.body).toEqual({ data: [withoutSecret], next_cursor: null })
+        expect(JSON.stringify(listed.body)).not.toContain(created.body.secret)
+
+        const client = yield* apiClient(token)
+        const typed = yield* client.webhooks.get({ path: { id: created.body.id } })
+        expect(typed.id).toBe(created.body.id)
+      }))
+
+    it.effect("invalid url is 400 naming url", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Acme")
+
+        for (const url of ["/relative/hook", "ftp://example.com/hook", "javascript:alert(1)", "", "https://"]) {
+          const response = yield* sendAs(token, "POST", "/v1/webhooks", { url })
+          expect(response.status, url).toBe(400)
+          expect(response.body._tag, url).toBe("BadRequest")
+          expect(response.body.message, url).toContain("url")
+        }
+        const missing = yield* sendAs(token, "POST", "/v1/webhooks", { description: "no url" })
+        expect(missing.status).toBe(400)
+        expect(missing.body.message).toContain("url")
+
+        const listed = yield* sendAs(token, "GET", "/v1/webhooks")
+        expect(listed.body.data).toEqual([])
+      }))
+
+    it.effect("unknown event kind is 400", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Acme")
+
+        const response = yield* sendAs(token, "POST", "/v1/webhooks", {
+          url: "http://127.0.0.1:9/hook",
+          event_kinds: ["session.completed", "deal.won"]
+        })
+        expect(response.status).toBe(400)
+        expect(response.body._tag).toBe("BadRequest")
+        expect(response.body.message).toContain("deal.won")
+        for (const kind of eventKinds) expect(response.body.message).toContain(kind)
+      }))
+
+    it.effect("patch pauses and resumes", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Acme")
+        const created = yield* sendAs(token, "POST", "/v1/webhooks", { url: "http://127.0.0.1:9/hook" })
+        const path = `/v1/webhooks/${created.body.id}`
+
+        const paused = yield* sendAs(token, "PATCH", path, { status: "paused", description: "on hold" })
+        expect(paused.status).toBe(200)
+        expect(paused.body.status).toBe("paused")
+        expect(paused.body.description).toBe("on hold")
+        expect(paused.body.url).toBe("http://127.0.0.1:9/hook")
+        expect(Date.parse(paused.body.updated_at)).toBeGreaterThanOrEqual(Date.parse(created.body.updated_at))
+        expect(paused.body.created_at).toBe(created.body.created_at)
+
+        const test = yield* sendAs(token, "POST", `${path}/test`)
+        expect(test.status).toBe(409)
+        expect(test.body._tag).toBe("Conflict")
+        expect(test.body.message).toContain("active")
+
+        const disabled = yield* sendAs(token, "PATCH", path, { status: "disabled" })
+        expect(disabled.status).toBe(400)
+        expect(disabled.body.message).toContain("status")
+        const badUrl = yield* sendAs(token, "PATCH", path, { url: "ftp://example.com" })
+        expect(badUrl.status).toBe(400)
+        expect(badUrl.body.message).toContain("url")
+
+        const resumed = yield* sendAs(token, "PATCH", path, { status: "active" })
+        expect(resumed.status).toBe(200)
+        expect(resumed.body.status).toBe("active")
+        expect((yield* sendAs(token, "POST", `${path}/test`)).status).toBe(202)
+      }))
+
+    it.effect("delete is 204, then 404", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const { token } = yield* createTenant("Acme")
+        const created = yield* sendAs(token, "POST", "/v1/webhooks", { url: "http://127.0.0.1:9/hook" })
+        const path = `/v1/webhooks/${created.body.id}`
+        const queued = yield* sendAs(token, "POST", `${path}/test`)
+        expect(queued.status).toBe(202)
+
+        const deleted = yield* sendAs(token, "DELETE", path)
+        expect(deleted.status).toBe(204)
+        expect(deleted.body).toBeNull()
+
+        const rows = yield* sql<{ status: string }>`
+          SELECT status FROM webhook_deliveries WHERE delivery_id = ${queued.body.delivery_id}`
+        expect(rows.map((row) => row.status)).toEqual(["cancelled"])
+
+        for (const [method, suffix] of [["GET", ""], ["PATCH", ""], ["DELETE", ""], ["POST", "/test"], ["GET", "/deliveries"]] as const) {
+          const response = yield* sendAs(token, method, `${path}${suffix}`, method === "PATCH" ? {} : undefined)
+          expect(response.status, `${method} ${suffix}`).toBe(404)
+          expect(response.body._tag, `${method} ${suffix}`).toBe("NotFound")
+        }
+        expect((yield* sendAs(token, "GET", "/v1/webhooks")).body.data).toEqual([])
+      }))
+
+    it.effect("another tenant's id is 404 everywhere", () =>
+      Effect.gen(function*() {
+        const owner = yield* createTenant("Acme")
+        const other = yield* createTenant("Globex")
+        const created = yield* sendAs(owner.token, "POST", "/v1/webhooks", { url: "http://127.0.0.1:9/hook" })
+        const queued = yield* sendAs(owner.token, "POST", `/v1/webhooks/${created.body.id}/test`)
+        const deliveryId = encodeURIComponent(queued.body.delivery_id)
+        const unknownId = "sub_000000000000000000000000"
+
+        const routes = (id: string) =>
+          [
+            ["GET", `/v1/webhooks/${id}`, undefined],
+            ["PATCH", `/v1/webhooks/${id}`, { status: "paused" }],
+            ["DELETE", `/v1/webhooks/${id}`, undefined],
+            ["POST", `/v1/webhooks/${id}/test`, undefined],
+            ["GET", `/v1/webhooks/${id}/deliveries`, undefined],
+            ["GET", `/v1/webhooks/${id}/deliveries/${deliveryId}`, undefined],
+            ["POST", `/v1/webhooks/${id}/deliveries/${deliveryId}/retry`, undefined]
+          ] as const
+        const foreignRoutes = routes(created.body.id)
+        const unknownRoutes = routes(unknownId)
+        for (let i = 0; i < foreignRoutes.length; i++) {
+          const [method, path, body] = foreignRoutes[i]!
+          const foreign = yield* sendAs(other.token, method, path, body)
+          const unknown = yield* sendAs(other.token, unknownRoutes[i]![0], unknownRoutes[i]![1], unknownRoutes[i]![2])
+          expect(foreign.status, `${method} ${path}`).toBe(404)
+          expect(JSON.stringify(foreign.body).replaceAll(created.body.id, "<id>"), `${method} ${path}`)
+            .toBe(JSON.stringify(unknown.body).replaceAll(unknownId, "<id>"))
+        }
+
+        const intact = yield* sendAs(owner.token, "GET", `/v1/webhooks/${created.body.id}`)
+        expect(intact.body.status).toBe("active")
+        const deliveries = yield* sendAs(owner.token, "GET", `/v1/webhooks/${created.body.id}/deliveries`)
+        expect(deliveries.body.data.map((delivery: { status: string }) => delivery.status)).toEqual(["pending"])
+      }))
+
+    it.effect("routes need the admin scope", () =>
+      Effect.gen(function*() {
+        const admin = yield* createTenant("Acme")
+        const { token } = yield* createTenant("Acme readers", ["read", "write"])
+        const created = yield* sendAs(admin.token, "POST", "/v1/webhooks", { url: "http://127.0.0.1:9/hook" })
+
+        const create = yield* sendAs(token, "POST", "/v1/webhooks", { url: "http://127.0.0.1:9/hook" })
+        expect(create.status).toBe(403)
+        expect(create.body._tag).toBe("Forbidden")
+        expect((yield* sendAs(token, "GET", "/v1/webhooks")).status).toBe(403)
+        expect((yield* sendAs(token, "GET", `/v1/webhooks/${created.body.id}`)).status).toBe(403)
+
+        const baseUrl = yield* TestServerUrl
+        const anonymous = yield* HttpClient.get(`${baseUrl}/v1/webhooks`).pipe(Effect.provide(FetchHttpClient.layer))
+        expect(anonymous.status).toBe(401)
       }))
   })
 })
