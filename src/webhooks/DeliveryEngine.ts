@@ -1,0 +1,41 @@
+import { Clock, Context, DefaultServices, Layer } from "effect"
+import { ClusterLive } from "../platform/Cluster.ts"
+import { Delivery } from "./Delivery.ts"
+import { DeliveryClock } from "./DeliveryClock.ts"
+import { DeliveryStore } from "./DeliveryStore.ts"
+import { DispatcherLive } from "./Dispatcher.ts"
+import { Sweeper, SweeperSingletonLive } from "./Sweeper.ts"
+import { WebhookEndpointLive } from "./WebhookEndpoint.ts"
+import { WebhookSender } from "./WebhookSender.ts"
+
+/**
+ * The delivery engine with a given clock and sender: the cluster runner, the
+ * `WebhookEndpoint` entities, the dispatcher, the sweeper singleton, and the
+ * `Sweeper` service for on-demand sweeps. Needs `AppConfig` and a migrated
+ * `PgClient` (which is also the `SqlClient`).
+ */
+export const makeDeliveryEngine = <CR, E, R>(options: {
+  readonly clock: Layer.Layer<DeliveryClock, never, CR>
+  readonly sender: Layer.Layer<WebhookSender, E, R>
+}) => {
+  const services = Delivery.Default.pipe(
+    Layer.provideMerge(DeliveryStore.Default),
+    Layer.provideMerge(options.sender),
+    Layer.provideMerge(options.clock)
+  )
+  const sweeper = Sweeper.Default.pipe(Layer.provide(services))
+  const background = Layer.mergeAll(
+    WebhookEndpointLive.pipe(Layer.provide(services)),
+    DispatcherLive,
+    SweeperSingletonLive.pipe(Layer.provide(sweeper))
+  )
+  return Layer.merge(background, sweeper).pipe(
+    Layer.provide(ClusterLive),
+    // The cluster's timers, the sweeper and the dispatcher always run on the
+    // real clock, even when the layer is built in a test under `TestClock`.
+    Layer.locallyWith(DefaultServices.currentServices, Context.add(Clock.Clock, Clock.make()))
+  )
+}
+
+/** The delivery engine of the service: real time and the fetch sender. */
+export const DeliveryEngineLive = makeDeliveryEngine({ clock: DeliveryClock.layer, sender: WebhookSender.layer })

@@ -1,0 +1,32 @@
+import { createHmac } from "node:crypto"
+
+/** Value of `user-agent` on every outbound delivery. */
+export const deliveryUserAgent = "sales-lab-webhooks/1"
+
+/**
+ * Returns the `x-saleslab-signature` value of a body: `sha256=` followed by
+ * the lowercase hex HMAC-SHA256 of the body's UTF-8 bytes, keyed with the
+ * UTF-8 bytes of the whole secret string (`sl_whsec_...`, prefix included).
+ */
+export const signatureHeader = (secret: string, body: string): string =>
+  `sha256=${createHmac("sha256", Buffer.from(secret, "utf8")).update(Buffer.from(body, "utf8")).digest("hex")}`
+
+/** What a delivery needs to be signed: its stored body is sent unchanged. */
+export interface SignableDelivery {
+  readonly deliveryId: string
+  readonly eventKind: string
+  readonly body: string
+  readonly secret: string
+}
+
+/**
+ * Returns the complete header set of one delivery attempt. No other header
+ * is sent, so a receiver sees exactly these five.
+ */
+export const deliveryHeaders = (delivery: SignableDelivery): Record<string, string> => ({
+  "content-type": "application/json",
+  "user-agent": deliveryUserAgent,
+  "x-saleslab-event": delivery.eventKind,
+  "x-saleslab-delivery-id": delivery.deliveryId,
+  "x-saleslab-signature": signatureHeader(delivery.secret, delivery.body)
+})

@@ -1,0 +1,119 @@
+import { Entity } from "@effect/cluster"
+import { Rpc } from "@effect/rpc"
+import { Effect } from "effect"
+import { AppConfig } from "../platform/AppConfig.ts"
+import { Delivery } from "./Delivery.ts"
+import { type ClaimedDelivery, claimBatchSize, DeliveryStore } from "./DeliveryStore.ts"
+
+/**
+ * Asks the endpoint entity to drain its due deliveries. Not persisted: the
+ * `webhook_deliveries` rows are the durable queue, and a lost wake-up is
+ * made up for by the sweeper.
+ */
+export const Wake = Rpc.make("Wake")
+
+/**
+ * The owner of one subscription's delivery queue, keyed by subscription id.
+ * The cluster runs each entity on one runner at a time, so no two runners
+ * ever work the same subscription.
+ */
+export const WebhookEndpoint = Entity.make("WebhookEndpoint", [Wake])
+
+/**
+ * The entity's behaviour. A `Wake` drains the subscription: it claims due
+ * deliveries in batches of at most 50 and attempts each batch in order,
+ * `AppConfig.subscriptionConcurrency` at a time, until nothing is due. A
+ * `Wake` that arrives during a drain only asks for one more pass of the
+ * running drain, so wake-ups never pile up work.
+ */
+export const WebhookEndpointLive = WebhookEndpoint.toLayer(
+  Effect.gen(function*() {
+    const address = yield* Entity.CurrentAddress
+    const subscriptionId = address.entityId
+    const store = yield* DeliveryStore
+    const delivery = yield* Delivery
+    const { subscriptionConcurrency } = yield* AppConfig
+
+    let draining = false
+    let passRequested = false
+
+    /** Attempts one claimed batch; rows of the batch that never started are released, even on interruption. */
+    const attemptBatch = (batch: ReadonlyArray<ClaimedDelivery>) => {
+      const started = new Set<string>()
+      return Effect.forEach(
+        batch,
+        (claimed) =>
+          Effect.suspend(() => {
+            started.add(claimed.pk)
+            return delivery.attemptToCompletion(claimed)
+          }),
+        { concurrency: subscriptionConcurrency, discard: true }
+      ).pipe(
+        Effect.ensuring(
+          Effect.suspend(() => store.releaseClaims(batch.filter((claimed) => !started.has(claimed.pk)))).pipe(
+            Effect.catchAllCause((cause) => Effect.logError("Releasing unstarted delivery claims failed", cause))
+          )
+        )
+      )
+    }
+
+    /** Claims and attempts batches until a claim returns nothing; returns the number of attempts. */
+    const drainDue = Effect.gen(function*() {
+      let attempted = 0
+      while (true) {
+        const batch = yield* store.claimDue(subscriptionId, claimBatchSize).pipe(
+          Effect.withSpan("Delivery.load", { attributes: { subscriptionId } })
+        )
+        if (batch.length === 0) return attempted
+        yield* attemptBatch(batch)
+        attempted += batch.length
+      }
+    })
+
+    const drain = Effect.gen(function*() {
+      let attempted = 0
+      while (passRequested) {
+        passRequested = false
+        attempted += yield* drainDue
+      }
+      if (attempted > 0) {
+        yield* Effect.logDebug("Subscription drained").pipe(Effect.annotateLogs({ attempted }))
+      }
+    }).pipe(
+      Effect.catchAllCause((cause) =>
+        Effect.logError("Draining the subscription failed; the next sweep wakes it again", cause)
+      ),
+      Effect.ensuring(Effect.sync(() => {
+        draining = false
+      })),
+      Effect.annotateLogs({ subscription_id: subscriptionId }),
+      Effect.withSpan("WebhookEndpoint.drain", { attributes: { subscriptionId } })
+    )
+
+    return {
+      Wake: () =>
+        Effect.suspend(() => {
+          passRequested = true
+          if (draining) return Effect.void
+          draining = true
+          return drain
+        })
+    }
+  }),
+  // Concurrent handling lets a Wake that arrives during a drain return at once.
+  { concurrency: "unbounded" }
+)
+
+/**
+ * Returns a function that wakes the entity of a subscription without
+ * waiting for a reply. A failed send is logged, never raised, because the
+ * sweeper wakes the subscription again.
+ */
+export const makeWaker = Effect.map(WebhookEndpoint.client, (clientFor) => (subscriptionId: string) =>
+  clientFor(subscriptionId).Wake(undefined, { discard: true }).pipe(
+    Effect.catchAllCause((cause) =>
+      Effect.logWarning("Waking the subscription failed", cause).pipe(
+        Effect.annotateLogs({ subscription_id: subscriptionId })
+      )
+    )
+  ))
