@@ -170,6 +170,8 @@ export class Subscriptions extends Effect.Service<Subscriptions>()("saleslab/Sub
 
         const id = `sub_${randomBase62(24)}`
         const secret = `sl_whsec_${randomBase62(40)}`
+        // A Clock time has millisecond precision, like the list cursor, so paging
+        // compares `created_at` exactly. The column default now() has microseconds.
         const createdAt = yield* now
         const rows = yield* sql<SubscriptionRow>`
           INSERT INTO webhook_subscriptions
