@@ -1,6 +1,6 @@
 import { Entity } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
-import { Effect } from "effect"
+import { Context, Effect, Layer, Ref } from "effect"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { Delivery } from "./Delivery.ts"
 import { type ClaimedDelivery, claimBatchSize, DeliveryStore } from "./DeliveryStore.ts"
@@ -20,19 +20,30 @@ export const Wake = Rpc.make("Wake")
 export const WebhookEndpoint = Entity.make("WebhookEndpoint", [Wake])
 
 /**
+ * Whether the engine is stopping. Once set, drains start no new attempt:
+ * attempts in flight finish and are recorded, and the rest of the claimed
+ * batch is released for the next runner.
+ */
+export class EngineStopping extends Context.Tag("saleslab/WebhookEndpoint/EngineStopping")<
+  EngineStopping,
+  Ref.Ref<boolean>
+>() {}
+
+/**
  * The entity's behaviour. A `Wake` drains the subscription: it claims due
  * deliveries in batches of at most 50 and attempts each batch in order,
  * `AppConfig.subscriptionConcurrency` at a time, until nothing is due. A
  * `Wake` that arrives during a drain only asks for one more pass of the
  * running drain, so wake-ups never pile up work.
  */
-export const WebhookEndpointLive = WebhookEndpoint.toLayer(
+const WebhookEndpointEntity = WebhookEndpoint.toLayer(
   Effect.gen(function*() {
     const address = yield* Entity.CurrentAddress
     const subscriptionId = address.entityId
     const store = yield* DeliveryStore
     const delivery = yield* Delivery
     const { subscriptionConcurrency } = yield* AppConfig
+    const stopping = yield* EngineStopping
 
     let draining = false
     let passRequested = false
@@ -43,7 +54,8 @@ export const WebhookEndpointLive = WebhookEndpoint.toLayer(
       return Effect.forEach(
         batch,
         (claimed) =>
-          Effect.suspend(() => {
+          Effect.flatMap(Ref.get(stopping), (isStopping) => {
+            if (isStopping) return Effect.void
             started.add(claimed.pk)
             return delivery.attemptToCompletion(claimed)
           }),
@@ -60,7 +72,7 @@ export const WebhookEndpointLive = WebhookEndpoint.toLayer(
     /** Claims and attempts batches until a claim returns nothing; returns the number of attempts. */
     const drainDue = Effect.gen(function*() {
       let attempted = 0
-      while (true) {
+      while (!(yield* Ref.get(stopping))) {
         const batch = yield* store.claimDue(subscriptionId, claimBatchSize).pipe(
           Effect.withSpan("Delivery.load", { attributes: { subscriptionId } })
         )
@@ -68,6 +80,7 @@ export const WebhookEndpointLive = WebhookEndpoint.toLayer(
         yield* attemptBatch(batch)
         attempted += batch.length
       }
+      return attempted
     })
 
     const drain = Effect.gen(function*() {
@@ -102,6 +115,20 @@ export const WebhookEndpointLive = WebhookEndpoint.toLayer(
   }),
   // Concurrent handling lets a Wake that arrives during a drain return at once.
   { concurrency: "unbounded" }
+)
+
+/**
+ * Sets `EngineStopping` when its scope closes. Built after the cluster, it
+ * is closed before the cluster stops its entities, so running drains wind
+ * down instead of working through their whole queue.
+ */
+const StopSignalLive = Layer.scopedDiscard(
+  Effect.flatMap(EngineStopping, (stopping) => Effect.addFinalizer(() => Ref.set(stopping, true)))
+)
+
+/** The `WebhookEndpoint` entity registered with the cluster, with its stop signal. */
+export const WebhookEndpointLive = Layer.merge(WebhookEndpointEntity, StopSignalLive).pipe(
+  Layer.provide(Layer.effect(EngineStopping, Ref.make(false)))
 )
 
 /**

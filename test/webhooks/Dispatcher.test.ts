@@ -1,0 +1,61 @@
+import { SqlClient } from "@effect/sql"
+import { expect, layer } from "@effect/vitest"
+import { Duration, Effect, Layer, Schedule } from "effect"
+import { Outbox } from "../../src/webhooks/Outbox.ts"
+import { Receiver } from "../support/Receiver.ts"
+import { ClockOffsetLive } from "../support/ShiftedClock.ts"
+import { TestDatabaseLive } from "../support/TestDatabase.ts"
+import { awaitDelivery, createSubscription, queueDelivery, TestEngineLive, testSettings } from "./DeliveryFixtures.ts"
+
+// Sweeps only at start-up, so a delivery queued later is sent only if its notification arrives.
+const SuiteLive = TestEngineLive.pipe(
+  Layer.provideMerge(Layer.mergeAll(Outbox.Default, Receiver.layer)),
+  Layer.provideMerge(ClockOffsetLive),
+  Layer.provideMerge(TestDatabaseLive),
+  Layer.provideMerge(testSettings({ listenProbeInterval: Duration.seconds(1) }))
+)
+
+/** Backend process ids of the connections that LISTEN on the delivery channel. */
+const listenerPids = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  sql<{ pid: number }>`
+    SELECT pid FROM pg_stat_activity
+    WHERE datname = current_database() AND query ILIKE 'LISTEN%webhook_deliveries%'`).pipe(
+  Effect.map((rows) => rows.map((row) => row.pid)),
+  Effect.orDie
+)
+
+layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("Dispatcher", (it) => {
+  it.effect("notification wakes the subscription", () =>
+    Effect.gen(function*() {
+      const receiver = yield* Receiver
+      const subscription = yield* createSubscription(`${receiver.url}/first`)
+      const deliveryId = yield* queueDelivery(subscription)
+      yield* awaitDelivery(deliveryId, (row) => row.status === "succeeded", "5 seconds")
+    }))
+
+  it.effect("LISTEN survives a dropped connection", () =>
+    Effect.gen(function*() {
+      const receiver = yield* Receiver
+      const sql = yield* SqlClient.SqlClient
+      const before = yield* listenerPids.pipe(
+        Effect.filterOrFail((pids) => pids.length === 1, () => new Error("no LISTEN connection yet")),
+        Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("10 seconds")))
+      )
+      yield* sql`SELECT pg_terminate_backend(${before[0]!})`
+
+      const after = yield* listenerPids.pipe(
+        Effect.filterOrFail(
+          (pids) => pids.length === 1 && pids[0] !== before[0],
+          () => new Error("the dispatcher did not reconnect")
+        ),
+        Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo("20 seconds")))
+      )
+      expect(after[0]).not.toBe(before[0])
+
+      const subscription = yield* createSubscription(`${receiver.url}/second`)
+      const deliveryId = yield* queueDelivery(subscription)
+      yield* awaitDelivery(deliveryId, (row) => row.status === "succeeded", "5 seconds")
+      const paths = (yield* receiver.requests).map((request) => request.path)
+      expect(paths).toContain("/second")
+    }))
+})

@@ -1,0 +1,116 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Layer } from "effect"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { AppConfig } from "../../src/platform/AppConfig.ts"
+import { WebhookSender } from "../../src/webhooks/WebhookSender.ts"
+import { Receiver, redirect, reset, respond, stall } from "../support/Receiver.ts"
+
+const SenderLive = WebhookSender.layer.pipe(
+  Layer.provideMerge(Receiver.layer),
+  Layer.provide(AppConfig.layerTest({ deliveryTimeout: Duration.millis(500) }))
+)
+
+/** A loopback port that was just free, so a connection to it is refused. */
+const closedPort = Effect.async<number>((resume) => {
+  const server = createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const { port } = server.address() as AddressInfo
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+const post = (path: string) =>
+  Effect.gen(function*() {
+    const receiver = yield* Receiver
+    const sender = yield* WebhookSender
+    return yield* sender.send({
+      url: `${receiver.url}${path}`,
+      headers: { "content-type": "application/json", "x-saleslab-event": "badge.awarded" },
+      body: "{\"a\":1}"
+    })
+  })
+
+describe("WebhookSender", () => {
+  it.scopedLive("records status and body", () =>
+    Effect.gen(function*() {
+      const receiver = yield* Receiver
+      yield* receiver.enqueue(respond(201, "created"))
+      const report = yield* post("/ok")
+      expect(report.result).toEqual({ _tag: "Response", statusCode: 201, location: undefined, responseBody: "created" })
+      expect(report.durationMs).toBeGreaterThanOrEqual(0)
+      const [request] = yield* receiver.requests
+      expect(request!.body.toString("utf8")).toBe("{\"a\":1}")
+      expect(request!.headers["x-saleslab-event"]).toBe("badge.awarded")
+    }).pipe(Effect.provide(SenderLive)))
+
+  it.scopedLive("keeps only the first 4 KiB of a large body", () =>
+    Effect.gen(function*() {
+      const receiver = yield* Receiver
+      yield* receiver.enqueue(respond(500, Buffer.alloc(5 * 1024 * 1024, "x")))
+      const report = yield* post("/large")
+      expect(report.result._tag).toBe("Response")
+      if (report.result._tag !== "Response") return
+      expect(report.result.statusCode).toBe(500)
+      expect(report.result.responseBody.length).toBe(4096)
+    }).pipe(Effect.provide(SenderLive)))
+
+  it.scopedLive("returns a redirect without following it", () =>
+    Effect.gen(function*() {
+      const receiver = yield* Receiver
+      yield* receiver.enqueue(redirect(302, `${receiver.url}/target`))
+      const report = yield* post("/moved")
+      expect(report.result).toMatchObject({ _tag: "Response", statusCode: 302, location: `${receiver.url}/target` })
+      yield* Effect.sleep("200 millis")
+      expect((yield* receiver.requests).map((request) => request.path)).toEqual(["/moved"])
+    }).pipe(Effect.provide(SenderLive)))
+
+  it.scopedLive("aborts a stalled request at the timeout", () =>
+    Effect.gen(function*() {
+      const receiver = yield* Receiver
+      yield* receiver.enqueue(stall)
+      const report = yield* post("/stall")
+      expect(report.result._tag).toBe("TimedOut")
+      expect(report.durationMs).toBeGreaterThanOrEqual(450)
+      expect(report.durationMs).toBeLessThan(2000)
+    }).pipe(Effect.provide(SenderLive)))
+
+  it.scopedLive("times out a response slower than the timeout", () =>
+    Effect.gen(function*() {
+      const receiver = yield* Receiver
+      yield* receiver.enqueue(respond(200, "late", 2000))
+      const report = yield* post("/slow")
+      expect(report.result._tag).toBe("TimedOut")
+    }).pipe(Effect.provide(SenderLive)))
+
+  it.scopedLive("reports a reset connection", () =>
+    Effect.gen(function*() {
+      const receiver = yield* Receiver
+      yield* receiver.enqueue(reset)
+      const report = yield* post("/reset")
+      expect(report.result._tag).toBe("ConnectionFailed")
+      if (report.result._tag !== "ConnectionFailed") return
+      expect(report.result.reason.length).toBeGreaterThan(0)
+    }).pipe(Effect.provide(SenderLive)))
+
+  it.scopedLive("reports a refused connection", () =>
+    Effect.gen(function*() {
+      const sender = yield* WebhookSender
+      const report = yield* sender.send({ url: `http://127.0.0.1:${yield* closedPort}/`, headers: {}, body: "{}" })
+      expect(report.result).toMatchObject({ _tag: "ConnectionFailed" })
+      if (report.result._tag !== "ConnectionFailed") return
+      expect(report.result.reason).toContain("ECONNREFUSED")
+    }).pipe(Effect.provide(SenderLive)))
+
+  it.scopedLive("reuses the connection between requests", () =>
+    Effect.gen(function*() {
+      const receiver = yield* Receiver
+      for (const path of ["/one", "/two", "/three"]) {
+        yield* post(path)
+        // Gives the pool a moment to take the idle connection back.
+        yield* Effect.sleep("50 millis")
+      }
+      const ports = new Set((yield* receiver.requests).map((request) => request.remotePort))
+      expect(ports.size).toBe(1)
+    }).pipe(Effect.provide(SenderLive)))
+})
