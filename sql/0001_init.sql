@@ -8,6 +8,8 @@ CREATE TABLE companies (
 );
 
 -- Only the SHA-256 of a token is stored; the token itself is shown once.
+-- `created_at` of listed tables keeps milliseconds only, the precision of
+-- list cursors, so that a cursor compares equal to the row it came from.
 CREATE TABLE api_tokens (
   id uuid PRIMARY KEY,
   company_id uuid NOT NULL REFERENCES companies (id),
@@ -15,11 +17,11 @@ CREATE TABLE api_tokens (
   scopes text[] NOT NULL,
   token_hash text NOT NULL UNIQUE,
   token_prefix text NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now(),
+  created_at timestamptz(3) NOT NULL DEFAULT now(),
   last_used_at timestamptz,
   revoked_at timestamptz
 );
-CREATE INDEX api_tokens_company_idx ON api_tokens (company_id, created_at DESC);
+CREATE INDEX api_tokens_company_idx ON api_tokens (company_id, created_at DESC, id DESC);
 
 CREATE TABLE users (
   id uuid PRIMARY KEY,
@@ -27,7 +29,7 @@ CREATE TABLE users (
   email text NOT NULL,
   name text NOT NULL,
   role text NOT NULL CHECK (role IN ('rep', 'manager', 'admin')),
-  created_at timestamptz NOT NULL DEFAULT now(),
+  created_at timestamptz(3) NOT NULL DEFAULT now(),
   UNIQUE (company_id, email)
 );
 CREATE INDEX users_company_idx ON users (company_id, created_at DESC, id DESC);
