@@ -34,9 +34,9 @@ export interface AppSettings {
   readonly listenProbeInterval: Duration.Duration
   /** Minimum level of the JSON log lines: trace, debug, info, warning, error or none. */
   readonly logLevel: string
-  /** Requests one API token may make per minute before it is answered 429. */
+  /** Requests one API token may make per minute; past it, requests are rejected with 429. */
   readonly rateLimitPerMinute: number
-  /** Requests one API token may make per day before it is answered 429. */
+  /** Requests one API token may make per day; past it, requests are rejected with 429. */
   readonly rateLimitPerDay: number
 }
 
@@ -101,12 +101,12 @@ const settingsConfig = Config.all({
   rateLimitPerMinute: Config.integer("RATE_LIMIT_PER_MINUTE").pipe(
     Config.withDefault(600),
     Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 }),
-    Config.withDescription("Requests one API token may make per minute; past it the API answers 429.")
+    Config.withDescription("Requests one API token may make per minute; past it, requests are rejected with 429.")
   ),
   rateLimitPerDay: Config.integer("RATE_LIMIT_PER_DAY").pipe(
     Config.withDefault(10_000),
     Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 }),
-    Config.withDescription("Requests one API token may make per day; past it the API answers 429.")
+    Config.withDescription("Requests one API token may make per day; past it, requests are rejected with 429.")
   )
 })
 
