@@ -1,6 +1,7 @@
 import { HttpApi, OpenApi } from "@effect/platform"
 import { InternalError } from "./ApiErrors.ts"
 import { HealthApi } from "./platform/HealthApi.ts"
+import { ApiTokensApi, CompaniesApi, MeApi, UsersApi } from "./tenancy/Api.ts"
 
 /**
  * The whole public HTTP contract of the service. The same value drives the
@@ -8,6 +9,10 @@ import { HealthApi } from "./platform/HealthApi.ts"
  */
 export class SalesLabApi extends HttpApi.make("saleslab")
   .add(HealthApi)
+  .add(CompaniesApi)
+  .add(ApiTokensApi)
+  .add(UsersApi)
+  .add(MeApi)
   .addError(InternalError)
   .annotateContext(OpenApi.annotations({
     title: "Sales Lab platform API",

@@ -6,11 +6,14 @@ import { SalesLabApi } from "./Api.ts"
 import { AppConfig } from "./platform/AppConfig.ts"
 import { DefectResponsesLive, NotFoundRouteLive } from "./platform/ErrorResponses.ts"
 import { HealthHttpLive } from "./platform/HealthHttp.ts"
+import { TenancyHttpLive } from "./tenancy/Http.ts"
+import { SecurityLive } from "./tenancy/SecurityLive.ts"
 import { Outbox } from "./webhooks/Outbox.ts"
 
 /** Every route handler of `SalesLabApi`, with the services they use. */
 const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
-  Layer.provide([HealthHttpLive]),
+  Layer.provide([HealthHttpLive, TenancyHttpLive]),
+  Layer.provide(SecurityLive),
   Layer.provide(Outbox.Default)
 )
 

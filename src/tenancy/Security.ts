@@ -1,6 +1,6 @@
 import { HttpApiMiddleware, HttpApiSecurity } from "@effect/platform"
 import { Context, Effect, Schema } from "effect"
-import { Forbidden, RateLimited, Unauthorized } from "../ApiErrors.ts"
+import { Forbidden, InternalError, RateLimited, Unauthorized } from "../ApiErrors.ts"
 
 /** A permission carried by an API token. */
 export const Scope = Schema.Literal("read", "write", "admin").annotations({
@@ -20,10 +20,11 @@ export class CurrentTenant extends Context.Tag("saleslab/CurrentTenant")<Current
 
 /**
  * Tenant authentication: `Authorization: Bearer sl_token_...`. Fails with 401
- * for a missing, unknown or revoked token and 429 past the token's rate limit.
+ * for a missing, unknown or revoked token, 429 past the token's rate limit
+ * and 500 when the token cannot be looked up.
  */
 export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("Authentication", {
-  failure: Schema.Union(Unauthorized, RateLimited),
+  failure: Schema.Union(Unauthorized, RateLimited, InternalError),
   provides: CurrentTenant,
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
