@@ -1,0 +1,155 @@
+import { SqlClient } from "@effect/sql"
+import { expect, layer } from "@effect/vitest"
+import { Duration, Effect, Layer, Option } from "effect"
+import { DeliveryStore } from "../../src/webhooks/DeliveryStore.ts"
+import { Outbox } from "../../src/webhooks/Outbox.ts"
+import { ClockOffset, ClockOffsetLive, ShiftedClockLive } from "../support/ShiftedClock.ts"
+import { TestDatabaseLive } from "../support/TestDatabase.ts"
+import { attemptRows, createSubscription, deliveryRow, queueDelivery, testSettings } from "./DeliveryFixtures.ts"
+
+const SuiteLive = DeliveryStore.Default.pipe(
+  Layer.provideMerge(Outbox.Default),
+  Layer.provideMerge(ShiftedClockLive),
+  Layer.provideMerge(ClockOffsetLive),
+  Layer.provideMerge(TestDatabaseLive),
+  Layer.provideMerge(testSettings())
+)
+
+const queueMany = (subscription: { companyId: string; subscriptionId: string }, count: number) =>
+  Effect.forEach(Array.from({ length: count }, (_, index) => index), (index) => queueDelivery(subscription, { index }))
+
+layer(SuiteLive, { excludeTestServices: true })("DeliveryStore", (it) => {
+  it.effect("claims due rows 50 at a time in order", () =>
+    Effect.gen(function*() {
+      const store = yield* DeliveryStore
+      const subscription = yield* createSubscription("http://127.0.0.1:1/unused")
+      const deliveryIds = yield* queueMany(subscription, 120)
+
+      const first = yield* store.claimDue(subscription.subscriptionId)
+      const second = yield* store.claimDue(subscription.subscriptionId)
+      const third = yield* store.claimDue(subscription.subscriptionId)
+      const fourth = yield* store.claimDue(subscription.subscriptionId)
+      expect([first.length, second.length, third.length, fourth.length]).toEqual([50, 50, 20, 0])
+      const claimedIds = [...first, ...second, ...third].map((claimed) => claimed.deliveryId)
+      expect(claimedIds).toEqual(deliveryIds)
+      expect(first[0]!.secret).toBe(subscription.secret)
+      expect(first[0]!.attempts).toBe(0)
+    }))
+
+  it.effect("claim expires after the lease", () =>
+    Effect.gen(function*() {
+      const store = yield* DeliveryStore
+      const subscription = yield* createSubscription("http://127.0.0.1:1/unused")
+      const [deliveryId] = yield* queueMany(subscription, 1)
+
+      expect((yield* store.claimDue(subscription.subscriptionId)).length).toBe(1)
+      const claimed = yield* deliveryRow(deliveryId!)
+      expect(claimed.claimed_until).not.toBeNull()
+      // The test timeout is 1 second, so the lease is 31 seconds.
+      yield* ClockOffset.advance("30 seconds")
+      expect((yield* store.claimDue(subscription.subscriptionId)).length).toBe(0)
+      yield* ClockOffset.advance("2 seconds")
+      expect((yield* store.claimDue(subscription.subscriptionId)).length).toBe(1)
+    }))
+
+  it.effect("released claims are due again at once", () =>
+    Effect.gen(function*() {
+      const store = yield* DeliveryStore
+      const subscription = yield* createSubscription("http://127.0.0.1:1/unused")
+      yield* queueMany(subscription, 3)
+
+      const claimed = yield* store.claimDue(subscription.subscriptionId)
+      expect(yield* store.subscriptionsWithDueDeliveries).not.toContain(subscription.subscriptionId)
+      yield* store.releaseClaims(claimed.slice(1))
+      expect(yield* store.subscriptionsWithDueDeliveries).toContain(subscription.subscriptionId)
+      const again = yield* store.claimDue(subscription.subscriptionId)
+      expect(again.map((row) => row.deliveryId)).toEqual(claimed.slice(1).map((row) => row.deliveryId))
+    }))
+
+  it.effect("paused and deleted subscriptions are not due", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* DeliveryStore
+      const paused = yield* createSubscription("http://127.0.0.1:1/unused")
+      const deleted = yield* createSubscription("http://127.0.0.1:1/unused")
+      yield* queueMany(paused, 2)
+      yield* queueMany(deleted, 2)
+      yield* sql`UPDATE webhook_subscriptions SET status = 'paused' WHERE id = ${paused.subscriptionId}`
+      yield* sql`UPDATE webhook_subscriptions SET deleted_at = now() WHERE id = ${deleted.subscriptionId}`
+
+      expect((yield* store.claimDue(paused.subscriptionId)).length).toBe(0)
+      expect((yield* store.claimDue(deleted.subscriptionId)).length).toBe(0)
+      const due = yield* store.subscriptionsWithDueDeliveries
+      expect(due).not.toContain(paused.subscriptionId)
+      expect(due).not.toContain(deleted.subscriptionId)
+    }))
+
+  it.effect("records a retry with its next due time", () =>
+    Effect.gen(function*() {
+      const store = yield* DeliveryStore
+      const subscription = yield* createSubscription("http://127.0.0.1:1/unused")
+      const [deliveryId] = yield* queueMany(subscription, 1)
+      const [claimed] = yield* store.claimDue(subscription.subscriptionId)
+      const nextAttemptAt = new Date(Date.now() + Duration.toMillis("1 hour"))
+
+      const recorded = yield* store.recordAttempt({
+        delivery: claimed!,
+        startedAt: new Date(),
+        durationMs: 12,
+        statusCode: Option.some(503),
+        responseBody: Option.some("down"),
+        error: Option.some("The endpoint answered 503."),
+        outcome: "retry",
+        nextAttemptAt: Option.some(nextAttemptAt)
+      })
+      expect(recorded).toBe(true)
+      const row = yield* deliveryRow(deliveryId!)
+      expect(row.status).toBe("pending")
+      expect(row.attempts).toBe(1)
+      expect(row.last_status_code).toBe(503)
+      expect(row.claimed_until).toBeNull()
+      expect(row.next_attempt_at!.getTime()).toBe(nextAttemptAt.getTime())
+      const attempts = yield* attemptRows(deliveryId!)
+      expect(attempts).toMatchObject([{ attempt: 1, duration_ms: 12, status_code: 503, outcome: "retry" }])
+      expect((yield* store.claimDue(subscription.subscriptionId)).length).toBe(0)
+
+      // Recording the same attempt twice changes nothing.
+      const repeated = yield* store.recordAttempt({
+        delivery: claimed!,
+        startedAt: new Date(),
+        durationMs: 5,
+        statusCode: Option.some(200),
+        responseBody: Option.some("ok"),
+        error: Option.none(),
+        outcome: "succeeded",
+        nextAttemptAt: Option.none()
+      })
+      expect(repeated).toBe(false)
+      expect((yield* deliveryRow(deliveryId!)).status).toBe("pending")
+      expect((yield* attemptRows(deliveryId!)).length).toBe(1)
+    }))
+
+  it.effect("records success with delivered_at", () =>
+    Effect.gen(function*() {
+      const store = yield* DeliveryStore
+      const subscription = yield* createSubscription("http://127.0.0.1:1/unused")
+      const [deliveryId] = yield* queueMany(subscription, 1)
+      const [claimed] = yield* store.claimDue(subscription.subscriptionId)
+
+      yield* store.recordAttempt({
+        delivery: claimed!,
+        startedAt: new Date(),
+        durationMs: 3,
+        statusCode: Option.some(204),
+        responseBody: Option.some(""),
+        error: Option.none(),
+        outcome: "succeeded",
+        nextAttemptAt: Option.none()
+      })
+      const row = yield* deliveryRow(deliveryId!)
+      expect(row.status).toBe("succeeded")
+      expect(row.delivered_at).not.toBeNull()
+      expect(row.next_attempt_at).toBeNull()
+      expect(row.last_error).toBeNull()
+    }))
+})
