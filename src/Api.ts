@@ -1,5 +1,6 @@
 import { HttpApi, OpenApi } from "@effect/platform"
 import { InternalError } from "./ApiErrors.ts"
+import { CronApi } from "./cron/Api.ts"
 import { HealthApi } from "./platform/HealthApi.ts"
 import { ApiTokensApi, CompaniesApi, MeApi, UsersApi } from "./tenancy/Api.ts"
 
@@ -13,6 +14,7 @@ export class SalesLabApi extends HttpApi.make("saleslab")
   .add(ApiTokensApi)
   .add(UsersApi)
   .add(MeApi)
+  .add(CronApi)
   .addError(InternalError)
   .annotateContext(OpenApi.annotations({
     title: "Sales Lab platform API",

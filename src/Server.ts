@@ -3,18 +3,22 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import { SalesLabApi } from "./Api.ts"
+import { CronHttpLive } from "./cron/Http.ts"
 import { AppConfig } from "./platform/AppConfig.ts"
 import { DefectResponsesLive, NotFoundRouteLive } from "./platform/ErrorResponses.ts"
 import { HealthHttpLive } from "./platform/HealthHttp.ts"
 import { TenancyHttpLive } from "./tenancy/Http.ts"
 import { SecurityLive } from "./tenancy/SecurityLive.ts"
+import { DeliveryEngineLive } from "./webhooks/DeliveryEngine.ts"
 import { Outbox } from "./webhooks/Outbox.ts"
 
 /** Every route handler of `SalesLabApi`, with the services they use. */
 const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
   Layer.provide([HealthHttpLive, TenancyHttpLive]),
+  Layer.provide(CronHttpLive),
   Layer.provide(SecurityLive),
-  Layer.provide(Outbox.Default)
+  Layer.provide(Outbox.Default),
+  Layer.provide(DeliveryEngineLive)
 )
 
 /**
