@@ -3,6 +3,7 @@ import { InternalError } from "./ApiErrors.ts"
 import { CronApi } from "./cron/Api.ts"
 import { HealthApi } from "./platform/HealthApi.ts"
 import { ApiTokensApi, CompaniesApi, MeApi, UsersApi } from "./tenancy/Api.ts"
+import { WebhooksApi } from "./webhooks/Api.ts"
 
 /**
  * The whole public HTTP contract of the service. The same value drives the
@@ -15,6 +16,7 @@ export class SalesLabApi extends HttpApi.make("saleslab")
   .add(UsersApi)
   .add(MeApi)
   .add(CronApi)
+  .add(WebhooksApi)
   .addError(InternalError)
   .annotateContext(OpenApi.annotations({
     title: "Sales Lab platform API",

@@ -10,11 +10,12 @@ import { HealthHttpLive } from "./platform/HealthHttp.ts"
 import { TenancyHttpLive } from "./tenancy/Http.ts"
 import { SecurityLive } from "./tenancy/SecurityLive.ts"
 import { DeliveryEngineLive } from "./webhooks/DeliveryEngine.ts"
+import { WebhooksHttpLive } from "./webhooks/Http.ts"
 import { Outbox } from "./webhooks/Outbox.ts"
 
 /** Every route handler of `SalesLabApi`, with the services they use. */
 const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
-  Layer.provide([HealthHttpLive, TenancyHttpLive]),
+  Layer.provide([HealthHttpLive, TenancyHttpLive, WebhooksHttpLive]),
   Layer.provide(CronHttpLive),
   Layer.provide(SecurityLive),
   Layer.provide(Outbox.Default),
