@@ -3,7 +3,7 @@ import { Schema } from "effect"
 import { NotFound } from "../ApiErrors.ts"
 import { OperatorAuthentication } from "../tenancy/Security.ts"
 
-/** Answer of a cron job that was started. */
+/** Response body of a cron job that was started. */
 export const CronJobStarted = Schema.Struct({
   job: Schema.String,
   status: Schema.Literal("started")

@@ -4,7 +4,7 @@ import { Sweeper } from "../webhooks/Sweeper.ts"
 
 /** A job that the operator route can start by name. */
 export interface CronJob {
-  /** What the job does, for logs. */
+  /** One-line summary of the job, logged when it starts. */
   readonly description: string
   readonly run: Effect.Effect<unknown>
 }
@@ -28,14 +28,14 @@ export const CronJobsLive = Layer.effect(
 
 /**
  * Starts registered jobs in the background. Jobs still running when the
- * service stops are interrupted; a failed job is logged.
+ * service stops are interrupted, and a failed job is logged.
  */
 export class CronRunner extends Effect.Service<CronRunner>()("saleslab/CronRunner", {
   scoped: Effect.gen(function*() {
     const jobs = yield* CronJobs
     const running = yield* FiberSet.make()
 
-    /** Starts job `name` and returns at once; fails with NotFound for an unknown name. */
+    /** Starts job `name` and returns at once. Fails with NotFound for an unknown name. */
     const start = (name: string) =>
       Effect.gen(function*() {
         const job = jobs.get(name)
@@ -49,7 +49,7 @@ export class CronRunner extends Effect.Service<CronRunner>()("saleslab/CronRunne
           Effect.annotateLogs({ job: name }),
           Effect.withSpan("CronRunner.run", { attributes: { job: name } })
         )
-        yield* Effect.logInfo("Cron job started").pipe(Effect.annotateLogs({ job: name }))
+        yield* Effect.logInfo("Cron job started").pipe(Effect.annotateLogs({ job: name, description: job.description }))
         yield* FiberSet.run(running, run)
       })
 

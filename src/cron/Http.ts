@@ -3,7 +3,7 @@ import { Effect, Layer } from "effect"
 import { SalesLabApi } from "../Api.ts"
 import { CronJobsLive, CronRunner } from "./CronJobs.ts"
 
-/** Handlers of the cron route, with the job registry; needs the services of the registered jobs. */
+/** Handlers of the cron route with the job registry. Needs the services that the registered jobs use. */
 export const CronHttpLive = HttpApiBuilder.group(SalesLabApi, "cron", (handlers) =>
   Effect.gen(function*() {
     const runner = yield* CronRunner

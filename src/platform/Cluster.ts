@@ -3,9 +3,13 @@ import { SingleRunner } from "@effect/cluster"
 /**
  * The cluster the delivery engine runs on: a single runner whose shard
  * locks, runner registry and messages live in the service's PostgreSQL
- * (`cluster_*` tables created by the library). Every process of the service
- * is one such runner; entities never run on two runners at once because
- * shards are locked in the database.
+ * (`cluster_*` tables created by the library). An entity runs only on the
+ * runner that holds its shard's lock, so one process works a subscription.
+ *
+ * NOTE: tested with one process at a time, including a restart on the same
+ * database. Several processes at once should use socket runners with
+ * distinct addresses (`NodeClusterSocket.layer`). Even without them, claim
+ * leases keep two processes from sending the same delivery at once.
  */
 export const ClusterLive = SingleRunner.layer({
   runnerStorage: "sql",

@@ -73,9 +73,9 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
     /**
      * Runs one attempt to its end even when the caller is interrupted, such as
      * at shutdown: a request already sent is finished, within the delivery
-     * timeout, and recorded. The attempt runs on a fiber of its own so that
-     * its timeout can still interrupt the request; the caller waits for it
-     * without being interruptible.
+     * timeout, and recorded. The attempt runs on a fiber of its own, so its
+     * timeout can still interrupt the request. The caller waits for that
+     * fiber without being interruptible.
      */
     const attemptToCompletion = (delivery: ClaimedDelivery) =>
       Effect.uninterruptible(

@@ -1,7 +1,7 @@
 import { Context, Effect, Layer } from "effect"
 
 /**
- * Wall-clock time as the delivery engine sees it: when deliveries are due,
+ * Wall-clock time of the delivery engine: when deliveries are due,
  * when an attempt started, how long a claim lasts. It is a port of its own,
  * apart from the `Clock` of the fiber, so tests can move the engine's notion
  * of "now" forward without touching the timers of the cluster it runs on.

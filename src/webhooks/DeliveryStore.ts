@@ -57,7 +57,7 @@ interface ClaimedRow {
 
 /**
  * The SQL side of the delivery queue. A row is due when it is pending, its
- * `next_attempt_at` has passed, no live claim holds it, and its subscription
+ * `next_attempt_at` has passed, no unexpired claim covers it, and its subscription
  * is active and not deleted. "Now" comes from `DeliveryClock` and is sent as
  * a parameter, never taken from the database server's clock.
  */
@@ -187,4 +187,8 @@ const toClaimed = (row: ClaimedRow): ClaimedDelivery => ({
 })
 
 /** Orders bigint row keys, which arrive as decimal strings. */
-const compareKeys = (a: string, b: string) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0)
+const compareKeys = (a: string, b: string): number => {
+  if (a.length !== b.length) return a.length - b.length
+  if (a === b) return 0
+  return a < b ? -1 : 1
+}

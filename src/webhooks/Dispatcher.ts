@@ -5,13 +5,13 @@ import { AppConfig } from "../platform/AppConfig.ts"
 import { deliveryChannel } from "./Outbox.ts"
 import { makeWaker } from "./WebhookEndpoint.ts"
 
-/** Payload prefix of probe notifications; subscription ids never start with it. */
+/** Payload prefix of probe notifications. Subscription ids start with `sub_`, so they never match it. */
 const probePrefix = "probe:"
 
 /** Time a probe notification may take to come back before the connection is deemed lost. */
 const probeDeadline = Duration.seconds(5)
 
-/** Longest pause between two reconnection attempts. */
+/** Maximum delay between two reconnection attempts. */
 const maxReconnectDelay = Duration.seconds(30)
 
 /** A probe sent on the LISTEN channel did not come back in time. */
@@ -25,7 +25,7 @@ class ListenConnectionLost extends Data.TaggedError("ListenConnectionLost")<{ re
  * Listens on the `webhook_deliveries` channel and wakes the entity of the
  * subscription named by each notification. A dropped LISTEN connection does
  * not end the notification stream by itself, so the dispatcher sends itself
- * probe notifications every `AppConfig.listenProbeInterval`; when one does
+ * probe notifications every `AppConfig.listenProbeInterval`. When one does
  * not come back, or the listener fails, it reconnects with exponential
  * backoff. Notifications sent while disconnected are lost, and the sweeper
  * wakes those subscriptions instead.

@@ -38,7 +38,7 @@ export const retryDelay = (failedAttempt: number): Option.Option<Duration.Durati
   return Option.none()
 }
 
-/** What one HTTP attempt produced, before it is judged. */
+/** Observed result of one HTTP attempt, before it is judged. */
 export type SendResult =
   | {
     readonly _tag: "Response"
@@ -51,7 +51,7 @@ export type SendResult =
   | { readonly _tag: "TimedOut"; readonly timeout: Duration.Duration }
   | { readonly _tag: "ConnectionFailed"; readonly reason: string }
 
-/** The endpoint answered with a redirect; redirects are never followed. */
+/** The endpoint responded with a redirect, which is never followed. */
 export class EndpointRedirected extends Data.TaggedError("EndpointRedirected")<{
   readonly statusCode: number
   readonly location: string | undefined
@@ -59,25 +59,25 @@ export class EndpointRedirected extends Data.TaggedError("EndpointRedirected")<{
   readonly retryable = false
   override get message() {
     const target = this.location === undefined ? "without a Location header" : `to ${this.location}`
-    return `The endpoint answered ${this.statusCode}, a redirect ${target}. Redirects are not followed: ` +
-      "update the subscription URL to the final URL."
+    return `The endpoint responded with ${this.statusCode}, a redirect ${target}. Redirects are not followed, ` +
+      "so update the subscription URL to the final URL."
   }
 }
 
-/** The endpoint answered 4xx, which is not retried. */
+/** The endpoint responded with a 4xx status, which is not retried. */
 export class EndpointRejected extends Data.TaggedError("EndpointRejected")<{ readonly statusCode: number }> {
   readonly retryable = false
   override get message() {
-    return `The endpoint answered ${this.statusCode}. Client errors are not retried: ` +
-      "fix the handler, then retry the delivery."
+    return `The endpoint responded with ${this.statusCode}. Client errors are not retried, ` +
+      "so fix the handler, then retry the delivery."
   }
 }
 
-/** The endpoint answered 5xx or another status that is neither success, redirect nor client error. */
+/** The endpoint responded with 5xx or another status that is neither success, redirect nor client error. */
 export class EndpointFailed extends Data.TaggedError("EndpointFailed")<{ readonly statusCode: number }> {
   readonly retryable = true
   override get message() {
-    return `The endpoint answered ${this.statusCode}.`
+    return `The endpoint responded with ${this.statusCode}.`
   }
 }
 
@@ -97,7 +97,7 @@ export class EndpointUnreachable extends Data.TaggedError("EndpointUnreachable")
   }
 }
 
-/** Why an attempt did not succeed; `retryable` says whether the retry schedule applies. */
+/** Reason an attempt did not succeed. `retryable` is true when the retry schedule applies. */
 export type DeliveryError =
   | EndpointRedirected
   | EndpointRejected

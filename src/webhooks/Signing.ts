@@ -11,7 +11,7 @@ export const deliveryUserAgent = "sales-lab-webhooks/1"
 export const signatureHeader = (secret: string, body: string): string =>
   `sha256=${createHmac("sha256", Buffer.from(secret, "utf8")).update(Buffer.from(body, "utf8")).digest("hex")}`
 
-/** What a delivery needs to be signed: its stored body is sent unchanged. */
+/** Fields needed to sign a delivery. The stored body is sent unchanged. */
 export interface SignableDelivery {
   readonly deliveryId: string
   readonly eventKind: string
@@ -20,8 +20,9 @@ export interface SignableDelivery {
 }
 
 /**
- * Returns the complete header set of one delivery attempt. No other header
- * is sent, so a receiver sees exactly these five.
+ * Returns the headers the engine sets on a delivery attempt. Node's fetch
+ * adds only its transport headers (`host`, `content-length`, `connection`,
+ * `accept` and similar), so these five are the whole application header set.
  */
 export const deliveryHeaders = (delivery: SignableDelivery): Record<string, string> => ({
   "content-type": "application/json",

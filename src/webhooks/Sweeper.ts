@@ -14,7 +14,7 @@ export class Sweeper extends Effect.Service<Sweeper>()("saleslab/Sweeper", {
     const store = yield* DeliveryStore
     const wake = yield* makeWaker
 
-    /** Runs one sweep now; returns the number of subscriptions woken. */
+    /** Runs one sweep now and returns the number of subscriptions woken. */
     const sweep = Effect.gen(function*() {
       const subscriptionIds = yield* store.subscriptionsWithDueDeliveries
       yield* Effect.forEach(subscriptionIds, wake, { discard: true })

@@ -33,7 +33,7 @@ export class EngineStopping extends Context.Tag("saleslab/WebhookEndpoint/Engine
  * The entity's behaviour. A `Wake` drains the subscription: it claims due
  * deliveries in batches of at most 50 and attempts each batch in order,
  * `AppConfig.subscriptionConcurrency` at a time, until nothing is due. A
- * `Wake` that arrives during a drain only asks for one more pass of the
+ * `Wake` that arrives during a drain only requests one more pass of the
  * running drain, so wake-ups never pile up work.
  */
 const WebhookEndpointEntity = WebhookEndpoint.toLayer(

@@ -15,27 +15,28 @@ export interface OutboundRequest {
   readonly body: string
 }
 
-/** What one POST produced and how long it took, in whole milliseconds. */
+/** Result of one POST and its duration in whole milliseconds. */
 export interface SendReport {
   readonly result: SendResult
   readonly durationMs: number
 }
 
 /**
- * Outbound HTTP of the delivery engine. `send` never fails: a timeout or a
- * network error is a `SendResult` of its own, so every attempt can be recorded.
+ * Outbound HTTP of the delivery engine. `send` has no error channel, because
+ * a timeout or a network error is a `SendResult` of its own, so every attempt
+ * can be recorded.
  */
 export class WebhookSender extends Context.Tag("saleslab/WebhookSender")<WebhookSender, {
   readonly send: (request: OutboundRequest) => Effect.Effect<SendReport>
 }>() {
-  /** Fetch-based sender with the timeout of `AppConfig.deliveryTimeout`; needs an `HttpClient`. */
+  /** Fetch-based sender with the timeout of `AppConfig.deliveryTimeout`. Needs an `HttpClient`. */
   static readonly layerHttp = Layer.effect(WebhookSender, Effect.suspend(() => makeHttpSender))
 
   /** The fetch sender on Node's global `fetch`. */
   static readonly layer = WebhookSender.layerHttp.pipe(Layer.provide(FetchHttpClient.layer))
 
   /**
-   * A sender for unit tests: records every request and answers with
+   * A sender for unit tests. It records every request and responds with
    * `respond(request, index)`, where `index` counts requests from 0.
    */
   static readonly layerTest = (respond: (request: OutboundRequest, index: number) => SendResult) =>
@@ -117,7 +118,7 @@ const readPrefix = (stream: Stream.Stream<Uint8Array, HttpClientError.ResponseEr
 
 const totalLength = (chunks: Chunk.Chunk<Uint8Array>) => Chunk.reduce(chunks, 0, (sum, bytes) => sum + bytes.length)
 
-/** Returns the most specific text of a transport failure, such as `ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:9`. */
+/** Returns the most specific text of a transport failure, such as `connect ECONNREFUSED 127.0.0.1:8080`. */
 const describeError = (error: HttpClientError.HttpClientError): string => {
   const cause = error.cause as { cause?: { code?: unknown; message?: unknown }; message?: unknown } | undefined
   const inner = cause?.cause

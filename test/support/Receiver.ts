@@ -12,7 +12,7 @@ export interface ReceivedRequest {
   readonly remotePort: number
 }
 
-/** How the receiver answers one request. */
+/** How the receiver responds to one request. */
 export type ReceiverResponse =
   /** A normal response, sent after `delayMs` if given. */
   | {
@@ -22,7 +22,7 @@ export type ReceiverResponse =
     readonly headers?: Record<string, string>
     readonly delayMs?: number
   }
-  /** Never answer; the connection stays open until the receiver stops. */
+  /** No response at all. The connection stays open until the receiver stops. */
   | { readonly _tag: "Stall" }
   /** Destroy the connection without any response. */
   | { readonly _tag: "Reset" }
@@ -43,7 +43,7 @@ export const reset: ReceiverResponse = { _tag: "Reset" }
 
 /**
  * A loopback HTTP server for delivery tests. It records every request and
- * answers from a queue of programmed responses, then with `fallback` (200
+ * responds from a queue of programmed responses, then with `fallback` (200
  * by default) once the queue is empty.
  */
 export class Receiver extends Context.Tag("test/Receiver")<Receiver, {

@@ -33,6 +33,17 @@ const advanceAndSweep = (duration: Duration.DurationInput) =>
     yield* sweeper.sweep
   })
 
+/** Headers that Node's fetch adds to every request on its own. */
+const fetchTransportHeaders = new Set([
+  "host",
+  "connection",
+  "content-length",
+  "accept",
+  "accept-language",
+  "accept-encoding",
+  "sec-fetch-mode"
+])
+
 /** The engine's current time: real time plus the offset. */
 const engineNow = Effect.map(Effect.flatMap(ClockOffset, Ref.get), (offset) => Date.now() + offset)
 
@@ -53,6 +64,14 @@ layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("Delivery
       expect(request!.headers["x-saleslab-event"]).toBe("session.scorecard_finalized")
       expect(request!.headers["x-saleslab-delivery-id"]).toBe(deliveryId)
       expect(request!.headers["traceparent"]).toBeUndefined()
+      const applicationHeaders = Object.keys(request!.headers).filter((name) => !fetchTransportHeaders.has(name))
+      expect(applicationHeaders.sort()).toEqual([
+        "content-type",
+        "user-agent",
+        "x-saleslab-delivery-id",
+        "x-saleslab-event",
+        "x-saleslab-signature"
+      ])
       const signature = request!.headers["x-saleslab-signature"] as string
       expect(signature).toMatch(/^sha256=[0-9a-f]{64}$/)
       expect(verifyLikeReference(subscription.secret, request!.body.toString("utf8"), signature)).toBe(true)
@@ -223,6 +242,9 @@ layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("Delivery
         SELECT count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded, sum(attempts)::int AS attempts
         FROM webhook_deliveries WHERE subscription_id = ${subscription.subscriptionId}`
       expect(counts).toEqual({ succeeded: 120, attempts: 120 })
+      // Wake-ups are not persisted, so the cluster's message table stays empty.
+      const [stored] = yield* sql<{ count: number }>`SELECT count(*)::int AS count FROM cluster_messages`
+      expect(stored!.count).toBe(0)
     }).pipe(Effect.provide(Receiver.layer)))
 
   it.effect("paused subscription holds deliveries until resumed", () =>
@@ -237,9 +259,9 @@ layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("Delivery
       yield* advanceAndSweep("1 second")
       yield* Effect.sleep("500 millis")
       expect((yield* receiver.requests).length).toBe(0)
-      const held = yield* deliveryRow(deliveryId)
-      expect(held.status).toBe("pending")
-      expect(held.attempts).toBe(0)
+      const paused = yield* deliveryRow(deliveryId)
+      expect(paused.status).toBe("pending")
+      expect(paused.attempts).toBe(0)
 
       yield* sql`UPDATE webhook_subscriptions SET status = 'active' WHERE id = ${subscription.subscriptionId}`
       yield* outbox.wake(subscription.subscriptionId)

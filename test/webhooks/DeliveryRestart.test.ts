@@ -7,7 +7,7 @@ import { ClockOffsetLive } from "../support/ShiftedClock.ts"
 import { TestDatabaseLive } from "../support/TestDatabase.ts"
 import { attemptRows, awaitDelivery, createSubscription, queueDelivery, TestEngineLive, testSettings } from "./DeliveryFixtures.ts"
 
-// One delivery in flight at a time, and a 3 second timeout so a slow answer still succeeds.
+// One delivery in flight at a time, and a 3 second timeout so a slow response still succeeds.
 const SettingsLive = testSettings({ subscriptionConcurrency: 1, deliveryTimeout: Duration.seconds(3) })
 
 const SuiteLive = Layer.mergeAll(Outbox.Default, ClockOffsetLive, Receiver.layer).pipe(

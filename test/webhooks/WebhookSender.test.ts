@@ -11,7 +11,7 @@ const SenderLive = WebhookSender.layer.pipe(
   Layer.provide(AppConfig.layerTest({ deliveryTimeout: Duration.millis(500) }))
 )
 
-/** A loopback port that was just free, so a connection to it is refused. */
+/** Returns a loopback port that was free a moment ago, so a connection to it is refused. */
 const closedPort = Effect.async<number>((resume) => {
   const server = createServer()
   server.listen(0, "127.0.0.1", () => {
