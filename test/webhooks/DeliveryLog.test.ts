@@ -318,7 +318,7 @@ describe("DeliveryLog", () => {
 
 describe("Delivery log routes", () => {
   it.layer(TestServerLive())((it) => {
-    /** Creates a tenant and one subscription through the API; returns the token and the subscription path. */
+    /** Creates a tenant and one subscription through the API, and returns the token and the subscription path. */
     const subscribe = Effect.gen(function*() {
       const tenant = yield* createTenant("Acme")
       const created = yield* sendAs(tenant.token, "POST", "/v1/webhooks", { url: "http://127.0.0.1:9/hook" })
