@@ -25,7 +25,8 @@ const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
 /**
  * The whole service on a given HTTP server: routes, `/openapi.json`, the
  * bundled `/docs` page and the delivery engine. Needs `AppConfig`, a migrated
- * `SqlClient` and an `HttpServer`.
+ * `PgClient` (which is also the `SqlClient`) and an `HttpServer`; the
+ * delivery engine LISTENs through the `PgClient`.
  */
 export const ServiceLive = HttpApiBuilder.serve(HttpMiddleware.logger).pipe(
   Layer.provide([NotFoundRouteLive, DefectResponsesLive]),

@@ -123,7 +123,12 @@ const WebhookEndpointEntity = WebhookEndpoint.toLayer(
  * down instead of working through their whole queue.
  */
 const StopSignalLive = Layer.scopedDiscard(
-  Effect.flatMap(EngineStopping, (stopping) => Effect.addFinalizer(() => Ref.set(stopping, true)))
+  Effect.flatMap(EngineStopping, (stopping) =>
+    Effect.addFinalizer(() =>
+      Ref.set(stopping, true).pipe(
+        Effect.zipRight(Effect.logInfo("Delivery engine stopping; attempts in flight finish, claimed rows are released"))
+      )
+    ))
 )
 
 /** The `WebhookEndpoint` entity registered with the cluster, with its stop signal. */
