@@ -126,7 +126,7 @@ const StopSignalLive = Layer.scopedDiscard(
   Effect.flatMap(EngineStopping, (stopping) =>
     Effect.addFinalizer(() =>
       Ref.set(stopping, true).pipe(
-        Effect.zipRight(Effect.logInfo("Delivery engine stopping; attempts in flight finish, claimed rows are released"))
+        Effect.zipRight(Effect.logInfo("Delivery engine stopping"))
       )
     ))
 )
