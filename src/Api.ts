@@ -2,6 +2,7 @@ import { HttpApi, OpenApi } from "@effect/platform"
 import { InternalError } from "./ApiErrors.ts"
 import { CronApi } from "./cron/Api.ts"
 import { HealthApi } from "./platform/HealthApi.ts"
+import { ElevenLabsWebhookApi, PracticeCallsApi, ScenariosApi, SessionsApi } from "./practice/Api.ts"
 import { ApiTokensApi, CompaniesApi, MeApi, UsersApi } from "./tenancy/Api.ts"
 import { WebhooksApi } from "./webhooks/Api.ts"
 
@@ -16,6 +17,7 @@ export class SalesLabApi extends HttpApi.make("saleslab")
   .add(UsersApi)
   .add(MeApi)
   .add(CronApi)
+  .add(ScenariosApi).add(PracticeCallsApi).add(SessionsApi).add(ElevenLabsWebhookApi)
   .add(WebhooksApi)
   .addError(InternalError)
   .annotateContext(OpenApi.annotations({

@@ -7,6 +7,7 @@ import { CronHttpLive } from "./cron/Http.ts"
 import { AppConfig } from "./platform/AppConfig.ts"
 import { DefectResponsesLive, NotFoundRouteLive } from "./platform/ErrorResponses.ts"
 import { HealthHttpLive } from "./platform/HealthHttp.ts"
+import { PracticeHttpLive } from "./practice/Http.ts"
 import { TenancyHttpLive } from "./tenancy/Http.ts"
 import { SecurityLive } from "./tenancy/SecurityLive.ts"
 import { DeliveryEngineLive } from "./webhooks/DeliveryEngine.ts"
@@ -15,7 +16,7 @@ import { Outbox } from "./webhooks/Outbox.ts"
 
 /** Every route handler of `SalesLabApi`, with the services they use. */
 const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
-  Layer.provide([HealthHttpLive, TenancyHttpLive, WebhooksHttpLive]),
+  Layer.provide([HealthHttpLive, TenancyHttpLive, PracticeHttpLive, WebhooksHttpLive]),
   Layer.provide(CronHttpLive),
   Layer.provide(SecurityLive),
   Layer.provide(Outbox.Default),
