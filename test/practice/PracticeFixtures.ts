@@ -38,7 +38,12 @@ export const createTenantWithUser = (name: string, scopes: ReadonlyArray<Scope> 
 /** Inserts a webhook subscription of the tenant and returns its id. */
 export const insertSubscription = (
   companyId: string,
-  options: { readonly eventKinds?: ReadonlyArray<string>; readonly status?: "active" | "paused"; readonly url?: string } = {}
+  options: {
+    readonly eventKinds?: ReadonlyArray<string>
+    readonly status?: "active" | "paused"
+    readonly url?: string
+    readonly secret?: string
+  } = {}
 ) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -46,7 +51,7 @@ export const insertSubscription = (
     yield* sql`
       INSERT INTO webhook_subscriptions (id, company_id, url, event_kinds, status, secret)
       VALUES (${id}, ${companyId}, ${options.url ?? "http://127.0.0.1:9/hook"}, ${options.eventKinds ?? []},
-        ${options.status ?? "active"}, ${`sl_whsec_${randomBase62(40)}`})`
+        ${options.status ?? "active"}, ${options.secret ?? `sl_whsec_${randomBase62(40)}`})`
     return id
   })
 
