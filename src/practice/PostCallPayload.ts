@@ -1,4 +1,5 @@
 import { Either, ParseResult, Schema } from "effect"
+import { JsonValue } from "../Json.ts"
 
 /**
  * The body of an ElevenLabs post-call webhook, reduced to the fields this
@@ -16,7 +17,7 @@ export type TranscriptTurn = typeof TranscriptTurn.Type
 
 /** One data-collection item. Its `value` is whatever the agent extracted: a number, a string or null. */
 export const DataCollectionResult = Schema.Struct({
-  value: Schema.optional(Schema.Unknown),
+  value: Schema.optional(JsonValue),
   rationale: Schema.optionalWith(Schema.String, { nullable: true })
 })
 export type DataCollectionResult = typeof DataCollectionResult.Type
@@ -53,7 +54,7 @@ export const PostCallMetadata = Schema.Struct({
 /** The variables the practice call handed to the agent, echoed back after the call. */
 export const ConversationInitiationClientData = Schema.Struct({
   dynamic_variables: Schema.optionalWith(
-    Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+    Schema.Record({ key: Schema.String, value: JsonValue }),
     { nullable: true, default: () => ({}) }
   )
 })

@@ -1,6 +1,7 @@
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { BadRequest, Conflict, Forbidden, NotFound } from "../ApiErrors.ts"
+import { JsonValue } from "../Json.ts"
 import { ListParams, Page } from "../Pagination.ts"
 import { Authentication } from "../tenancy/Security.ts"
 
@@ -119,7 +120,7 @@ export type DeliveryAttempt = typeof DeliveryAttempt.Type
 /** One delivery with the JSON body it sends and every attempt so far, oldest first. */
 export const DeliveryDetail = Schema.Struct({
   ...deliveryFields,
-  payload: Schema.Unknown.annotations({ description: "The JSON body sent on every attempt." }),
+  payload: JsonValue.annotations({ description: "The JSON body sent on every attempt." }),
   attempts: Schema.Array(DeliveryAttempt)
 }).annotations({ identifier: "DeliveryDetail" })
 export type DeliveryDetail = typeof DeliveryDetail.Type
