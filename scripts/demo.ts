@@ -127,7 +127,9 @@ try {
     step("Done: every expected delivery arrived with a valid signature")
   }
 } catch (error) {
-  console.error(`Demo failed: ${error instanceof Error ? error.message : String(error)}`)
+  // fetch rejects with a TypeError when nothing listens at the URL.
+  const unreachable = error instanceof TypeError ? ` Is the service running at ${baseUrl}? Set SALESLAB_URL otherwise.` : ""
+  console.error(`Demo failed: ${error instanceof Error ? error.message : String(error)}.${unreachable}`)
   exitCode = 1
 } finally {
   await receiver.close()

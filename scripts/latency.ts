@@ -16,7 +16,7 @@
 import { createHmac } from "node:crypto"
 import { cpus } from "node:os"
 import { parseArgs } from "node:util"
-import { ApiClient, createDemoTenant, startPracticeCall } from "./support/api.ts"
+import { ApiClient, createDemoTenant, requestTimeoutMs, startPracticeCall } from "./support/api.ts"
 import { loadPostCallSample, postCallBodyFor, postSignedPostCall } from "./support/postCall.ts"
 import { type ReceivedDelivery, startReceiver } from "./support/receiver.ts"
 import { startService } from "./support/service.ts"
@@ -139,6 +139,10 @@ const service = await startService({
     RATE_LIMIT_PER_MINUTE: "1000000",
     RATE_LIMIT_PER_DAY: "1000000"
   }
+}).catch(async (error: unknown) => {
+  console.error(`Benchmark failed: ${error instanceof Error ? error.message : String(error)}`)
+  await receiver.close()
+  return process.exit(1)
 })
 
 let exitCode = 0
@@ -170,7 +174,8 @@ try {
     const response = await fetch(receiver.url, {
       method: "POST",
       headers: { "content-type": "application/json", "x-saleslab-event": "baseline", "x-saleslab-signature": baselineSignature },
-      body: baselineBody
+      body: baselineBody,
+      signal: AbortSignal.timeout(requestTimeoutMs)
     })
     await response.text()
     baseline.push(performance.now() - started)

@@ -4,6 +4,9 @@
  * unchanged on Node and Deno.
  */
 
+/** Time one API request may take before it is aborted, in milliseconds. */
+export const requestTimeoutMs = 30_000
+
 /** Raised when a response has a status other than the expected one. */
 export class ApiRequestError extends Error {
   constructor(
@@ -38,7 +41,7 @@ export class ApiClient {
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`
     if (body !== undefined) headers["content-type"] = "application/json"
 
-    const init: RequestInit = { method, headers }
+    const init: RequestInit = { method, headers, signal: AbortSignal.timeout(requestTimeoutMs) }
     if (body !== undefined) init.body = JSON.stringify(body)
     const response = await fetch(new URL(path, this.baseUrl), init)
     const text = await response.text()

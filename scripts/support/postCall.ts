@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import type { StartedCall } from "./api.ts"
+import { requestTimeoutMs, type StartedCall } from "./api.ts"
 
 /** Sample ElevenLabs `post_call_transcription` body that the tests also use. */
 export const fixturePath = fileURLToPath(new URL("../../test/fixtures/elevenlabs-post-call.json", import.meta.url))
@@ -48,7 +48,8 @@ export const postSignedPostCall = async (
   const response = await fetch(new URL("/api/webhooks/elevenlabs", baseUrl), {
     method: "POST",
     headers: { "content-type": "application/json", "elevenlabs-signature": signPostCall(secret, body) },
-    body
+    body,
+    signal: AbortSignal.timeout(requestTimeoutMs)
   })
   return { status: response.status, text: await response.text() }
 }

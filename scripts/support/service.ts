@@ -61,11 +61,21 @@ export const startService = async (options: ServiceOptions): Promise<RunningServ
   const { DATABASE_URL: _ignored, ...inherited } = process.env
   const { command, args } = commandFor(options.runtime)
 
+  // A process group of its own lets `stop` kill the service, the `deno task`
+  // wrapper and the embedded PostgreSQL together when SIGTERM is not enough.
   const child = spawn(command, args, {
     cwd: projectRoot,
     env: { ...inherited, ...options.env, HOST: "127.0.0.1", PORT: String(port), DATA_DIR: dataDirectory },
-    stdio: ["ignore", "pipe", "pipe"]
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true
   })
+  const killGroup = (signal: NodeJS.Signals) => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, signal)
+    } catch {
+      // The group is already gone.
+    }
+  }
 
   const output: Array<string> = []
   const keep = (chunk: Buffer) => {
@@ -77,14 +87,25 @@ export const startService = async (options: ServiceOptions): Promise<RunningServ
   const recentOutput = () => output.join("\n")
 
   const stop = async () => {
+    process.off("SIGINT", onInterrupt)
+    process.off("exit", onExit)
     if (!exited(child)) {
       const done = new Promise((resolve) => child.once("exit", resolve))
       child.kill("SIGTERM")
       const stopped = await Promise.race([done.then(() => true), sleep(30_000).then(() => false)])
-      if (!stopped) child.kill("SIGKILL")
+      if (!stopped) killGroup("SIGKILL")
     }
     rmSync(dataDirectory, { recursive: true, force: true })
   }
+
+  // The group does not get the terminal's Ctrl-C, so the caller passes it on,
+  // and a caller that exits early takes the group down with it.
+  const onInterrupt = () => {
+    void stop().finally(() => process.exit(130))
+  }
+  const onExit = () => killGroup("SIGKILL")
+  process.once("SIGINT", onInterrupt)
+  process.once("exit", onExit)
 
   const baseUrl = `http://127.0.0.1:${port}`
   const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000)
@@ -93,7 +114,7 @@ export const startService = async (options: ServiceOptions): Promise<RunningServ
       await stop()
       throw new Error(`The service exited before it was ready. Its last output:\n${recentOutput()}`)
     }
-    const ready = await fetch(`${baseUrl}/readyz`).then(
+    const ready = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(2_000) }).then(
       async (response) => {
         await response.text()
         return response.ok

@@ -44,7 +44,7 @@ const expectEqual = (actual: unknown, expected: unknown, label: string) => {
 }
 
 const expectStatus = async (url: string, status: number) => {
-  const response = await fetch(url)
+  const response = await fetch(url, { signal: AbortSignal.timeout(10_000) })
   const text = await response.text()
   expectEqual(response.status, status, `GET ${url} status (body ${text.slice(0, 200)})`)
   return text
