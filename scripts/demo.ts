@@ -59,7 +59,7 @@ const printDeliveryLog = (entries: ReadonlyArray<DeliveryLogEntry>) => {
   const header = ["event kind", "status", "attempts", "last code", "delivery id"]
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)))
   for (const row of [header, ...rows]) {
-    console.log(`  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ")}`)
+    console.log(`  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ")}`.trimEnd())
   }
 }
 
