@@ -40,4 +40,6 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
+# npm passes SIGTERM from `docker stop` on to Node, because the start script
+# execs it, and the service then stops its embedded PostgreSQL cleanly.
 CMD ["npm", "start"]
