@@ -4,6 +4,7 @@ import { Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import { SalesLabApi } from "./Api.ts"
 import { CronHttpLive } from "./cron/Http.ts"
+import { EventKindsHttpLive } from "./events/Http.ts"
 import { AppConfig } from "./platform/AppConfig.ts"
 import { DefectResponsesLive, NotFoundRouteLive } from "./platform/ErrorResponses.ts"
 import { HealthHttpLive } from "./platform/HealthHttp.ts"
@@ -16,7 +17,7 @@ import { Outbox } from "./webhooks/Outbox.ts"
 
 /** Every route handler of `SalesLabApi`, with the services they use. */
 const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
-  Layer.provide([HealthHttpLive, TenancyHttpLive, PracticeHttpLive, WebhooksHttpLive]),
+  Layer.provide([HealthHttpLive, TenancyHttpLive, PracticeHttpLive, WebhooksHttpLive, EventKindsHttpLive]),
   Layer.provide(CronHttpLive),
   Layer.provide(SecurityLive),
   Layer.provide(Outbox.Default),

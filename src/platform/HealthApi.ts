@@ -1,7 +1,7 @@
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 
-/** Answer of the probes. */
+/** Body of a successful probe. */
 export const ProbeStatus = Schema.Struct({ status: Schema.Literal("ok") })
 
 /** The database cannot be reached yet, or migrations have not run. */

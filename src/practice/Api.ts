@@ -1,7 +1,7 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { BadRequest, Forbidden, NotFound, Unauthorized } from "../ApiErrors.ts"
-import { CategoryScores, Verdict } from "../events/SessionEvents.ts"
+import { CategoryScores, Verdict } from "../events/Catalog.ts"
 import { ListParams, Page } from "../Pagination.ts"
 import { Authentication } from "../tenancy/Security.ts"
 import { PostCallTranscription } from "./PostCallPayload.ts"

@@ -3,7 +3,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer } from "effect"
 import { BadRequest, InternalError } from "../ApiErrors.ts"
 import { SalesLabApi } from "../Api.ts"
-import { Outbox } from "../webhooks/Outbox.ts"
+import { Events } from "../events/Events.ts"
 import { CurrentTenant, requireScope, type Scope } from "../tenancy/Security.ts"
 import { elevenLabsSignatureHeader } from "./Api.ts"
 import { PostCallWebhook } from "./PostCallWebhook.ts"
@@ -88,5 +88,5 @@ const ElevenLabsWebhookHttp = HttpApiBuilder.group(SalesLabApi, "elevenLabsWebho
  */
 export const PracticeHttpLive = Layer.mergeAll(ScenariosHttp, PracticeCallsHttp, SessionsHttp, ElevenLabsWebhookHttp).pipe(
   Layer.provide([Scenarios.Default, PracticeCalls.Default, PracticeSessions.Default, PostCallWebhook.Default]),
-  Layer.provide([VoiceAgent.layer, ScorecardGrader.layer, Outbox.Default])
+  Layer.provide([VoiceAgent.layer, ScorecardGrader.layer, Events.Default])
 )

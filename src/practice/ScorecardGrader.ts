@@ -1,5 +1,5 @@
 import { Context, Effect, Layer } from "effect"
-import type { Verdict } from "../events/SessionEvents.ts"
+import type { Verdict } from "../events/Catalog.ts"
 import type { DataCollectionResult, EvaluationCriterionResult, PostCallAnalysis, TranscriptTurn } from "./PostCallPayload.ts"
 
 /** Input of a grader: the agent's analysis, the transcript and the scenario's pass mark (0 to 100). */

@@ -1,62 +1,15 @@
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect } from "effect"
 import { randomUUID } from "node:crypto"
-import {
-  encodeScorecardFinalized,
-  encodeSessionCompleted,
-  scorecardFinalizedDeliveryId,
-  sessionCompletedDeliveryId
-} from "../events/SessionEvents.ts"
-import { Outbox, type PublishedEvent } from "../webhooks/Outbox.ts"
+import { Events } from "../events/Events.ts"
 import { type PostCallOutcome, ScorecardId } from "./Api.ts"
 import { companyIdOf, endedAtOf, type PostCallTranscription, sessionIdOf } from "./PostCallPayload.ts"
-import { PracticeRepo, type ScorecardRow, type SessionRow } from "./PracticeRepo.ts"
+import { PracticeRepo, type ScorecardRow } from "./PracticeRepo.ts"
 import { ScorecardGrader } from "./ScorecardGrader.ts"
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 const ignored: PostCallOutcome = { status: "ignored" }
-
-const sessionCompletedEvent = (session: SessionRow, endedAt: Date): PublishedEvent => ({
-  companyId: session.company_id,
-  kind: "session.completed",
-  naturalKey: session.id,
-  occurredAt: endedAt,
-  deliveryId: (subscriptionId) => sessionCompletedDeliveryId(session.id, subscriptionId),
-  payload: (deliveryId) =>
-    encodeSessionCompleted({
-      event_kind: "session.completed",
-      company_id: session.company_id,
-      session: { id: session.id, user_id: session.user_id, scenario_id: session.scenario_id, ended_at: endedAt },
-      delivery_id: deliveryId
-    })
-})
-
-const scorecardFinalizedEvent = (scorecard: ScorecardRow): PublishedEvent => ({
-  companyId: scorecard.company_id,
-  kind: "session.scorecard_finalized",
-  naturalKey: scorecard.id,
-  occurredAt: scorecard.created_at,
-  deliveryId: (subscriptionId) => scorecardFinalizedDeliveryId(scorecard.id, subscriptionId),
-  payload: (deliveryId) =>
-    encodeScorecardFinalized({
-      event_kind: "session.scorecard_finalized",
-      company_id: scorecard.company_id,
-      session_id: scorecard.session_id,
-      user_id: scorecard.user_id,
-      scorecard: {
-        id: scorecard.id,
-        overall_score: scorecard.overall_score,
-        verdict: scorecard.verdict,
-        headline: scorecard.headline,
-        category_scores: scorecard.category_scores,
-        best_line: scorecard.best_line,
-        worst_line: scorecard.worst_line,
-        next_drill: scorecard.next_drill
-      },
-      delivery_id: deliveryId
-    })
-})
 
 /**
  * Completes a practice session from a verified post-call transcription: in
@@ -70,7 +23,7 @@ export class SessionCompletion extends Effect.Service<SessionCompletion>()("sale
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const repo = yield* PracticeRepo
-    const outbox = yield* Outbox
+    const events = yield* Events
     const grader = yield* ScorecardGrader
 
     const completeLocked = (sessionId: string, payload: PostCallTranscription) =>
@@ -118,8 +71,23 @@ export class SessionCompletion extends Effect.Service<SessionCompletion>()("sale
         }
         yield* repo.insertScorecard(scorecard)
 
-        yield* outbox.publish(sessionCompletedEvent(session, endedAt))
-        yield* outbox.publish(scorecardFinalizedEvent(scorecard))
+        yield* events.publish("session.completed", session.company_id, endedAt, {
+          session: { id: session.id, user_id: session.user_id, scenario_id: session.scenario_id, ended_at: endedAt }
+        })
+        yield* events.publish("session.scorecard_finalized", scorecard.company_id, scorecard.created_at, {
+          session_id: scorecard.session_id,
+          user_id: scorecard.user_id,
+          scorecard: {
+            id: scorecard.id,
+            overall_score: scorecard.overall_score,
+            verdict: scorecard.verdict,
+            headline: scorecard.headline,
+            category_scores: scorecard.category_scores,
+            best_line: scorecard.best_line,
+            worst_line: scorecard.worst_line,
+            next_drill: scorecard.next_drill
+          }
+        })
 
         yield* Effect.logInfo("Practice session completed").pipe(
           Effect.annotateLogs({ scorecardId: scorecard.id, overallScore: scorecard.overall_score })

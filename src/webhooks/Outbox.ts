@@ -21,6 +21,20 @@ export interface PublishedEvent {
   readonly payload: (deliveryId: string) => unknown
 }
 
+/** An event sent to every tenant that has a matching active subscription. */
+export interface BroadcastEvent {
+  readonly kind: string
+  /** Key of the event within its kind; broadcasting the same key again is a no-op for every tenant. */
+  readonly naturalKey: string
+  readonly occurredAt: Date
+  readonly deliveryId: (subscriptionId: string) => string
+  /** JSON payload for one subscription, which carries the recipient tenant's id. */
+  readonly payload: (companyId: string, deliveryId: string) => unknown
+}
+
+/** Rows written by one INSERT: well below PostgreSQL's limit of 65,535 parameters at nine columns a row. */
+const insertChunkSize = 1_000
+
 /** A single delivery queued for one subscription, outside of any event (test events). */
 export interface DirectDelivery {
   readonly subscriptionId: string
@@ -93,6 +107,67 @@ export class Outbox extends Effect.Service<Outbox>()("saleslab/Outbox", {
         return queued.length
       }).pipe(Effect.withSpan("Outbox.publish", { attributes: { kind: event.kind, companyId: event.companyId } }))
 
+    /**
+     * Records the event once per receiving tenant and queues one delivery per
+     * matching active subscription of every tenant, each payload carrying its
+     * recipient's company id. Returns the number of deliveries queued; a
+     * tenant that already has the event gets nothing new.
+     */
+    const broadcast = (event: BroadcastEvent) =>
+      Effect.gen(function*() {
+        const now = new Date(yield* Clock.currentTimeMillis)
+        const subscriptions = yield* sql<{ id: string; company_id: string }>`
+          SELECT id, company_id FROM webhook_subscriptions
+          WHERE status = 'active'
+            AND deleted_at IS NULL
+            AND (cardinality(event_kinds) = 0 OR ${event.kind} = ANY(event_kinds))
+          ORDER BY company_id, id`
+        const companyIds = [...new Set(subscriptions.map((subscription) => subscription.company_id))]
+
+        const eventIds = new Map<string, string>()
+        for (let start = 0; start < companyIds.length; start += insertChunkSize) {
+          const rows = companyIds.slice(start, start + insertChunkSize).map((companyId) => ({
+            id: randomUUID(),
+            company_id: companyId,
+            kind: event.kind,
+            natural_key: event.naturalKey,
+            occurred_at: event.occurredAt
+          }))
+          const inserted = yield* sql<{ id: string; company_id: string }>`
+            INSERT INTO events ${sql.insert(rows)}
+            ON CONFLICT (company_id, kind, natural_key) DO NOTHING
+            RETURNING id, company_id`
+          for (const row of inserted) eventIds.set(row.company_id, row.id)
+        }
+
+        const rows = subscriptions.flatMap(({ id, company_id }) => {
+          const eventId = eventIds.get(company_id)
+          if (eventId === undefined) return []
+          const deliveryId = event.deliveryId(id)
+          return [{
+            delivery_id: deliveryId,
+            subscription_id: id,
+            company_id,
+            event_id: eventId,
+            event_kind: event.kind,
+            body: JSON.stringify(event.payload(company_id, deliveryId)),
+            status: "pending",
+            next_attempt_at: now,
+            event_at: event.occurredAt
+          }]
+        })
+        let queued = 0
+        for (let start = 0; start < rows.length; start += insertChunkSize) {
+          const inserted = yield* sql<{ subscription_id: string }>`
+            INSERT INTO webhook_deliveries ${sql.insert(rows.slice(start, start + insertChunkSize))}
+            ON CONFLICT (subscription_id, delivery_id) DO NOTHING
+            RETURNING subscription_id`
+          yield* notify(inserted.map((row) => row.subscription_id))
+          queued += inserted.length
+        }
+        return queued
+      }).pipe(Effect.withSpan("Outbox.broadcast", { attributes: { kind: event.kind } }))
+
     /** Queues one delivery for one subscription; false when that delivery id already exists. */
     const enqueue = (delivery: DirectDelivery) =>
       Effect.gen(function*() {
@@ -145,6 +220,6 @@ export class Outbox extends Effect.Service<Outbox>()("saleslab/Outbox", {
     /** Announces that a subscription may have due deliveries, for instance after it is resumed. */
     const wake = (subscriptionId: string) => notify([subscriptionId])
 
-    return { publish, enqueue, requeue, cancelPending, wake } as const
+    return { publish, broadcast, enqueue, requeue, cancelPending, wake } as const
   })
 }) {}

@@ -3,7 +3,7 @@ import { Clock, Effect } from "effect"
 import { randomUUID } from "node:crypto"
 import { BadRequest, Conflict, NotFound } from "../ApiErrors.ts"
 import { eventKinds, isEventKind } from "../events/EventKinds.ts"
-import { encodeScorecardFinalized, scorecardFinalizedDeliveryId } from "../events/SessionEvents.ts"
+import { Events, type FieldsOf } from "../events/Events.ts"
 import { decodeCursor, type ListParams, toPage } from "../Pagination.ts"
 import { randomBase62 } from "../platform/Secrets.ts"
 import type {
@@ -109,32 +109,21 @@ const toSubscription = (row: SubscriptionRow): Subscription => ({
 export const subscriptionNotFound = (id: string) =>
   new NotFound({ message: `Webhook subscription '${id}' was not found.` })
 
-/**
- * Builds the synthetic `session.scorecard_finalized` body of a test event,
- * encoded by the same schema as a real one. Its text fields state that it is a test.
- */
-const testScorecardPayload = (options: {
-  readonly companyId: string
-  readonly scorecardId: string
-  readonly deliveryId: string
-}) =>
-  encodeScorecardFinalized({
-    event_kind: "session.scorecard_finalized",
-    company_id: options.companyId,
-    session_id: randomUUID(),
-    user_id: randomUUID(),
-    scorecard: {
-      id: options.scorecardId,
-      overall_score: 87,
-      verdict: "pass",
-      headline: "Test event from Sales Lab",
-      category_scores: { discovery: 9, objection_handling: 8, control: 8 },
-      best_line: "Test event: this line stands in for the rep's best line.",
-      worst_line: "Test event: this line stands in for the rep's worst line.",
-      next_drill: "Test event: no practice session took place."
-    },
-    delivery_id: options.deliveryId
-  })
+/** Fields of the synthetic `session.scorecard_finalized` of a test event; its text fields state that it is a test. */
+const testScorecardFields = (scorecardId: string): FieldsOf<"session.scorecard_finalized"> => ({
+  session_id: randomUUID(),
+  user_id: randomUUID(),
+  scorecard: {
+    id: scorecardId,
+    overall_score: 87,
+    verdict: "pass",
+    headline: "Test event from Sales Lab",
+    category_scores: { discovery: 9, objection_handling: 8, control: 8 },
+    best_line: "Test event: this line stands in for the rep's best line.",
+    worst_line: "Test event: this line stands in for the rep's worst line.",
+    next_drill: "Test event: no practice session took place."
+  }
+})
 
 /**
  * Webhook subscriptions of each tenant: create, read, change and soft-delete
@@ -143,10 +132,11 @@ const testScorecardPayload = (options: {
  * for which the server responds with an opaque 500.
  */
 export class Subscriptions extends Effect.Service<Subscriptions>()("saleslab/Subscriptions", {
-  dependencies: [Outbox.Default],
+  dependencies: [Outbox.Default, Events.Default],
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const outbox = yield* Outbox
+    const events = yield* Events
 
     const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))
 
@@ -284,15 +274,14 @@ export class Subscriptions extends Effect.Service<Subscriptions>()("saleslab/Sub
           )
         }
 
-        const scorecardId = randomUUID()
-        const deliveryId = scorecardFinalizedDeliveryId(scorecardId, id)
-        yield* outbox.enqueue({
-          subscriptionId: id,
+        const { deliveryId, payload } = events.render(
+          "session.scorecard_finalized",
           companyId,
-          kind: "session.scorecard_finalized",
-          deliveryId,
-          payload: testScorecardPayload({ companyId, scorecardId, deliveryId })
-        }).pipe(Effect.orDie)
+          testScorecardFields(randomUUID()),
+          id
+        )
+        yield* outbox.enqueue({ subscriptionId: id, companyId, kind: "session.scorecard_finalized", deliveryId, payload })
+          .pipe(Effect.orDie)
         return { delivery_id: deliveryId }
       }).pipe(
         sql.withTransaction,

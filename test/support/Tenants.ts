@@ -19,7 +19,7 @@ export const createTenant = (name: string, scopes: ReadonlyArray<Scope> = ["read
     yield* sql`INSERT INTO companies (id, name) VALUES (${companyId}, ${name})`
     yield* sql`
       INSERT INTO api_tokens (id, company_id, name, scopes, token_hash, token_prefix)
-      VALUES (${randomUUID()}, ${companyId}, ${`${name} test token`}, ${scopes}, ${sha256Hex(token)}, ${token.slice(0, 13)})`
+      VALUES (${randomUUID()}, ${companyId}, ${`${name} test token`}, ${scopes}, ${sha256Hex(token)}, ${token.slice(0, 12)})`
     return { companyId, token }
   })
 
