@@ -1,12 +1,15 @@
-import { Context, Effect, FiberSet, Layer } from "effect"
+import { ClusterCron } from "@effect/cluster"
+import { type Cron, Context, Effect, FiberSet, Layer } from "effect"
 import { NotFound } from "../ApiErrors.ts"
 import { Sweeper } from "../webhooks/Sweeper.ts"
 
-/** A job that the operator route can start by name. */
+/** A job that the operator route can start by name, and the cluster can run on a schedule. */
 export interface CronJob {
   /** One-line summary of the job, logged when it starts. */
   readonly description: string
   readonly run: Effect.Effect<unknown>
+  /** When the cluster runs the job by itself, once across all runners; none for jobs only started on demand. */
+  readonly schedule?: Cron.Cron
 }
 
 /** The registry of cron jobs, by the name used in `POST /api/cron/{job}`. */
@@ -56,3 +59,29 @@ export class CronRunner extends Effect.Service<CronRunner>()("saleslab/CronRunne
     return { start } as const
   })
 }) {}
+
+/**
+ * Registers every job that has a schedule as a cluster cron: one firing
+ * across all runners at each scheduled time, logged like an on-demand run.
+ */
+export const ScheduledJobsLive = Layer.unwrapEffect(
+  Effect.map(CronJobs, (jobs) =>
+    Layer.mergeAll(
+      Layer.empty,
+      ...[...jobs].flatMap(([name, job]) =>
+        job.schedule === undefined ? [] : [
+          ClusterCron.make({
+            name,
+            cron: job.schedule,
+            execute: job.run.pipe(
+              Effect.tap(() => Effect.logInfo("Scheduled job finished")),
+              Effect.catchAllCause((cause) => Effect.logError("Scheduled job failed", cause)),
+              Effect.asVoid,
+              Effect.annotateLogs({ job: name }),
+              Effect.withSpan("CronJobs.scheduled", { attributes: { job: name } })
+            )
+          })
+        ]
+      )
+    ))
+)

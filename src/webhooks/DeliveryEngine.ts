@@ -11,7 +11,8 @@ import { WebhookSender } from "./WebhookSender.ts"
 /**
  * The delivery engine with a given clock and sender: the cluster runner, the
  * `WebhookEndpoint` entities, the dispatcher, the sweeper singleton, and the
- * `Sweeper` service for on-demand sweeps. Needs `AppConfig` and a migrated
+ * `Sweeper` service for on-demand sweeps, and the cluster's `Sharding` for
+ * other singletons and crons. Needs `AppConfig` and a migrated
  * `PgClient` (which is also the `SqlClient`).
  */
 export const makeDeliveryEngine = <CR, E, R>(options: {
@@ -30,7 +31,7 @@ export const makeDeliveryEngine = <CR, E, R>(options: {
     SweeperSingletonLive.pipe(Layer.provide(sweeper))
   )
   return Layer.merge(background, sweeper).pipe(
-    Layer.provide(ClusterLive),
+    Layer.provideMerge(ClusterLive),
     // The cluster's timers, the sweeper and the dispatcher always run on the
     // real clock, even when the layer is built in a test under `TestClock`.
     Layer.locallyWith(DefaultServices.currentServices, Context.add(Clock.Clock, Clock.make()))
