@@ -29,7 +29,8 @@ const publicRoutes = [
   "POST /v1/practice-calls",
   "GET /v1/sessions",
   "GET /v1/sessions/{id}/scorecard",
-  "POST /api/webhooks/elevenlabs"
+  "POST /api/webhooks/elevenlabs",
+  "GET /v1/event-kinds"
 ]
 
 describe("Health and docs", () => {
