@@ -2,6 +2,7 @@ import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { JsonValue } from "../Json.ts"
 import { Authentication } from "../tenancy/Security.ts"
+import { eventKindsApiDescription } from "./CatalogMarkdown.ts"
 import { EventKind } from "./EventKinds.ts"
 
 /** One entry of the event catalog as served by `GET /v1/event-kinds`. */
@@ -23,4 +24,6 @@ export class EventKindsApi extends HttpApiGroup.make("eventKinds")
       .annotate(OpenApi.Description, "Every event kind: description, emit point, delivery-id format, JSON Schema and an example body.")
   )
   .middleware(Authentication)
+  // Rendered once at module load from the catalog, so /docs shows every kind with its example body.
+  .annotate(OpenApi.Description, eventKindsApiDescription())
 {}
