@@ -33,12 +33,38 @@ const readBody = (request: IncomingMessage): Promise<string> =>
     request.on("error", reject)
   })
 
+/** TCP connections that senders have opened to the receiver. */
+export interface ConnectionCounts {
+  /** Connections open now. */
+  readonly open: number
+  /** Maximum number of connections open at once since the start or the last `resetPeakConnections`. */
+  readonly peak: number
+  /** Connections opened since the start. */
+  readonly total: number
+}
+
+/** Options of `startReceiver`. */
+export interface ReceiverOptions {
+  /**
+   * Returns the secrets that may have signed the delivery with this id. A
+   * signature is valid when one of them produces it. Without this option
+   * the receiver checks the secrets given to `setSecret` and `addSecret`.
+   */
+  readonly secretsFor?: (deliveryId: string) => ReadonlyArray<string>
+}
+
 /** A webhook endpoint on 127.0.0.1 that verifies every delivery it gets. */
 export interface Receiver {
   /** URL to subscribe, such as `http://127.0.0.1:41234/saleslab/webhook`. */
   readonly url: string
-  /** Sets the subscription secret that signatures are checked against. */
+  /** Sets the subscription secret that signatures are checked against, replacing any others. */
   setSecret(secret: string): void
+  /** Adds the secret of one more subscription that delivers to this receiver. */
+  addSecret(secret: string): void
+  /** Counts of the connections that senders opened. */
+  connections(): ConnectionCounts
+  /** Starts a new peak count from the connections open now. */
+  resetPeakConnections(): void
   /** Every delivery received so far, in arrival order. */
   readonly deliveries: ReadonlyArray<ReceivedDelivery>
   /**
@@ -54,19 +80,27 @@ export interface Receiver {
  * delivery with a valid signature and 401 for any other, which the sender
  * does not retry. `onDelivery` runs for each delivery as it arrives.
  */
-export const startReceiver = async (onDelivery?: (delivery: ReceivedDelivery) => void): Promise<Receiver> => {
-  let secret: string | undefined
+export const startReceiver = async (
+  onDelivery?: (delivery: ReceivedDelivery) => void,
+  options: ReceiverOptions = {}
+): Promise<Receiver> => {
+  let secrets: Array<string> = []
+  const secretsFor = options.secretsFor ?? (() => secrets)
   const deliveries: Array<ReceivedDelivery> = []
   const waiters = new Set<(delivery: ReceivedDelivery) => void>()
+  let openConnections = 0
+  let peakConnections = 0
+  let totalConnections = 0
 
   const server = createServer(async (request, response) => {
     const body = await readBody(request)
     const receivedAt = performance.now()
     const signature = String(request.headers["x-saleslab-signature"] ?? "")
+    const deliveryId = String(request.headers["x-saleslab-delivery-id"] ?? "")
     const delivery: ReceivedDelivery = {
       eventKind: String(request.headers["x-saleslab-event"] ?? ""),
-      deliveryId: String(request.headers["x-saleslab-delivery-id"] ?? ""),
-      signatureValid: secret !== undefined && verifySignature(secret, body, signature),
+      deliveryId,
+      signatureValid: secretsFor(deliveryId).some((secret) => verifySignature(secret, body, signature)),
       body,
       receivedAt
     }
@@ -79,6 +113,14 @@ export const startReceiver = async (onDelivery?: (delivery: ReceivedDelivery) =>
   })
   // Keep-alive connections would hold `close()` open until the sender drops them.
   server.keepAliveTimeout = 1_000
+  server.on("connection", (socket) => {
+    openConnections += 1
+    totalConnections += 1
+    peakConnections = Math.max(peakConnections, openConnections)
+    socket.once("close", () => {
+      openConnections -= 1
+    })
+  })
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject)
@@ -105,8 +147,15 @@ export const startReceiver = async (onDelivery?: (delivery: ReceivedDelivery) =>
 
   return {
     url: `http://127.0.0.1:${port}/saleslab/webhook`,
-    setSecret: (value) => {
-      secret = value
+    setSecret: (secret) => {
+      secrets = [secret]
+    },
+    addSecret: (secret) => {
+      secrets.push(secret)
+    },
+    connections: () => ({ open: openConnections, peak: peakConnections, total: totalConnections }),
+    resetPeakConnections: () => {
+      peakConnections = openConnections
     },
     deliveries,
     waitFor,

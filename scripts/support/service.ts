@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -24,6 +24,12 @@ export interface RunningService {
   readonly baseUrl: string
   /** The last lines the service wrote to stdout and stderr, for error reports. */
   readonly recentOutput: () => string
+  /**
+   * Returns the connection URL of the service's embedded PostgreSQL, read
+   * from the port in its `postmaster.pid`, or undefined when that file is
+   * missing (the server is down, or `DATABASE_URL` was passed in `env`).
+   */
+  readonly embeddedDatabaseUrl: () => string | undefined
   /** Stops the service with SIGTERM (SIGKILL after 30 s) and removes its data folder. */
   readonly stop: () => Promise<void>
 }
@@ -39,6 +45,19 @@ export const freeLoopbackPort = (): Promise<number> =>
       server.close(() => resolve(port))
     })
   })
+
+/**
+ * Returns the URL of the embedded PostgreSQL whose data folder is
+ * `dataDirectory`. Line 4 of `postmaster.pid` is the server's TCP port, and
+ * `src/platform/EmbeddedPostgres.ts` creates the `postgres` user with
+ * password `postgres`.
+ */
+const embeddedDatabaseUrl = (dataDirectory: string): string | undefined => {
+  const pidFile = join(dataDirectory, "postmaster.pid")
+  if (!existsSync(pidFile)) return undefined
+  const port = Number(readFileSync(pidFile, "utf8").split("\n")[3])
+  return Number.isInteger(port) && port > 0 ? `postgres://postgres:postgres@127.0.0.1:${port}/postgres` : undefined
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -121,7 +140,7 @@ export const startService = async (options: ServiceOptions): Promise<RunningServ
       },
       () => false
     )
-    if (ready) return { baseUrl, recentOutput, stop }
+    if (ready) return { baseUrl, recentOutput, embeddedDatabaseUrl: () => embeddedDatabaseUrl(dataDirectory), stop }
     await sleep(250)
   }
   await stop()
