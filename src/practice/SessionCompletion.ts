@@ -1,7 +1,9 @@
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect } from "effect"
 import { randomUUID } from "node:crypto"
+import { Assignments } from "../assignments/Assignments.ts"
 import { Events } from "../events/Events.ts"
+import { Badges } from "../gamification/Badges.ts"
 import { type PostCallOutcome, ScorecardId } from "./Api.ts"
 import { companyIdOf, endedAtOf, type PostCallTranscription, sessionIdOf } from "./PostCallPayload.ts"
 import { PracticeRepo, type ScorecardRow } from "./PracticeRepo.ts"
@@ -15,7 +17,10 @@ const ignored: PostCallOutcome = { status: "ignored" }
  * Completes a practice session from a verified post-call transcription: in
  * one transaction it locks the session row, marks it completed, grades the
  * call, stores the scorecard and publishes `session.completed` and
- * `session.scorecard_finalized`. A failure at any step rolls all of it back.
+ * `session.scorecard_finalized`, then completes the rep's oldest open
+ * assignment on the scenario (`assignment.completed`) and awards the badges
+ * the scorecard earns (`badge.awarded`). A failure at any step rolls all of
+ * it back.
  * The row lock makes a concurrent copy of the same webhook wait and then
  * return `duplicate`.
  */
@@ -25,6 +30,8 @@ export class SessionCompletion extends Effect.Service<SessionCompletion>()("sale
     const repo = yield* PracticeRepo
     const events = yield* Events
     const grader = yield* ScorecardGrader
+    const assignments = yield* Assignments
+    const badges = yield* Badges
 
     const completeLocked = (sessionId: string, payload: PostCallTranscription) =>
       Effect.gen(function*() {
@@ -89,6 +96,25 @@ export class SessionCompletion extends Effect.Service<SessionCompletion>()("sale
           }
         })
 
+        yield* assignments.completeOldestOpen({
+          companyId: scorecard.company_id,
+          userId: scorecard.user_id,
+          scenarioId: scorecard.scenario_id,
+          sessionId: scorecard.session_id,
+          scorecardId: scorecard.id,
+          overallScore: scorecard.overall_score,
+          scoredAt: scorecard.created_at
+        })
+        yield* badges.awardFor({
+          companyId: scorecard.company_id,
+          userId: scorecard.user_id,
+          sessionId: scorecard.session_id,
+          endedAt,
+          overallScore: scorecard.overall_score,
+          verdict: scorecard.verdict,
+          scoredAt: scorecard.created_at
+        })
+
         yield* Effect.logInfo("Practice session completed").pipe(
           Effect.annotateLogs({ scorecardId: scorecard.id, overallScore: scorecard.overall_score })
         )
@@ -113,5 +139,5 @@ export class SessionCompletion extends Effect.Service<SessionCompletion>()("sale
 
     return { complete } as const
   }),
-  dependencies: [PracticeRepo.Default]
+  dependencies: [PracticeRepo.Default, Assignments.Default, Badges.Default]
 }) {}
