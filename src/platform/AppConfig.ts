@@ -1,4 +1,4 @@
-import { Config, ConfigProvider, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Config, ConfigProvider, Context, Cron, DateTime, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 
 /**
  * Every setting of the service, read once at start-up through Effect `Config`
@@ -38,6 +38,14 @@ export interface AppSettings {
   readonly rateLimitPerMinute: number
   /** Requests one API token may make per day; past it, requests are rejected with 429. */
   readonly rateLimitPerDay: number
+  /** SMTP server that sends mail, such as `smtp://user:password@host:587`; none means mail is only logged. */
+  readonly smtpUrl: Option.Option<Redacted.Redacted>
+  /** Sender of outgoing mail, an address or `Name <address>`. */
+  readonly mailFrom: string
+  /** Cron expression (5 or 6 fields) of the weekly coaching-briefs job, read in `coachingBriefsTimeZone`. */
+  readonly coachingBriefsCron: string
+  /** IANA time zone of the coaching-briefs schedule and of the Monday-to-Sunday weeks that briefs cover. */
+  readonly coachingBriefsTimeZone: string
 }
 
 const settingsConfig = Config.all({
@@ -107,6 +115,30 @@ const settingsConfig = Config.all({
     Config.withDefault(10_000),
     Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 }),
     Config.withDescription("Requests one API token may make per day; past it, requests are rejected with 429.")
+  ),
+  smtpUrl: Config.redacted("SMTP_URL").pipe(
+    Config.option,
+    Config.withDescription("SMTP server for outgoing mail, such as smtp://user:password@host:587. Unset: mail is logged, not sent.")
+  ),
+  mailFrom: Config.string("MAIL_FROM").pipe(
+    Config.withDefault("Sales Lab <coaching@saleslab.cloud>"),
+    Config.withDescription("Sender of outgoing mail, an address or Name <address>.")
+  ),
+  coachingBriefsCron: Config.string("COACHING_BRIEFS_CRON").pipe(
+    Config.withDefault("0 18 * * 0"),
+    Config.validate({
+      message: "must be a cron expression of 5 or 6 fields",
+      validation: (expression) => Either.isRight(Cron.parse(expression))
+    }),
+    Config.withDescription("When the weekly coaching-briefs job runs, as a cron expression. Default: Sunday 18:00.")
+  ),
+  coachingBriefsTimeZone: Config.string("COACHING_BRIEFS_TIME_ZONE").pipe(
+    Config.withDefault("UTC"),
+    Config.validate({
+      message: "must be an IANA time zone such as Europe/Berlin",
+      validation: (zone) => Option.isSome(DateTime.zoneMakeNamed(zone))
+    }),
+    Config.withDescription("IANA time zone of the coaching-briefs schedule and of the Monday-to-Sunday weeks briefs cover.")
   )
 })
 
