@@ -1,23 +1,40 @@
 /**
  * Walks through the integration surface against a running service. It
- * creates a tenant, a rep, a webhook subscription to a receiver on
- * 127.0.0.1, a scenario and a practice call, and posts the signed sample
- * post-call webhook. Then it prints each delivery as the receiver verified
- * it, and the delivery log.
+ * creates a tenant, a webhook subscription to a receiver on 127.0.0.1 and a
+ * scenario, then drives the real emit point of each chosen event kind over
+ * HTTP. It prints each delivery as the receiver verified it (signature,
+ * body schema, tenant, delivery id), and the delivery log.
  *
  *   OPERATOR_TOKEN=... ELEVENLABS_WEBHOOK_SECRET=... npm run demo
+ *   OPERATOR_TOKEN=... npm run demo -- --kind real_call.imported
+ *   OPERATOR_TOKEN=... ELEVENLABS_WEBHOOK_SECRET=... STRIPE_WEBHOOK_SECRET=... npm run demo -- --all
  *
- * SALESLAB_URL (default http://127.0.0.1:8080), OPERATOR_TOKEN and
- * ELEVENLABS_WEBHOOK_SECRET must match the service's own settings. Exits
- * with status 1 when a step fails or an expected delivery is missing.
+ * Without options it fires session.completed and
+ * session.scorecard_finalized with one practice call. SALESLAB_URL (default
+ * http://127.0.0.1:8080), OPERATOR_TOKEN and the secrets that the chosen
+ * kinds need must match the service's own settings. Exits with status 1
+ * when a step fails or an expected delivery is missing.
  */
-import { ApiClient, createDemoTenant, startPracticeCall } from "./support/api.ts"
-import { fixturePath, loadPostCallSample, postCallBodyFor, postSignedPostCall } from "./support/postCall.ts"
+import { Either, Schema } from "effect"
+import { parseArgs } from "node:util"
+import { catalog } from "../src/events/Catalog.ts"
+import { type EventKind, eventKinds, isEventKind } from "../src/events/EventKinds.ts"
+import { ApiClient, createDemoTenant } from "./support/api.ts"
+import { type DemoSetting, type EmitPointDriver, emitPointDrivers, type ExpectedDelivery } from "./support/emitPoints.ts"
 import { type ReceivedDelivery, startReceiver } from "./support/receiver.ts"
 
-/** Event kinds that one completed practice call sends to a subscription without an assignment. */
-const expectedKinds = ["session.completed", "session.scorecard_finalized"]
+/** Time the expected deliveries may take to arrive, all together, after the last emit point was fired. */
 const deliveryTimeoutMs = 30_000
+
+const defaultKinds: ReadonlyArray<EventKind> = ["session.completed", "session.scorecard_finalized"]
+
+const usage = [
+  "Usage: npm run demo -- [--kind KIND]... [--all]",
+  "  --kind KIND  fire KIND through its emit point; repeat for several kinds",
+  "  --all        fire every kind the demo can drive",
+  `Without options: ${defaultKinds.join(" and ")}.`,
+  `Kinds: ${eventKinds.join(", ")}.`
+].join("\n")
 
 interface DeliveryLogEntry {
   readonly delivery_id: string
@@ -26,6 +43,37 @@ interface DeliveryLogEntry {
   readonly attempts: number
   readonly last_status_code: number | null
   readonly delivered_at: string | null
+}
+
+const exitWithUsage = (message: string): never => {
+  console.error(`${message}\n${usage}`)
+  return process.exit(2)
+}
+
+/** Reads the event kinds chosen on the command line; exits with status 2 on a kind the demo cannot fire. */
+const readKinds = (): ReadonlyArray<EventKind> => {
+  const { values } = parseArgs({
+    options: {
+      kind: { type: "string", multiple: true, default: [] },
+      all: { type: "boolean", default: false },
+      help: { type: "boolean", default: false }
+    }
+  })
+  if (values.help) {
+    console.log(usage)
+    process.exit(0)
+  }
+  if (values.all) {
+    const undriven = eventKinds.filter((kind) => emitPointDrivers[kind] === undefined)
+    if (undriven.length > 0) console.log(`Not driven by the demo (no emit point route to call): ${undriven.join(", ")}.`)
+    return eventKinds.filter((kind) => emitPointDrivers[kind] !== undefined)
+  }
+  const chosen = values.kind.length === 0 ? defaultKinds : values.kind
+  for (const kind of chosen) {
+    if (!isEventKind(kind)) exitWithUsage(`--kind '${kind}' is not an event kind.`)
+    else if (emitPointDrivers[kind] === undefined) exitWithUsage(`--kind '${kind}' has no emit point route the demo can call.`)
+  }
+  return [...new Set(chosen as ReadonlyArray<EventKind>)]
 }
 
 const requiredSetting = (name: string): string => {
@@ -41,10 +89,50 @@ const step = (line: string) => console.log(`> ${line}`)
 
 const excerpt = (body: string, length = 110) => (body.length > length ? `${body.slice(0, length - 1)}…` : body)
 
-const printDelivery = (delivery: ReceivedDelivery) => {
-  console.log(`  received ${delivery.eventKind}`)
-  console.log(`    delivery id: ${delivery.deliveryId}`)
-  console.log(`    signature valid: ${delivery.signatureValid ? "yes" : "no"}`)
+/** The checks the demo makes on one delivery, each with its outcome. */
+interface Verification {
+  readonly signatureValid: boolean
+  /** The first schema issue, or undefined when the body decodes with the kind's catalog schema. */
+  readonly schemaIssue: string | undefined
+  readonly companyMatches: boolean
+  /** Whether the body's `delivery_id` equals the header; undefined for kinds whose body has none. */
+  readonly deliveryIdMatches: boolean | undefined
+}
+
+const verify = (delivery: ReceivedDelivery, companyId: string): Verification => {
+  const body = JSON.parse(delivery.body) as Record<string, unknown>
+  const kind = delivery.eventKind
+  let schemaIssue: string | undefined = `unknown event kind '${kind}'`
+  if (isEventKind(kind)) {
+    const decoded = Schema.decodeUnknownEither(catalog[kind].schema as Schema.Schema<unknown, unknown>)(body)
+    schemaIssue = Either.isLeft(decoded) ? decoded.left.message.split("\n").slice(0, 3).join(" ") : undefined
+  }
+  return {
+    signatureValid: delivery.signatureValid,
+    schemaIssue,
+    companyMatches: body.company_id === companyId,
+    deliveryIdMatches: "delivery_id" in body ? body.delivery_id === delivery.deliveryId : undefined
+  }
+}
+
+const isVerified = (verification: Verification) =>
+  verification.signatureValid &&
+  verification.schemaIssue === undefined &&
+  verification.companyMatches &&
+  verification.deliveryIdMatches !== false
+
+const printDelivery = (delivery: ReceivedDelivery, verification: Verification) => {
+  const yesNo = (value: boolean) => (value ? "yes" : "NO")
+  const checks = [
+    `signature valid: ${yesNo(verification.signatureValid)}`,
+    `catalog schema: ${verification.schemaIssue === undefined ? "yes" : `NO (${verification.schemaIssue})`}`,
+    `company_id of the demo tenant: ${yesNo(verification.companyMatches)}`
+  ]
+  if (verification.deliveryIdMatches !== undefined) {
+    checks.push(`body delivery_id equals the header: ${yesNo(verification.deliveryIdMatches)}`)
+  }
+  console.log(`  received ${delivery.eventKind}, delivery id ${delivery.deliveryId}`)
+  console.log(`    ${checks.join(", ")}`)
   console.log(`    payload: ${excerpt(delivery.body)}`)
 }
 
@@ -73,7 +161,7 @@ const settledDeliveryLog = async (api: ApiClient, subscriptionId: string) => {
   for (;;) {
     const log = await api.request<{ data: Array<DeliveryLogEntry> }>(
       "GET",
-      `/v1/webhooks/${subscriptionId}/deliveries`,
+      `/v1/webhooks/${subscriptionId}/deliveries?limit=100`,
       200
     )
     const pending = log.data.some((entry) => entry.status === "pending")
@@ -82,49 +170,67 @@ const settledDeliveryLog = async (api: ApiClient, subscriptionId: string) => {
   }
 }
 
+const kinds = readKinds()
+const drivers = [...new Set(kinds.map((kind) => emitPointDrivers[kind]!))]
 const baseUrl = process.env.SALESLAB_URL || "http://127.0.0.1:8080"
 const operatorToken = requiredSetting("OPERATOR_TOKEN")
-const elevenLabsSecret = requiredSetting("ELEVENLABS_WEBHOOK_SECRET")
+const settings = new Map<DemoSetting, string>()
+for (const name of new Set(drivers.flatMap((driver: EmitPointDriver) => driver.settings))) {
+  settings.set(name, requiredSetting(name))
+}
 
-const receiver = await startReceiver(printDelivery)
+let companyId = ""
+const receiver = await startReceiver((delivery) => printDelivery(delivery, verify(delivery, companyId)))
 let exitCode = 0
 try {
   step(`Service: ${baseUrl}`)
   step(`Receiver listening at ${receiver.url}`)
-  const tenant = await createDemoTenant({ baseUrl, operatorToken, receiverUrl: receiver.url, onStep: step })
+  step(`Event kinds: ${kinds.join(", ")}`)
+  const tenant = await createDemoTenant({ baseUrl, operatorToken, receiverUrl: receiver.url, eventKinds: kinds, onStep: step })
+  companyId = tenant.companyId
   receiver.setSecret(tenant.subscriptionSecret)
   console.log(`  company ${tenant.companyId}, rep ${tenant.userId}`)
   console.log(`  subscription ${tenant.subscriptionId}, scenario ${tenant.scenarioId}`)
 
-  step("Starting a practice call")
   const api = new ApiClient(baseUrl, tenant.adminToken)
-  const call = await startPracticeCall(api, tenant.scenarioId, tenant.userId)
-  console.log(`  session ${call.sessionId}`)
+  const context = {
+    baseUrl,
+    tenant,
+    api,
+    operator: new ApiClient(baseUrl, operatorToken),
+    setting: (name: DemoSetting) => settings.get(name)!,
+    step
+  }
+  const expected: Array<ExpectedDelivery> = []
+  for (const driver of drivers) {
+    const fired = await driver.fire(context)
+    expected.push(...fired.filter((delivery) => kinds.includes(delivery.kind)))
+  }
 
-  step(`Posting the signed post-call webhook (${fixturePath} with this call's variables)`)
-  const response = await postSignedPostCall(baseUrl, elevenLabsSecret, postCallBodyFor(loadPostCallSample(), call))
-  console.log(`  ${response.status} ${excerpt(response.text)}`)
-  if (response.status !== 200) throw new Error(`The post-call webhook returned ${response.status}, expected 200.`)
-
-  step(`Waiting up to ${deliveryTimeoutMs / 1000} s for ${expectedKinds.join(" and ")}`)
+  step(`Waiting up to ${deliveryTimeoutMs / 1000} s for ${expected.length} deliveries`)
   const deadline = Date.now() + deliveryTimeoutMs
-  const missing: Array<string> = []
-  for (const kind of expectedKinds) {
+  const failures: Array<string> = []
+  for (const expectation of expected) {
     const delivery = await receiver
-      .waitFor((delivery) => delivery.eventKind === kind, Math.max(0, deadline - Date.now()))
+      .waitFor(
+        (delivery) =>
+          delivery.eventKind === expectation.kind &&
+          expectation.matches(JSON.parse(delivery.body) as Record<string, unknown>),
+        Math.max(0, deadline - Date.now())
+      )
       .catch(() => undefined)
-    if (delivery === undefined) missing.push(kind)
-    else if (!delivery.signatureValid) missing.push(`${kind} (invalid signature)`)
+    if (delivery === undefined) failures.push(`${expectation.kind} for ${expectation.identifiedBy} did not arrive`)
+    else if (!isVerified(verify(delivery, tenant.companyId))) failures.push(`${expectation.kind} failed a check above`)
   }
 
   step(`Delivery log: GET /v1/webhooks/${tenant.subscriptionId}/deliveries`)
   printDeliveryLog(await settledDeliveryLog(api, tenant.subscriptionId))
 
-  if (missing.length > 0) {
-    console.error(`Missing within ${deliveryTimeoutMs / 1000} s: ${missing.join(", ")}.`)
+  if (failures.length > 0) {
+    console.error(`Failed within ${deliveryTimeoutMs / 1000} s: ${failures.join("; ")}.`)
     exitCode = 1
   } else {
-    step("Done: every expected delivery arrived with a valid signature")
+    step(`Done: all ${expected.length} expected deliveries arrived and passed every check`)
   }
 } catch (error) {
   // fetch rejects with a TypeError when nothing listens at the URL.

@@ -10,6 +10,7 @@ type PostCallBody = {
   data: {
     conversation_id: string
     conversation_initiation_client_data?: { dynamic_variables?: Record<string, unknown> } | null
+    metadata?: { start_time_unix_secs?: number; call_duration_secs?: number } | null
   }
 }
 
@@ -19,14 +20,23 @@ export const loadPostCallSample = (): unknown => JSON.parse(readFileSync(fixture
 /**
  * Returns the raw body of a post-call webhook for one practice call: the
  * sample with the call's dynamic variables in place of the sample's, and a
- * conversation id of its own, so that every call is distinct.
+ * conversation id of its own, so that every call is distinct. With
+ * `endedAt`, the call's start time is moved so that it ends then (to the
+ * second), which becomes the session's `ended_at`. Otherwise the sample's
+ * times stay.
  */
-export const postCallBodyFor = (sample: unknown, call: StartedCall): string => {
+export const postCallBodyFor = (sample: unknown, call: StartedCall, endedAt?: Date): string => {
   const body = structuredClone(sample) as PostCallBody
   const clientData = body.data.conversation_initiation_client_data ?? {}
   clientData.dynamic_variables = { ...clientData.dynamic_variables, ...call.dynamicVariables }
   body.data.conversation_initiation_client_data = clientData
   body.data.conversation_id = `conv_${call.sessionId.replace(/-/g, "")}`
+  if (endedAt !== undefined) {
+    const metadata = body.data.metadata ?? {}
+    const durationSeconds = metadata.call_duration_secs ?? 0
+    metadata.start_time_unix_secs = Math.floor(endedAt.getTime() / 1000) - durationSeconds
+    body.data.metadata = metadata
+  }
   return JSON.stringify(body)
 }
 

@@ -1,0 +1,244 @@
+/**
+ * One driver per event kind for the demo: each calls the kind's real emit
+ * point over HTTP, as the system that causes the event would, and returns
+ * the deliveries the local receiver should get. Every driver works with a
+ * rep of its own, so that drivers run in any order without sharing state.
+ */
+import { randomBytes } from "node:crypto"
+import Stripe from "stripe"
+import type { EventKind } from "../../src/events/EventKinds.ts"
+import { type ApiClient, type DemoTenant, requestTimeoutMs, startPracticeCall } from "./api.ts"
+import { loadPostCallSample, postCallBodyFor, postSignedPostCall } from "./postCall.ts"
+
+/** Service settings that some emit points need the demo to know. */
+export type DemoSetting = "ELEVENLABS_WEBHOOK_SECRET" | "STRIPE_WEBHOOK_SECRET"
+
+/** The inputs of a driver: the service, a tenant subscribed to the chosen kinds, and the settings it declared. */
+export interface DemoContext {
+  readonly baseUrl: string
+  readonly tenant: DemoTenant
+  /** Client with the tenant's admin token. */
+  readonly api: ApiClient
+  /** Client with the operator token. */
+  readonly operator: ApiClient
+  /** Value of a setting the driver listed in `settings`. */
+  readonly setting: (name: DemoSetting) => string
+  /** Prints a line that describes the next request. */
+  readonly step: (line: string) => void
+}
+
+/** A delivery the receiver should get: its kind and a predicate on the parsed body that identifies it. */
+export interface ExpectedDelivery {
+  readonly kind: EventKind
+  /** The body fields that identify it, for messages, such as `user_id 9b2e...`. */
+  readonly identifiedBy: string
+  readonly matches: (body: Record<string, unknown>) => boolean
+}
+
+/**
+ * A driver: the settings it needs and the requests that fire its kinds. A
+ * driver shared by several kinds fires all of them at once.
+ */
+export interface EmitPointDriver {
+  readonly settings: ReadonlyArray<DemoSetting>
+  readonly fire: (context: DemoContext) => Promise<ReadonlyArray<ExpectedDelivery>>
+}
+
+const shortId = () => randomBytes(4).toString("hex")
+
+/** Creates a rep of the demo tenant and returns its id. */
+const createRep = async (context: DemoContext, name: string): Promise<string> => {
+  const suffix = shortId()
+  const user = await context.api.request<{ id: string }>("POST", "/v1/users", 201, {
+    email: `${name.toLowerCase().replace(/\s+/g, "-")}-${suffix}@example.com`,
+    name,
+    role: "rep"
+  })
+  return user.id
+}
+
+/**
+ * Starts a practice call for `userId` on the tenant's scenario and posts its
+ * signed post-call webhook, ending the call at `endedAt` when given.
+ * Returns the session id.
+ */
+const completePracticeCall = async (context: DemoContext, userId: string, endedAt?: Date): Promise<string> => {
+  const call = await startPracticeCall(context.api, context.tenant.scenarioId, userId)
+  const body = postCallBodyFor(loadPostCallSample(), call, endedAt)
+  const response = await postSignedPostCall(context.baseUrl, context.setting("ELEVENLABS_WEBHOOK_SECRET"), body)
+  if (response.status !== 200) {
+    throw new Error(`POST /api/webhooks/elevenlabs returned ${response.status}: ${response.text.slice(0, 300)}`)
+  }
+  return call.sessionId
+}
+
+const field = (body: Record<string, unknown>, name: string) => body[name]
+
+/**
+ * session.completed and session.scorecard_finalized: one practice call and
+ * its post-call webhook, which emits both.
+ */
+const sessionDriver: EmitPointDriver = {
+  settings: ["ELEVENLABS_WEBHOOK_SECRET"],
+  fire: async (context) => {
+    const userId = await createRep(context, "Session Rep")
+    context.step("Starting a practice call and posting its signed post-call webhook")
+    const sessionId = await completePracticeCall(context, userId)
+    return [
+      {
+        kind: "session.completed",
+        identifiedBy: `session.id ${sessionId}`,
+        matches: (body) => (field(body, "session") as { id?: unknown } | undefined)?.id === sessionId
+      },
+      {
+        kind: "session.scorecard_finalized",
+        identifiedBy: `session_id ${sessionId}`,
+        matches: (body) => field(body, "session_id") === sessionId
+      }
+    ]
+  }
+}
+
+/** assignment.completed: an assignment, then a scored practice call of the same rep on the same scenario. */
+const assignmentDriver: EmitPointDriver = {
+  settings: ["ELEVENLABS_WEBHOOK_SECRET"],
+  fire: async (context) => {
+    const userId = await createRep(context, "Assigned Rep")
+    context.step("Assigning the scenario through POST /v1/assignments")
+    const assignment = await context.api.request<{ id: string }>("POST", "/v1/assignments", 201, {
+      user_id: userId,
+      scenario_id: context.tenant.scenarioId
+    })
+    context.step("Completing a practice call on that scenario")
+    await completePracticeCall(context, userId)
+    return [{
+      kind: "assignment.completed",
+      identifiedBy: `assignment_id ${assignment.id}`,
+      matches: (body) => field(body, "assignment_id") === assignment.id
+    }]
+  }
+}
+
+/** badge.awarded: a new rep's first passing scorecard earns `first_pass`. */
+const badgeDriver: EmitPointDriver = {
+  settings: ["ELEVENLABS_WEBHOOK_SECRET"],
+  fire: async (context) => {
+    const userId = await createRep(context, "Badge Rep")
+    context.step("Completing a new rep's first practice call, scored 78 against a pass mark of 70")
+    await completePracticeCall(context, userId)
+    return [{
+      kind: "badge.awarded",
+      identifiedBy: `user_id ${userId}, badge_slug first_pass`,
+      matches: (body) => field(body, "user_id") === userId && field(body, "badge_slug") === "first_pass"
+    }]
+  }
+}
+
+const dayMillis = 86_400_000
+
+/**
+ * coaching.streak_broken: practice calls that ended four and three days ago
+ * make a two-day streak, which today's check-in finds broken.
+ */
+const streakDriver: EmitPointDriver = {
+  settings: ["ELEVENLABS_WEBHOOK_SECRET"],
+  fire: async (context) => {
+    const userId = await createRep(context, "Streak Rep")
+    context.step("Completing practice calls that ended 4 and 3 days ago: a 2-day streak")
+    const now = Date.now()
+    await completePracticeCall(context, userId, new Date(now - 4 * dayMillis))
+    await completePracticeCall(context, userId, new Date(now - 3 * dayMillis))
+    context.step("Checking in through POST /api/coaching/streak")
+    const result = await context.api.request<{ broke_streak: boolean }>("POST", "/api/coaching/streak", 200, {
+      user_id: userId
+    })
+    if (!result.broke_streak) throw new Error("The check-in did not find the 2-day streak broken.")
+    return [{
+      kind: "coaching.streak_broken",
+      identifiedBy: `user_id ${userId}`,
+      matches: (body) => field(body, "user_id") === userId
+    }]
+  }
+}
+
+/** real_call.imported: a Gong call imported through the integrations route. */
+const callImportDriver: EmitPointDriver = {
+  settings: [],
+  fire: async (context) => {
+    context.step("Importing a Gong call through POST /api/integrations/calls")
+    const imported = await context.api.request<{ ingest_id: string }>("POST", "/api/integrations/calls", 201, {
+      source_url: `https://app.gong.io/call?id=demo-${shortId()}`,
+      source_vendor: "gong",
+      transcript: [
+        { speaker: "rep", text: "Thanks for making time today." },
+        { speaker: "buyer", text: "We already have a vendor for this." },
+        { speaker: "rep", text: "Sure, but ours is better." },
+        { speaker: "buyer", text: "I doubt it. Send me something." }
+      ]
+    })
+    return [{
+      kind: "real_call.imported",
+      identifiedBy: `ingest_id ${imported.ingest_id}`,
+      matches: (body) => field(body, "ingest_id") === imported.ingest_id
+    }]
+  }
+}
+
+/**
+ * coverage.subscription_activated: a Stripe `customer.subscription.created`
+ * event for an active Skill Insurance subscription of a new rep, signed
+ * offline with the `stripe` package.
+ */
+const coverageDriver: EmitPointDriver = {
+  settings: ["STRIPE_WEBHOOK_SECRET"],
+  fire: async (context) => {
+    const userId = await createRep(context, "Insured Rep")
+    const stripeSubscriptionId = `sub_demo${shortId()}`
+    const payload = JSON.stringify({
+      id: `evt_demo${shortId()}`,
+      object: "event",
+      type: "customer.subscription.created",
+      created: Math.floor(Date.now() / 1000),
+      data: {
+        object: {
+          id: stripeSubscriptionId,
+          object: "subscription",
+          status: "active",
+          metadata: { skill_insurance_user_id: userId, plan: "individual" }
+        }
+      }
+    })
+    // Signing is local: the client makes no network call unless an API method is used.
+    const stripe = new Stripe("sk_test_demo_no_api_calls")
+    const signature = stripe.webhooks.generateTestHeaderString({ payload, secret: context.setting("STRIPE_WEBHOOK_SECRET") })
+
+    context.step("Posting a signed customer.subscription.created event to POST /api/webhooks/stripe")
+    const response = await fetch(new URL("/api/webhooks/stripe", context.baseUrl), {
+      method: "POST",
+      headers: { "content-type": "application/json", "stripe-signature": signature },
+      body: payload,
+      signal: AbortSignal.timeout(requestTimeoutMs)
+    })
+    const text = await response.text()
+    if (response.status !== 200) throw new Error(`POST /api/webhooks/stripe returned ${response.status}: ${text.slice(0, 300)}`)
+    return [{
+      kind: "coverage.subscription_activated",
+      identifiedBy: `stripe_subscription_id ${stripeSubscriptionId}`,
+      matches: (body) => field(body, "stripe_subscription_id") === stripeSubscriptionId
+    }]
+  }
+}
+
+/**
+ * The driver of each kind whose emit point the demo can reach. A kind
+ * missing here has no route to drive yet.
+ */
+export const emitPointDrivers: Partial<Record<EventKind, EmitPointDriver>> = {
+  "session.completed": sessionDriver,
+  "session.scorecard_finalized": sessionDriver,
+  "coaching.streak_broken": streakDriver,
+  "badge.awarded": badgeDriver,
+  "real_call.imported": callImportDriver,
+  "coverage.subscription_activated": coverageDriver,
+  "assignment.completed": assignmentDriver
+}
