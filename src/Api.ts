@@ -2,6 +2,7 @@ import { HttpApi, OpenApi } from "@effect/platform"
 import { InternalError } from "./ApiErrors.ts"
 import { CronApi } from "./cron/Api.ts"
 import { EventKindsApi } from "./events/Api.ts"
+import { CallImportsApi } from "./integrations/Api.ts"
 import { HealthApi } from "./platform/HealthApi.ts"
 import { ElevenLabsWebhookApi, PracticeCallsApi, ScenariosApi, SessionsApi } from "./practice/Api.ts"
 import { ApiTokensApi, CompaniesApi, MeApi, UsersApi } from "./tenancy/Api.ts"
@@ -21,6 +22,7 @@ export class SalesLabApi extends HttpApi.make("saleslab")
   .add(ScenariosApi).add(PracticeCallsApi).add(SessionsApi).add(ElevenLabsWebhookApi)
   .add(WebhooksApi)
   .add(EventKindsApi)
+  .add(CallImportsApi)
   .addError(InternalError)
   .annotateContext(OpenApi.annotations({
     title: "Sales Lab platform API",

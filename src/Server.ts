@@ -5,6 +5,7 @@ import { createServer } from "node:http"
 import { SalesLabApi } from "./Api.ts"
 import { CronHttpLive } from "./cron/Http.ts"
 import { EventKindsHttpLive } from "./events/Http.ts"
+import { IntegrationsHttpLive } from "./integrations/Http.ts"
 import { AppConfig } from "./platform/AppConfig.ts"
 import { DefectResponsesLive, NotFoundRouteLive } from "./platform/ErrorResponses.ts"
 import { HealthHttpLive } from "./platform/HealthHttp.ts"
@@ -18,6 +19,7 @@ import { Outbox } from "./webhooks/Outbox.ts"
 /** Every route handler of `SalesLabApi`, with the services they use. */
 const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
   Layer.provide([HealthHttpLive, TenancyHttpLive, PracticeHttpLive, WebhooksHttpLive, EventKindsHttpLive]),
+  Layer.provide(IntegrationsHttpLive),
   Layer.provide(CronHttpLive),
   Layer.provide(SecurityLive),
   Layer.provide(Outbox.Default),
