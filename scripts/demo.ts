@@ -12,8 +12,11 @@
  * Without options it fires session.completed and
  * session.scorecard_finalized with one practice call. SALESLAB_URL (default
  * http://127.0.0.1:8080), OPERATOR_TOKEN and the secrets that the chosen
- * kinds need must match the service's own settings. Exits with status 1
- * when a step fails or an expected delivery is missing.
+ * kinds need must match the service's own settings, and so should
+ * COACHING_BRIEFS_TIME_ZONE when the service sets it. A kind that cannot be
+ * fired at the moment is skipped with the reason. Exits with status 1 when
+ * a step fails, an expected delivery is missing, or a kind chosen with
+ * --kind was skipped.
  */
 import { Either, Schema } from "effect"
 import { parseArgs } from "node:util"
@@ -170,7 +173,23 @@ const settledDeliveryLog = async (api: ApiClient, subscriptionId: string) => {
   }
 }
 
-const kinds = readKinds()
+const allKinds = process.argv.includes("--all")
+const chosenKinds = readKinds()
+
+// Kinds whose driver cannot fire now are skipped before anything is created.
+const skipped: Array<EventKind> = []
+for (const driver of new Set(chosenKinds.map((kind) => emitPointDrivers[kind]!))) {
+  const reason = driver.unavailableReason?.()
+  if (reason === undefined) continue
+  const driverKinds = chosenKinds.filter((kind) => emitPointDrivers[kind] === driver)
+  step(`Skipping ${driverKinds.join(" and ")}: ${reason}`)
+  skipped.push(...driverKinds)
+}
+const kinds = chosenKinds.filter((kind) => !skipped.includes(kind))
+if (kinds.length === 0) {
+  console.error("Nothing to fire: every chosen kind was skipped.")
+  process.exit(1)
+}
 const drivers = [...new Set(kinds.map((kind) => emitPointDrivers[kind]!))]
 const baseUrl = process.env.SALESLAB_URL || "http://127.0.0.1:8080"
 const operatorToken = requiredSetting("OPERATOR_TOKEN")
@@ -231,6 +250,10 @@ try {
     exitCode = 1
   } else {
     step(`Done: all ${expected.length} expected deliveries arrived and passed every check`)
+  }
+  if (skipped.length > 0) {
+    console.error(`Skipped: ${skipped.join(", ")}.`)
+    if (!allKinds) exitCode = 1
   }
 } catch (error) {
   // fetch rejects with a TypeError when nothing listens at the URL.

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto"
 import Stripe from "stripe"
 import type { EventKind } from "../../src/events/EventKinds.ts"
 import { type ApiClient, type DemoTenant, requestTimeoutMs, startPracticeCall } from "./api.ts"
-import { loadPostCallSample, postCallBodyFor, postSignedPostCall } from "./postCall.ts"
+import { loadPostCallSample, type PostCallChanges, postCallBodyFor, postSignedPostCall } from "./postCall.ts"
 
 /** Service settings that some emit points need the demo to know. */
 export type DemoSetting = "ELEVENLABS_WEBHOOK_SECRET" | "STRIPE_WEBHOOK_SECRET"
@@ -41,6 +41,8 @@ export interface ExpectedDelivery {
  */
 export interface EmitPointDriver {
   readonly settings: ReadonlyArray<DemoSetting>
+  /** Returns why the driver cannot fire its kinds now, or undefined when it can. */
+  readonly unavailableReason?: () => string | undefined
   readonly fire: (context: DemoContext) => Promise<ReadonlyArray<ExpectedDelivery>>
 }
 
@@ -59,12 +61,16 @@ const createRep = async (context: DemoContext, name: string): Promise<string> =>
 
 /**
  * Starts a practice call for `userId` on the tenant's scenario and posts its
- * signed post-call webhook, ending the call at `endedAt` when given.
- * Returns the session id.
+ * signed post-call webhook, the sample with `changes`. Returns the session
+ * id.
  */
-const completePracticeCall = async (context: DemoContext, userId: string, endedAt?: Date): Promise<string> => {
+const completePracticeCall = async (
+  context: DemoContext,
+  userId: string,
+  changes: PostCallChanges = {}
+): Promise<string> => {
   const call = await startPracticeCall(context.api, context.tenant.scenarioId, userId)
-  const body = postCallBodyFor(loadPostCallSample(), call, endedAt)
+  const body = postCallBodyFor(loadPostCallSample(), call, changes)
   const response = await postSignedPostCall(context.baseUrl, context.setting("ELEVENLABS_WEBHOOK_SECRET"), body)
   if (response.status !== 200) {
     throw new Error(`POST /api/webhooks/elevenlabs returned ${response.status}: ${response.text.slice(0, 300)}`)
@@ -146,8 +152,8 @@ const streakDriver: EmitPointDriver = {
     const userId = await createRep(context, "Streak Rep")
     context.step("Completing practice calls that ended 4 and 3 days ago: a 2-day streak")
     const now = Date.now()
-    await completePracticeCall(context, userId, new Date(now - 4 * dayMillis))
-    await completePracticeCall(context, userId, new Date(now - 3 * dayMillis))
+    await completePracticeCall(context, userId, { endedAt: new Date(now - 4 * dayMillis) })
+    await completePracticeCall(context, userId, { endedAt: new Date(now - 3 * dayMillis) })
     context.step("Checking in through POST /api/coaching/streak")
     const result = await context.api.request<{ broke_streak: boolean }>("POST", "/api/coaching/streak", 200, {
       user_id: userId
@@ -229,6 +235,133 @@ const coverageDriver: EmitPointDriver = {
   }
 }
 
+/** Starts cron job `job` through `POST /api/cron/{job}`, which returns before the job has run. */
+const startCronJob = async (context: DemoContext, job: string) => {
+  context.step(`Starting the ${job} job through POST /api/cron/${job}`)
+  await context.operator.request("POST", `/api/cron/${job}`, 202)
+}
+
+/** IANA time zone of the service's coaching-brief weeks: the demo's `COACHING_BRIEFS_TIME_ZONE`, default UTC. */
+const briefsTimeZone = () => process.env.COACHING_BRIEFS_TIME_ZONE || "UTC"
+
+/**
+ * coaching.brief_delivered: a practice call, then the coaching-briefs job.
+ * The job mails the briefs of the Monday-to-Sunday week that ended last, and
+ * a brief covers the scorecards created in that week. A scorecard created
+ * now is in that week only on a Sunday, in the briefs' time zone, so on any
+ * other day the demo cannot fire this kind.
+ */
+const coachingBriefDriver: EmitPointDriver = {
+  settings: ["ELEVENLABS_WEBHOOK_SECRET"],
+  unavailableReason: () => {
+    const zone = briefsTimeZone()
+    const weekday = new Intl.DateTimeFormat("en-US", { timeZone: zone, weekday: "long" }).format(new Date())
+    return weekday === "Sunday"
+      ? undefined
+      : `the coaching-briefs job covers the week that ended last Sunday, and today is ${weekday} in ${zone}, ` +
+        "so a scorecard created now gets its brief only from next Sunday's run. " +
+        "Run the demo on a Sunday, with COACHING_BRIEFS_TIME_ZONE set as in the service."
+  },
+  // NOTE: this path has not been run on a Sunday. On other days the demo skips it.
+  fire: async (context) => {
+    const userId = await createRep(context, "Coached Rep")
+    context.step("Completing a practice call, which creates a scorecard in this week")
+    await completePracticeCall(context, userId)
+    await startCronJob(context, "coaching-briefs")
+    return [{
+      kind: "coaching.brief_delivered",
+      identifiedBy: `user_id ${userId}`,
+      matches: (body) => field(body, "user_id") === userId
+    }]
+  }
+}
+
+/**
+ * Time the demo leaves the recompute-scores job before it changes the
+ * scores again. The job returns nothing the demo could poll, and on an idle
+ * service it takes well under a second.
+ */
+const recomputeSettleMs = 3_000
+
+/**
+ * Time the demo waits between a scorecard and the recompute-scores job. The
+ * job counts scorecards created up to its start time truncated to the
+ * second, so a scorecard of the same second would be left out.
+ */
+const scorecardSettleMs = 1_100
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * score.tier_changed: one scorecard of 40 puts a new rep in bronze
+ * (9 x 40 + 10 = 370 points), and a second of 90 lifts the rep to gold
+ * (9 x 65 + 20 = 605), each followed by the recompute-scores job.
+ */
+const scoreTierDriver: EmitPointDriver = {
+  settings: ["ELEVENLABS_WEBHOOK_SECRET"],
+  fire: async (context) => {
+    const userId = await createRep(context, "Climbing Rep")
+    context.step("Completing a practice call scored 40 and recomputing: bronze")
+    await completePracticeCall(context, userId, { overallScore: 40 })
+    await sleep(scorecardSettleMs)
+    await startCronJob(context, "recompute-scores")
+    // NOTE: a job slower than recomputeSettleMs would see both scorecards at once and find no tier change.
+    await sleep(recomputeSettleMs)
+    context.step("Completing a practice call scored 90 and recomputing: gold")
+    await completePracticeCall(context, userId, { overallScore: 90 })
+    await sleep(scorecardSettleMs)
+    await startCronJob(context, "recompute-scores")
+    return [{
+      kind: "score.tier_changed",
+      identifiedBy: `user_id ${userId}, bronze to gold`,
+      matches: (body) =>
+        field(body, "user_id") === userId && field(body, "from_tier") === "bronze" && field(body, "to_tier") === "gold"
+    }]
+  }
+}
+
+/**
+ * tournament.match_completed: a two-team tournament between two reps of the
+ * demo tenant, started by the operator, and the result of its one match
+ * reported by the tenant.
+ */
+const tournamentDriver: EmitPointDriver = {
+  settings: [],
+  fire: async (context) => {
+    const captainA = await createRep(context, "Captain A")
+    const captainB = await createRep(context, "Captain B")
+    const slug = `demo-cup-${shortId()}`
+    context.step(`Creating the tournament '${slug}' with two teams through the operator routes`)
+    const tournament = await context.operator.request<{ id: string }>("POST", "/api/admin/tournaments", 201, {
+      slug,
+      title: "Demo Cup"
+    })
+    const teamPath = `/api/admin/tournaments/${tournament.id}/teams`
+    const companyId = context.tenant.companyId
+    await context.operator.request("POST", teamPath, 201, { company_id: companyId, name: "Closers", captain_user_id: captainA })
+    await context.operator.request("POST", teamPath, 201, { company_id: companyId, name: "Openers", captain_user_id: captainB })
+    const started = await context.operator.request<{ matches: Array<{ id: string; team_b_id: string | null }> }>(
+      "POST",
+      `/api/admin/tournaments/${tournament.id}/start`,
+      200
+    )
+    const match = started.matches.find((candidate) => candidate.team_b_id !== null)
+    if (match === undefined) throw new Error(`The tournament '${slug}' started without a match between two teams.`)
+
+    context.step(`Reporting the result of match ${match.id} through POST /api/tournament-matches/{id}/result`)
+    await context.api.request("POST", `/api/tournament-matches/${match.id}/result`, 200, {
+      team_a_score: 87,
+      team_b_score: 71,
+      reported_by_user_id: captainA
+    })
+    return [{
+      kind: "tournament.match_completed",
+      identifiedBy: `match_id ${match.id}`,
+      matches: (body) => field(body, "match_id") === match.id
+    }]
+  }
+}
+
 /**
  * The driver of each kind whose emit point the demo can reach. A kind
  * missing here has no route to drive yet.
@@ -236,9 +369,12 @@ const coverageDriver: EmitPointDriver = {
 export const emitPointDrivers: Partial<Record<EventKind, EmitPointDriver>> = {
   "session.completed": sessionDriver,
   "session.scorecard_finalized": sessionDriver,
+  "coaching.brief_delivered": coachingBriefDriver,
   "coaching.streak_broken": streakDriver,
   "badge.awarded": badgeDriver,
   "real_call.imported": callImportDriver,
   "coverage.subscription_activated": coverageDriver,
+  "tournament.match_completed": tournamentDriver,
+  "score.tier_changed": scoreTierDriver,
   "assignment.completed": assignmentDriver
 }

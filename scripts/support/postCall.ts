@@ -11,7 +11,16 @@ type PostCallBody = {
     conversation_id: string
     conversation_initiation_client_data?: { dynamic_variables?: Record<string, unknown> } | null
     metadata?: { start_time_unix_secs?: number; call_duration_secs?: number } | null
+    analysis?: { data_collection_results?: Record<string, { value?: unknown }> } | null
   }
+}
+
+/** Changes that `postCallBodyFor` makes to the sample besides the call's own ids. */
+export interface PostCallChanges {
+  /** When the call ended (to the second), which becomes the session's `ended_at`. */
+  readonly endedAt?: Date
+  /** The agent's `overall_score` data-collection result, 0 to 100, which the scorecard takes. */
+  readonly overallScore?: number
 }
 
 /** Reads the sample post-call body, whose dynamic variables are `{{...}}` placeholders. */
@@ -20,12 +29,12 @@ export const loadPostCallSample = (): unknown => JSON.parse(readFileSync(fixture
 /**
  * Returns the raw body of a post-call webhook for one practice call: the
  * sample with the call's dynamic variables in place of the sample's, and a
- * conversation id of its own, so that every call is distinct. With
- * `endedAt`, the call's start time is moved so that it ends then (to the
- * second), which becomes the session's `ended_at`. Otherwise the sample's
- * times stay.
+ * conversation id of its own, so that every call is distinct. `changes`
+ * can move the call's start time so that it ends at `endedAt`, and replace
+ * the overall score. Otherwise the sample's times and scores stay.
  */
-export const postCallBodyFor = (sample: unknown, call: StartedCall, endedAt?: Date): string => {
+export const postCallBodyFor = (sample: unknown, call: StartedCall, changes: PostCallChanges = {}): string => {
+  const { endedAt, overallScore } = changes
   const body = structuredClone(sample) as PostCallBody
   const clientData = body.data.conversation_initiation_client_data ?? {}
   clientData.dynamic_variables = { ...clientData.dynamic_variables, ...call.dynamicVariables }
@@ -37,6 +46,8 @@ export const postCallBodyFor = (sample: unknown, call: StartedCall, endedAt?: Da
     metadata.start_time_unix_secs = Math.floor(endedAt.getTime() / 1000) - durationSeconds
     body.data.metadata = metadata
   }
+  const overallScoreResult = body.data.analysis?.data_collection_results?.overall_score
+  if (overallScore !== undefined && overallScoreResult !== undefined) overallScoreResult.value = overallScore
   return JSON.stringify(body)
 }
 
