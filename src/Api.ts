@@ -6,6 +6,7 @@ import { CallImportsApi } from "./integrations/Api.ts"
 import { HealthApi } from "./platform/HealthApi.ts"
 import { ElevenLabsWebhookApi, PracticeCallsApi, ScenariosApi, SessionsApi } from "./practice/Api.ts"
 import { ApiTokensApi, CompaniesApi, MeApi, UsersApi } from "./tenancy/Api.ts"
+import { TournamentsAdminApi, TournamentsApi } from "./tournaments/Api.ts"
 import { WebhooksApi } from "./webhooks/Api.ts"
 
 /**
@@ -22,6 +23,8 @@ export class SalesLabApi extends HttpApi.make("saleslab")
   .add(ScenariosApi).add(PracticeCallsApi).add(SessionsApi).add(ElevenLabsWebhookApi)
   .add(WebhooksApi)
   .add(EventKindsApi)
+  .add(TournamentsAdminApi)
+  .add(TournamentsApi)
   .add(CallImportsApi)
   .addError(InternalError)
   .annotateContext(OpenApi.annotations({

@@ -10,8 +10,11 @@ import { AppConfig } from "./platform/AppConfig.ts"
 import { DefectResponsesLive, NotFoundRouteLive } from "./platform/ErrorResponses.ts"
 import { HealthHttpLive } from "./platform/HealthHttp.ts"
 import { PracticeHttpLive } from "./practice/Http.ts"
+import { ScoreRecompute } from "./scores/ScoreRecompute.ts"
 import { TenancyHttpLive } from "./tenancy/Http.ts"
 import { SecurityLive } from "./tenancy/SecurityLive.ts"
+import { TournamentAdvance } from "./tournaments/TournamentAdvance.ts"
+import { TournamentsHttpLive } from "./tournaments/Http.ts"
 import { DeliveryEngineLive } from "./webhooks/DeliveryEngine.ts"
 import { WebhooksHttpLive } from "./webhooks/Http.ts"
 import { Outbox } from "./webhooks/Outbox.ts"
@@ -20,7 +23,9 @@ import { Outbox } from "./webhooks/Outbox.ts"
 const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
   Layer.provide([HealthHttpLive, TenancyHttpLive, PracticeHttpLive, WebhooksHttpLive, EventKindsHttpLive]),
   Layer.provide(IntegrationsHttpLive),
+  Layer.provide(TournamentsHttpLive),
   Layer.provide(CronHttpLive),
+  Layer.provide([TournamentAdvance.Default, ScoreRecompute.Default]),
   Layer.provide(SecurityLive),
   Layer.provide(Outbox.Default),
   Layer.provide(DeliveryEngineLive)

@@ -1,6 +1,9 @@
 import { ClusterCron } from "@effect/cluster"
-import { type Cron, Context, Effect, FiberSet, Layer } from "effect"
+import { Clock, type Cron, Context, DefaultServices, Effect, FiberSet, Layer } from "effect"
 import { NotFound } from "../ApiErrors.ts"
+import { AppConfig } from "../platform/AppConfig.ts"
+import { ScoreRecompute } from "../scores/ScoreRecompute.ts"
+import { TournamentAdvance } from "../tournaments/TournamentAdvance.ts"
 import { Sweeper } from "../webhooks/Sweeper.ts"
 
 /** A job that the operator route can start by name, and the cluster can run on a schedule. */
@@ -23,8 +26,21 @@ export const CronJobsLive = Layer.effect(
   CronJobs,
   Effect.gen(function*() {
     const sweeper = yield* Sweeper
+    const config = yield* AppConfig
+    const tournamentAdvance = yield* TournamentAdvance
+    const scoreRecompute = yield* ScoreRecompute
     return new Map<string, CronJob>([
-      ["sweep-deliveries", { description: "Wake every subscription with due deliveries.", run: sweeper.sweep }]
+      ["sweep-deliveries", { description: "Wake every subscription with due deliveries.", run: sweeper.sweep }],
+      ["tournament-advance", {
+        description: "Create the next round of every tournament whose current round is complete.",
+        run: Effect.orDie(tournamentAdvance.run),
+        schedule: config.tournamentAdvanceSchedule
+      }],
+      ["recompute-scores", {
+        description: "Recompute every rep's Sales Lab Score, percentile and tier.",
+        run: Effect.orDie(scoreRecompute.run),
+        schedule: config.recomputeScoresSchedule
+      }]
     ])
   })
 )
@@ -63,6 +79,8 @@ export class CronRunner extends Effect.Service<CronRunner>()("saleslab/CronRunne
 /**
  * Registers every job that has a schedule as a cluster cron: one firing
  * across all runners at each scheduled time, logged like an on-demand run.
+ * The crons' timers and runs use the real clock, like the rest of the
+ * cluster, so a test that moves `TestClock` does not replay every tick.
  */
 export const ScheduledJobsLive = Layer.unwrapEffect(
   Effect.map(CronJobs, (jobs) =>
@@ -84,4 +102,4 @@ export const ScheduledJobsLive = Layer.unwrapEffect(
         ]
       )
     ))
-)
+).pipe(Layer.locallyWith(DefaultServices.currentServices, Context.add(Clock.Clock, Clock.make())))

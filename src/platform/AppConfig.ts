@@ -46,6 +46,10 @@ export interface AppSettings {
   readonly coachingBriefsCron: string
   /** IANA time zone of the coaching-briefs schedule and of the Monday-to-Sunday weeks that briefs cover. */
   readonly coachingBriefsTimeZone: string
+  /** When the tournament-advance job creates next rounds, in UTC. */
+  readonly tournamentAdvanceSchedule: Cron.Cron
+  /** When the recompute-scores job runs, in the time zone carried by the cron. */
+  readonly recomputeScoresSchedule: Cron.Cron
 }
 
 const settingsConfig = Config.all({
@@ -139,7 +143,22 @@ const settingsConfig = Config.all({
       validation: (zone) => Option.isSome(DateTime.zoneMakeNamed(zone))
     }),
     Config.withDescription("IANA time zone of the coaching-briefs schedule and of the Monday-to-Sunday weeks briefs cover.")
-  )
+  ),
+  tournamentAdvanceSchedule: Config.string("TOURNAMENT_ADVANCE_CRON").pipe(
+    Config.withDefault("*/5 * * * *"),
+    Config.withDescription("Cron expression (minute hour day month weekday, UTC) of the job that creates next tournament rounds."),
+    Config.mapAttempt((expression) => Cron.unsafeParse(expression, "UTC"))
+  ),
+  recomputeScoresSchedule: Config.all({
+    expression: Config.string("RECOMPUTE_SCORES_CRON").pipe(
+      Config.withDefault("45 6 * * *"),
+      Config.withDescription("Cron expression (minute hour day month weekday) of the nightly Sales Lab Score recompute.")
+    ),
+    timeZone: Config.string("RECOMPUTE_SCORES_TIME_ZONE").pipe(
+      Config.withDefault("UTC"),
+      Config.withDescription("IANA time zone of RECOMPUTE_SCORES_CRON, such as UTC or Europe/Berlin.")
+    )
+  }).pipe(Config.mapAttempt(({ expression, timeZone }) => Cron.unsafeParse(expression, timeZone)))
 })
 
 /** The service's settings, as a context service so tests can provide their own. */

@@ -30,7 +30,12 @@ const publicRoutes = [
   "GET /v1/sessions",
   "GET /v1/sessions/{id}/scorecard",
   "POST /api/webhooks/elevenlabs",
-  "GET /v1/event-kinds"
+  "GET /v1/event-kinds",
+  "POST /api/admin/tournaments",
+  "POST /api/admin/tournaments/{id}/teams",
+  "POST /api/admin/tournaments/{id}/start",
+  "GET /v1/tournaments/{slug}",
+  "POST /api/tournament-matches/{id}/result"
 ]
 
 describe("Health and docs", () => {
