@@ -1,5 +1,6 @@
 import { HttpApi, OpenApi } from "@effect/platform"
 import { InternalError } from "./ApiErrors.ts"
+import { CoachingBriefsApi } from "./coaching/BriefsApi.ts"
 import { CronApi } from "./cron/Api.ts"
 import { EventKindsApi } from "./events/Api.ts"
 import { CallImportsApi } from "./integrations/Api.ts"
@@ -23,6 +24,7 @@ export class SalesLabApi extends HttpApi.make("saleslab")
   .add(ScenariosApi).add(PracticeCallsApi).add(SessionsApi).add(ElevenLabsWebhookApi)
   .add(WebhooksApi)
   .add(EventKindsApi)
+  .add(CoachingBriefsApi)
   .add(TournamentsAdminApi)
   .add(TournamentsApi)
   .add(CallImportsApi)

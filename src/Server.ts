@@ -3,6 +3,8 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import { SalesLabApi } from "./Api.ts"
+import { CoachingBriefsLive } from "./coaching/Briefs.ts"
+import { BriefsHttpLive } from "./coaching/BriefsHttp.ts"
 import { CronHttpLive } from "./cron/Http.ts"
 import { EventKindsHttpLive } from "./events/Http.ts"
 import { IntegrationsHttpLive } from "./integrations/Http.ts"
@@ -24,7 +26,9 @@ const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
   Layer.provide([HealthHttpLive, TenancyHttpLive, PracticeHttpLive, WebhooksHttpLive, EventKindsHttpLive]),
   Layer.provide(IntegrationsHttpLive),
   Layer.provide(TournamentsHttpLive),
+  Layer.provide(BriefsHttpLive),
   Layer.provide(CronHttpLive),
+  Layer.provide(CoachingBriefsLive),
   Layer.provide([TournamentAdvance.Default, ScoreRecompute.Default]),
   Layer.provide(SecurityLive),
   Layer.provide(Outbox.Default),

@@ -1,6 +1,7 @@
 import { ClusterCron } from "@effect/cluster"
 import { Clock, type Cron, Context, DefaultServices, Effect, FiberSet, Layer } from "effect"
 import { NotFound } from "../ApiErrors.ts"
+import { CoachingBriefs } from "../coaching/Briefs.ts"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { ScoreRecompute } from "../scores/ScoreRecompute.ts"
 import { TournamentAdvance } from "../tournaments/TournamentAdvance.ts"
@@ -26,11 +27,17 @@ export const CronJobsLive = Layer.effect(
   CronJobs,
   Effect.gen(function*() {
     const sweeper = yield* Sweeper
+    const coachingBriefs = yield* CoachingBriefs
     const config = yield* AppConfig
     const tournamentAdvance = yield* TournamentAdvance
     const scoreRecompute = yield* ScoreRecompute
     return new Map<string, CronJob>([
       ["sweep-deliveries", { description: "Wake every subscription with due deliveries.", run: sweeper.sweep }],
+      ["coaching-briefs", {
+        description: "Mail each rep the coaching brief of the week that just ended.",
+        run: Effect.orDie(coachingBriefs.run),
+        schedule: coachingBriefs.schedule
+      }],
       ["tournament-advance", {
         description: "Create the next round of every tournament whose current round is complete.",
         run: Effect.orDie(tournamentAdvance.run),
