@@ -29,6 +29,7 @@ const publicRoutes = [
   "POST /v1/practice-calls",
   "GET /v1/sessions",
   "GET /v1/sessions/{id}/scorecard",
+  "GET /v1/users/{id}/coaching-brief",
   "POST /api/webhooks/elevenlabs",
   "GET /v1/event-kinds",
   "POST /api/admin/tournaments",
