@@ -1,8 +1,11 @@
 import { HttpApi, OpenApi } from "@effect/platform"
 import { InternalError } from "./ApiErrors.ts"
+import { AssignmentsApi } from "./assignments/Api.ts"
+import { StreaksApi } from "./coaching/StreaksApi.ts"
 import { CoachingBriefsApi } from "./coaching/BriefsApi.ts"
 import { CronApi } from "./cron/Api.ts"
 import { EventKindsApi } from "./events/Api.ts"
+import { BadgesApi } from "./gamification/Api.ts"
 import { CallImportsApi } from "./integrations/Api.ts"
 import { HealthApi } from "./platform/HealthApi.ts"
 import { ElevenLabsWebhookApi, PracticeCallsApi, ScenariosApi, SessionsApi } from "./practice/Api.ts"
@@ -24,6 +27,7 @@ export class SalesLabApi extends HttpApi.make("saleslab")
   .add(ScenariosApi).add(PracticeCallsApi).add(SessionsApi).add(ElevenLabsWebhookApi)
   .add(WebhooksApi)
   .add(EventKindsApi)
+  .add(AssignmentsApi).add(BadgesApi).add(StreaksApi)
   .add(CoachingBriefsApi)
   .add(TournamentsAdminApi)
   .add(TournamentsApi)

@@ -3,10 +3,13 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import { SalesLabApi } from "./Api.ts"
+import { AssignmentsHttpLive } from "./assignments/Http.ts"
 import { CoachingBriefsLive } from "./coaching/Briefs.ts"
 import { BriefsHttpLive } from "./coaching/BriefsHttp.ts"
+import { StreaksHttpLive } from "./coaching/StreaksHttp.ts"
 import { CronHttpLive } from "./cron/Http.ts"
 import { EventKindsHttpLive } from "./events/Http.ts"
+import { GamificationHttpLive } from "./gamification/Http.ts"
 import { IntegrationsHttpLive } from "./integrations/Http.ts"
 import { AppConfig } from "./platform/AppConfig.ts"
 import { DefectResponsesLive, NotFoundRouteLive } from "./platform/ErrorResponses.ts"
@@ -25,6 +28,7 @@ import { Outbox } from "./webhooks/Outbox.ts"
 const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
   Layer.provide([HealthHttpLive, TenancyHttpLive, PracticeHttpLive, WebhooksHttpLive, EventKindsHttpLive]),
   Layer.provide(IntegrationsHttpLive),
+  Layer.provide([AssignmentsHttpLive, GamificationHttpLive, StreaksHttpLive]),
   Layer.provide(TournamentsHttpLive),
   Layer.provide(BriefsHttpLive),
   Layer.provide(CronHttpLive),

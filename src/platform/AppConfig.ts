@@ -46,6 +46,14 @@ export interface AppSettings {
   readonly coachingBriefsCron: string
   /** IANA time zone of the coaching-briefs schedule and of the Monday-to-Sunday weeks that briefs cover. */
   readonly coachingBriefsTimeZone: string
+  /** Secret that signs Stripe webhooks (`whsec_...`); none means every Stripe webhook is rejected with 401. */
+  readonly stripeWebhookSecret: Option.Option<Redacted.Redacted>
+  /** Stripe secret API key, used only to construct the Stripe client that verifies webhooks. */
+  readonly stripeApiKey: Option.Option<Redacted.Redacted>
+  /** When the wage-index snapshot job runs, in the time zone carried by the cron, which also dates the snapshot label. */
+  readonly wageIndexSchedule: Cron.Cron
+  /** Public page of the wage index, sent as `public_url` in every snapshot. */
+  readonly wageIndexPublicUrl: string
   /** When the tournament-advance job creates next rounds, in UTC. */
   readonly tournamentAdvanceSchedule: Cron.Cron
   /** When the recompute-scores job runs, in the time zone carried by the cron. */
@@ -143,6 +151,28 @@ const settingsConfig = Config.all({
       validation: (zone) => Option.isSome(DateTime.zoneMakeNamed(zone))
     }),
     Config.withDescription("IANA time zone of the coaching-briefs schedule and of the Monday-to-Sunday weeks briefs cover.")
+  ),
+  stripeWebhookSecret: Config.redacted("STRIPE_WEBHOOK_SECRET").pipe(
+    Config.option,
+    Config.withDescription("Signing secret of the Stripe webhook endpoint (whsec_...). Unset: every Stripe webhook is rejected with 401.")
+  ),
+  stripeApiKey: Config.redacted("STRIPE_API_KEY").pipe(
+    Config.option,
+    Config.withDescription("Stripe secret API key. Only constructs the client that verifies webhooks; no Stripe API call is made.")
+  ),
+  wageIndexSchedule: Config.all({
+    expression: Config.string("WAGE_INDEX_CRON").pipe(
+      Config.withDefault("45 6 * * *"),
+      Config.withDescription("Cron expression (minute hour day month weekday) of the nightly wage-index snapshot.")
+    ),
+    timeZone: Config.string("WAGE_INDEX_TIME_ZONE").pipe(
+      Config.withDefault("UTC"),
+      Config.withDescription("IANA time zone of WAGE_INDEX_CRON and of the month in snapshot labels, such as UTC.")
+    )
+  }).pipe(Config.mapAttempt(({ expression, timeZone }) => Cron.unsafeParse(expression, timeZone))),
+  wageIndexPublicUrl: Config.string("WAGE_INDEX_PUBLIC_URL").pipe(
+    Config.withDefault("https://saleslab.cloud/wage-index"),
+    Config.withDescription("Public page of the wage index, sent as public_url with every snapshot.")
   ),
   tournamentAdvanceSchedule: Config.string("TOURNAMENT_ADVANCE_CRON").pipe(
     Config.withDefault("*/5 * * * *"),

@@ -31,6 +31,7 @@ const publicRoutes = [
   "GET /v1/sessions/{id}/scorecard",
   "GET /v1/users/{id}/coaching-brief",
   "POST /api/webhooks/elevenlabs",
+  "POST /api/webhooks/stripe",
   "GET /v1/event-kinds",
   "POST /api/admin/tournaments",
   "POST /api/admin/tournaments/{id}/teams",
