@@ -9,6 +9,7 @@ import { BadgesApi } from "./gamification/Api.ts"
 import { CallImportsApi } from "./integrations/Api.ts"
 import { HealthApi } from "./platform/HealthApi.ts"
 import { ElevenLabsWebhookApi, PracticeCallsApi, ScenariosApi, SessionsApi } from "./practice/Api.ts"
+import { RealtimeApi } from "./realtime/Api.ts"
 import { ApiTokensApi, CompaniesApi, MeApi, UsersApi } from "./tenancy/Api.ts"
 import { TournamentsAdminApi, TournamentsApi } from "./tournaments/Api.ts"
 import { WebhooksApi } from "./webhooks/Api.ts"
@@ -32,6 +33,7 @@ export class SalesLabApi extends HttpApi.make("saleslab")
   .add(TournamentsAdminApi)
   .add(TournamentsApi)
   .add(CallImportsApi)
+  .add(RealtimeApi)
   .addError(InternalError)
   .annotateContext(OpenApi.annotations({
     title: "Sales Lab platform API",

@@ -15,6 +15,7 @@ import { AppConfig } from "./platform/AppConfig.ts"
 import { DefectResponsesLive, NotFoundRouteLive } from "./platform/ErrorResponses.ts"
 import { HealthHttpLive } from "./platform/HealthHttp.ts"
 import { PracticeHttpLive } from "./practice/Http.ts"
+import { RealtimeHttpLive } from "./realtime/Http.ts"
 import { ScoreRecompute } from "./scores/ScoreRecompute.ts"
 import { TenancyHttpLive } from "./tenancy/Http.ts"
 import { SecurityLive } from "./tenancy/SecurityLive.ts"
@@ -28,6 +29,7 @@ import { Outbox } from "./webhooks/Outbox.ts"
 const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
   Layer.provide([HealthHttpLive, TenancyHttpLive, PracticeHttpLive, WebhooksHttpLive, EventKindsHttpLive]),
   Layer.provide(IntegrationsHttpLive),
+  Layer.provide(RealtimeHttpLive),
   Layer.provide([AssignmentsHttpLive, GamificationHttpLive, StreaksHttpLive]),
   Layer.provide(TournamentsHttpLive),
   Layer.provide(BriefsHttpLive),
