@@ -71,7 +71,7 @@ export const salesLabScore = (bands: ReadonlyArray<AgeBandTotals>): number => {
   return Math.min(maxScore, Math.round(quality + volumeBonus))
 }
 
-/** The tier of a score. */
+/** Returns the tier of a score. */
 export const tierOf = (score: number): Tier => {
   if (score >= tierThresholds.diamond) return "diamond"
   if (score >= tierThresholds.platinum) return "platinum"

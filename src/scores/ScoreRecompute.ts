@@ -23,7 +23,7 @@ export interface UserScoreRow {
   readonly computed_at: Date
 }
 
-/** What one recompute wrote. */
+/** Summary of one recompute run. */
 export interface RecomputeSummary {
   readonly computedAt: Date
   /** Reps whose score was written. */

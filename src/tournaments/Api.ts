@@ -69,7 +69,7 @@ export const Tournament = Schema.Struct({
   title: Schema.String,
   format: TournamentFormat,
   status: TournamentStatus,
-  winner_team_id: Schema.NullOr(TournamentTeamId).annotations({ description: "Winner of the final; null until then." }),
+  winner_team_id: Schema.NullOr(TournamentTeamId).annotations({ description: "Winner of the final, null until the tournament is completed." }),
   created_at: Schema.Date,
   completed_at: Schema.NullOr(Schema.Date)
 }).annotations({ identifier: "Tournament" })
@@ -89,7 +89,7 @@ export const TournamentTeam = Schema.Struct({
   company_id: CompanyId,
   name: Schema.String,
   captain_user_id: UserId,
-  seed: Schema.Int.annotations({ description: "1 for the first team entered, 2 for the second, and so on; 1 is the top seed." }),
+  seed: Schema.Int.annotations({ description: "1 for the first team entered, 2 for the second, and so on. Seed 1 is the top seed." }),
   is_eliminated: Schema.Boolean,
   created_at: Schema.Date
 }).annotations({ identifier: "TournamentTeam" })
@@ -106,7 +106,7 @@ export type AddTournamentTeam = typeof AddTournamentTeam.Type
 /** A match of a bracket. A bye has no team B and is completed from the start with team A as winner. */
 export const BracketMatch = Schema.Struct({
   id: TournamentMatchId,
-  round: Schema.Int.annotations({ description: "1 for the first round; the final is the last round." }),
+  round: Schema.Int.annotations({ description: "1 for the first round. The final is the last round." }),
   position: Schema.Int.annotations({
     description: "Slot of the match within its round, from 0. The winners of slots 2k and 2k + 1 meet in slot k of the next round."
   }),
@@ -135,7 +135,7 @@ export const StartedTournament = Schema.Struct({
 }).annotations({ identifier: "StartedTournament" })
 export type StartedTournament = typeof StartedTournament.Type
 
-/** A team as a participating tenant sees it in the bracket. */
+/** A team in the bracket shown to a participating tenant. */
 export const BracketTeam = Schema.Struct({
   id: TournamentTeamId,
   name: Schema.String,
@@ -209,7 +209,7 @@ export class TournamentsAdminApi extends HttpApiGroup.make("tournamentsAdmin")
       .addError(Conflict)
       .annotate(
         OpenApi.Description,
-        "Starts the tournament and creates its first round. With a team count that is not a power of two, the bracket is filled up to the next power of two with byes, which go to the top seeds: a bye is a completed match with no team B, and its team plays in round 2. Seed 1 meets the last seed, and seeds 1 and 2 can meet only in the final. Needs at least two teams; a tournament already started is a 409."
+        "Starts the tournament and creates its first round. With a team count that is not a power of two, the bracket is filled up to the next power of two with byes, which go to the top seeds: a bye is a completed match with no team B, and its team plays in round 2. Seeds are paired so that seeds 1 and 2 can meet only in the final. Needs at least two teams; a tournament already started is a 409."
       )
   )
   .middleware(OperatorAuthentication)

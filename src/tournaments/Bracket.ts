@@ -1,10 +1,10 @@
 /**
- * Single-elimination bracket layout. Seeds are numbered from 1 (the top
- * seed); a round's matches are numbered by position from 0, and the winners
+ * Single-elimination bracket layout. Seeds are numbered from 1, the top
+ * seed. A round's matches are numbered by position from 0, and the winners
  * of positions 2k and 2k + 1 meet at position k of the next round.
  */
 
-/** One first-round match by seed; `seedB` is undefined for a bye. */
+/** One first-round match by seed. `seedB` is undefined for a bye. */
 export interface SeedPairing {
   readonly position: number
   readonly seedA: number
@@ -18,7 +18,7 @@ export interface WinnerPairing {
   readonly teamBId: string
 }
 
-/** The number of slots of the first round: the smallest power of two that is at least `teams`. */
+/** Computes the number of first-round slots, the smallest power of two that is at least `teams`. */
 export const bracketSize = (teams: number): number => {
   let size = 1
   while (size < teams) size *= 2
@@ -27,8 +27,8 @@ export const bracketSize = (teams: number): number => {
 
 /**
  * Lists the seeds 1 to `size` (a power of two) in bracket order, so that
- * neighbours meet in round 1, the top seed meets the lowest, and seeds 1 and
- * 2 can meet only in the final: 8 slots give 1, 8, 4, 5, 2, 7, 3, 6.
+ * neighbours meet in round 1. The top seed meets the lowest, and seeds 1 and
+ * 2 can meet only in the final. For 8 slots the order is 1, 8, 4, 5, 2, 7, 3, 6.
  */
 export const seedOrder = (size: number): ReadonlyArray<number> => {
   let order = [1]

@@ -77,16 +77,17 @@ export class MatchResults extends Effect.Service<MatchResults>()("saleslab/Match
 
     /**
      * Finalizes a scheduled match in which `companyId` has a team. Fails with
-     * BadRequest on equal scores or a reporter outside the company, NotFound
-     * for a match the company does not play in, and Conflict when the match
-     * is already completed (a bye included); none of these writes anything.
+     * BadRequest on equal scores or a reporter outside the company, and with
+     * NotFound for a match the company does not play in. Fails with Conflict
+     * when the match is already completed, a bye included. None of these
+     * failures writes anything.
      */
     const report = (companyId: string, matchId: TournamentMatchId, input: ReportMatchResult) =>
       Effect.gen(function*() {
         if (input.team_a_score === input.team_b_score) {
           return yield* new BadRequest({
             field: "team_b_score",
-            message: "team_a_score and team_b_score are equal; a match needs a winner, so report different scores."
+            message: "team_a_score equals team_b_score. A match needs a winner, so report different scores."
           })
         }
         return yield* sql.withTransaction(reportLocked(companyId, matchId, input))

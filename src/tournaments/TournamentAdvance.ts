@@ -4,13 +4,13 @@ import { randomUUID } from "node:crypto"
 import { nextRoundPairings } from "./Bracket.ts"
 import { TournamentsRepo } from "./TournamentsRepo.ts"
 
-/** What one advancement pass did to one tournament. */
+/** Outcome of advancing one tournament by one step. */
 export type AdvanceOutcome =
   | { readonly _tag: "Waiting" }
   | { readonly _tag: "RoundCreated"; readonly round: number; readonly matches: number }
   | { readonly _tag: "Completed"; readonly winnerTeamId: string }
 
-/** What one run of the job did across every tournament in progress. */
+/** Counts of one run of the job across every tournament in progress. */
 export interface AdvanceSummary {
   readonly tournaments: number
   readonly roundsCreated: number

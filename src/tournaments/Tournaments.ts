@@ -32,15 +32,16 @@ const toRounds = (matches: ReadonlyArray<TournamentMatch>): ReadonlyArray<Bracke
 }
 
 /**
- * Tournaments: the operator creates one, enters teams of any company and
- * starts it, which lays out round 1; a tenant with a team reads the bracket.
+ * Tournaments. The operator creates one, enters teams of any company and
+ * starts it, which lays out round 1. A tenant with a team in it reads the
+ * bracket.
  */
 export class Tournaments extends Effect.Service<Tournaments>()("saleslab/Tournaments", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const repo = yield* TournamentsRepo
 
-    /** Creates a tournament open for teams; fails with Conflict when the slug is taken. */
+    /** Creates a tournament open for teams, or fails with Conflict when the slug is taken. */
     const create = (input: CreateTournament) =>
       Effect.gen(function*() {
         const tournament: Tournament = {
@@ -114,7 +115,7 @@ export class Tournaments extends Effect.Service<Tournaments>()("saleslab/Tournam
         const teams = yield* repo.teams(tournamentId)
         if (teams.length < 2) {
           return yield* new Conflict({
-            message: `Tournament ${tournamentId} has ${teams.length} team(s); enter at least 2 before starting it.`
+            message: `Tournament ${tournamentId} has ${teams.length} team(s), but starting needs at least 2. Enter more teams first.`
           })
         }
 
@@ -150,9 +151,10 @@ export class Tournaments extends Effect.Service<Tournaments>()("saleslab/Tournam
       }).pipe(sql.withTransaction, Effect.withSpan("Tournaments.start", { attributes: { tournamentId } }))
 
     /**
-     * Returns the bracket of the tournament `slug` as `companyId` sees it.
-     * Fails with NotFound unless the company has a team in it, so a tenant
-     * learns nothing of tournaments it does not play in.
+     * Reads the bracket of tournament `slug` for company `companyId`, with
+     * the company's own teams marked. Fails with NotFound unless the company
+     * has a team in it, so a tenant learns nothing of tournaments it does not
+     * play in.
      */
     const bracket = (companyId: string, slug: string) =>
       Effect.gen(function*() {

@@ -21,7 +21,7 @@ export interface NewMatchRow {
   readonly created_at: Date
 }
 
-/** A team row as inserted; the seed is assigned by the insert. */
+/** A team row to insert. The insert assigns the seed. */
 export interface NewTeamRow {
   readonly id: string
   readonly tournament_id: string
@@ -42,14 +42,14 @@ export interface MatchOutcome {
 
 /**
  * SQL access to tournaments, their teams and matches. Tournaments belong to
- * no tenant; callers check a tenant's access through its teams. The `lock`
- * reads take a row lock and must run inside a transaction.
+ * no tenant, so callers check a tenant's access through its teams. The
+ * `lock` reads take a row lock and must run inside a transaction.
  */
 export class TournamentsRepo extends Effect.Service<TournamentsRepo>()("saleslab/TournamentsRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
 
-    /** Inserts a tournament; false when its slug is already in use. */
+    /** Inserts a tournament and returns false when its slug is already in use. */
     const insertTournament = (row: Tournament) =>
       sql`
         INSERT INTO tournaments (id, slug, title, format, status, created_at)
@@ -130,7 +130,7 @@ export class TournamentsRepo extends Effect.Service<TournamentsRepo>()("saleslab
         SELECT ${sql.literal(matchColumns)} FROM tournament_matches
         WHERE tournament_id = ${tournamentId} ORDER BY round, position`
 
-    /** Inserts matches; a slot of a round that already has a match is left as it is. Returns the inserted rows. */
+    /** Inserts matches, skipping any slot of a round that already has a match, and returns the inserted rows. */
     const insertMatches = (rows: ReadonlyArray<NewMatchRow>) =>
       rows.length === 0
         ? Effect.succeed<ReadonlyArray<TournamentMatch>>([])

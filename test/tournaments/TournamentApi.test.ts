@@ -20,7 +20,7 @@ import {
   startTournament
 } from "./TournamentFixtures.ts"
 
-// Scheduled runs would advance brackets behind the tests' backs; January 1 never comes during a run.
+// Scheduled at midnight on January 1, so that no scheduled run advances brackets while the tests run.
 const rarely = Cron.unsafeParse("0 0 1 1 *", "UTC")
 
 const endedAt = "2026-05-19T13:42:08.123Z"
@@ -35,7 +35,7 @@ const twoTeamFinal = (slug: string, first: { companyId: string; userId: string }
     return { tournamentId, teamA, teamB, matchId: match!.id as string }
   })
 
-/** Waits on the real clock, because the job started by the route is not driven by the test clock. */
+/** Sleeps on the real clock, because a sleep on the test clock would not end while the route's job runs. */
 const realPause = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 50)))
 
 /** Polls for up to 10 seconds until round `round` of the tournament has matches. */
