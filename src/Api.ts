@@ -1,8 +1,9 @@
 import { HttpApi, OpenApi } from "@effect/platform"
-import { InternalError } from "./ApiErrors.ts"
+import { BadRequest, InternalError, PayloadTooLarge } from "./ApiErrors.ts"
 import { AssignmentsApi } from "./assignments/Api.ts"
-import { StreaksApi } from "./coaching/StreaksApi.ts"
 import { CoachingBriefsApi } from "./coaching/BriefsApi.ts"
+import { StreaksApi } from "./coaching/StreaksApi.ts"
+import { StripeWebhookApi } from "./coverage/Api.ts"
 import { CronApi } from "./cron/Api.ts"
 import { EventKindsApi } from "./events/Api.ts"
 import { BadgesApi } from "./gamification/Api.ts"
@@ -28,13 +29,16 @@ export class SalesLabApi extends HttpApi.make("saleslab")
   .add(ScenariosApi).add(PracticeCallsApi).add(SessionsApi).add(ElevenLabsWebhookApi)
   .add(WebhooksApi)
   .add(EventKindsApi)
-  .add(AssignmentsApi).add(BadgesApi).add(StreaksApi)
   .add(CoachingBriefsApi)
   .add(TournamentsAdminApi)
   .add(TournamentsApi)
+  .add(AssignmentsApi).add(BadgesApi).add(StreaksApi)
   .add(CallImportsApi)
   .add(RealtimeApi)
+  .add(StripeWebhookApi)
   .addError(InternalError)
+  .addError(PayloadTooLarge)
+  .addError(BadRequest)
   .annotateContext(OpenApi.annotations({
     title: "Sales Lab platform API",
     version: "1.0.0",

@@ -54,3 +54,10 @@ export class InternalError extends Schema.TaggedError<InternalError>()(
   { message: Schema.String },
   HttpApiSchema.annotations({ status: 500 })
 ) {}
+
+/** A request body over the size limit. */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
+  "PayloadTooLarge",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 413 })
+) {}

@@ -1,4 +1,4 @@
-import { HttpApiBuilder, HttpApiScalar, HttpMiddleware, HttpServer } from "@effect/platform"
+import { HttpApiBuilder, HttpApiScalar, HttpMiddleware, HttpRouter, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { createServer } from "node:http"
@@ -7,12 +7,13 @@ import { AssignmentsHttpLive } from "./assignments/Http.ts"
 import { CoachingBriefsLive } from "./coaching/Briefs.ts"
 import { BriefsHttpLive } from "./coaching/BriefsHttp.ts"
 import { StreaksHttpLive } from "./coaching/StreaksHttp.ts"
+import { CoverageHttpLive } from "./coverage/Http.ts"
 import { CronHttpLive } from "./cron/Http.ts"
 import { EventKindsHttpLive } from "./events/Http.ts"
 import { GamificationHttpLive } from "./gamification/Http.ts"
 import { IntegrationsHttpLive } from "./integrations/Http.ts"
 import { AppConfig } from "./platform/AppConfig.ts"
-import { DefectResponsesLive, NotFoundRouteLive } from "./platform/ErrorResponses.ts"
+import { NotFoundRouteLive, RequestErrorsLive } from "./platform/ErrorResponses.ts"
 import { HealthHttpLive } from "./platform/HealthHttp.ts"
 import { PracticeHttpLive } from "./practice/Http.ts"
 import { RealtimeHttpLive } from "./realtime/Http.ts"
@@ -30,6 +31,7 @@ const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
   Layer.provide([HealthHttpLive, TenancyHttpLive, PracticeHttpLive, WebhooksHttpLive, EventKindsHttpLive]),
   Layer.provide(IntegrationsHttpLive),
   Layer.provide(RealtimeHttpLive),
+  Layer.provide(CoverageHttpLive),
   Layer.provide([AssignmentsHttpLive, GamificationHttpLive, StreaksHttpLive]),
   Layer.provide(TournamentsHttpLive),
   Layer.provide(BriefsHttpLive),
@@ -48,7 +50,7 @@ const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
  * delivery engine LISTENs through the `PgClient`.
  */
 export const ServiceLive = HttpApiBuilder.serve(HttpMiddleware.logger).pipe(
-  Layer.provide([NotFoundRouteLive, DefectResponsesLive]),
+  Layer.provide([NotFoundRouteLive, RequestErrorsLive, HttpRouter.setRouterConfig({ maxParamLength: 2048 })]),
   Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(ApiLive),

@@ -1,7 +1,7 @@
-import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Cause, Effect } from "effect"
+import { HttpApiBuilder, HttpApiError, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Cause, Effect, Option } from "effect"
 import { SalesLabApi } from "../Api.ts"
-import { InternalError } from "../ApiErrors.ts"
+import { BadRequest, InternalError, PayloadTooLarge } from "../ApiErrors.ts"
 
 /**
  * Answers every path that no route matches with the JSON error shape of the
@@ -19,17 +19,115 @@ export const NotFoundRouteLive = HttpApiBuilder.Router.use((router) =>
   )
 )
 
+/** Largest request body the service reads: 1 MiB, far above any valid request. */
+export const maxRequestBodyBytes = 1_048_576
+
+/** Longest issue text repeated in a 400, so that a huge invalid value is not echoed back whole. */
+const maxIssueLength = 300
+
+const truncate = (text: string) => text.length <= maxIssueLength ? text : `${text.slice(0, maxIssueLength)}…`
+
+/** Returns the path of the first string in `value` that contains a NUL character, which PostgreSQL cannot store. */
+const findNulCharacter = (value: unknown, path: ReadonlyArray<string>): ReadonlyArray<string> | undefined => {
+  if (typeof value === "string") return value.includes("\u0000") ? path : undefined
+  if (typeof value !== "object" || value === null) return undefined
+  for (const [key, item] of Object.entries(value)) {
+    const found = findNulCharacter(key, [...path, key]) ?? findNulCharacter(item, [...path, key])
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
+// JSON bodies are checked for NUL characters before any route sees them, so
+// that such text is a 400 naming the field instead of a database error. The
+// body read here as text is cached by the request, so a route that decodes JSON
+// reads it again for free. Incoming webhooks under /api/webhooks/ are skipped:
+// they read the raw bytes to check a signature, and a body read as text first
+// could not be read as bytes again.
+const rejectNulCharacters = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+  const isJson = (request.headers["content-type"] ?? "").includes("json")
+  const readsRawBody = request.url.startsWith("/api/webhooks/")
+  if (!isJson || readsRawBody || request.method === "GET" || request.method === "DELETE") return Effect.void
+  return Effect.flatMap(Effect.orDie(request.text), (text) => {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      return Effect.void
+    }
+    const path = findNulCharacter(parsed, [])
+    return path === undefined ? Effect.void : Effect.fail(
+      new BadRequest({
+        message: `Invalid request. '${path.join(".") || "body"}' contains the NUL character (\\u0000), which cannot be stored; remove it.`,
+        field: path.join(".")
+      })
+    )
+  })
+})
+
+const isRequestBodyError = (defect: unknown): defect is HttpServerError.RequestError =>
+  defect instanceof HttpServerError.RequestError && defect.reason === "Decode"
+
 /**
- * Turns a defect in any route (a bug, a lost database connection) into the
- * opaque 500 `InternalError` body. The cause is logged with the request and
- * never sent to the client.
+ * Rewrites a schema decoding failure into a message a person can act on: the
+ * invalid fields by path, each with its first problem, cut to a bounded length.
  */
-export const DefectResponsesLive = HttpApiBuilder.middleware(SalesLabApi, (app) =>
-  Effect.catchAllDefect(app, (defect) =>
-    Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      yield* Effect.logError("Request failed").pipe(
-        Effect.annotateLogs({ method: request.method, url: request.url, defect: Cause.pretty(Cause.die(defect)) })
-      )
-      return yield* new InternalError({ message: "The server failed to handle the request; the failure has been logged." })
-    })))
+const readableDecodeError = (error: HttpApiError.HttpApiDecodeError) => {
+  const firstPerPath = new Map<string, string>()
+  for (const issue of error.issues) {
+    const path = issue.path.length === 0 ? "body" : issue.path.map(String).join(".")
+    if (!firstPerPath.has(path)) firstPerPath.set(path, truncate(issue.message))
+  }
+  const problems = [...firstPerPath].map(([path, problem]) => `'${path}': ${problem}`)
+  return new HttpApiError.HttpApiDecodeError({
+    issues: error.issues.map((issue) => ({ ...issue, message: truncate(issue.message) })),
+    message: `Invalid request. ${problems.join("; ")}.`
+  })
+}
+
+// A declared length over the limit is answered before any byte is read. A
+// chunked body without a length is cut off when it crosses the limit, and the
+// connection is then reset, because the server stops reading it.
+const rejectDeclaredOversize = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+  Number(request.headers["content-length"] ?? 0) > maxRequestBodyBytes
+    ? Effect.fail(new PayloadTooLarge({ message: `The request body is larger than ${maxRequestBodyBytes} bytes.` }))
+    : Effect.void)
+
+/**
+ * The request-level error handling of every route: bodies are read up to
+ * `maxRequestBodyBytes` (a larger one is a 413); a body that is not valid
+ * JSON is a 400 instead of a defect, and so is a JSON string that PostgreSQL
+ * cannot store (one with a NUL character); schema failures get a readable message;
+ * any other defect (a bug, a lost database connection) becomes the opaque 500
+ * `InternalError`, with the cause logged and never sent to the client.
+ */
+export const RequestErrorsLive = HttpApiBuilder.middleware(SalesLabApi, (app) =>
+  rejectDeclaredOversize.pipe(
+    Effect.zipRight(rejectNulCharacters),
+    Effect.zipRight(app),
+    Effect.catchIf(
+      (error) => error instanceof HttpApiError.HttpApiDecodeError,
+      (error) => Effect.fail(readableDecodeError(error as HttpApiError.HttpApiDecodeError))
+    ),
+    Effect.catchAllDefect((defect) =>
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        if (isRequestBodyError(defect)) {
+          if (String(defect.cause).includes("maxBytes exceeded")) {
+            return yield* new PayloadTooLarge({
+              message: `The request body is larger than ${maxRequestBodyBytes} bytes.`
+            })
+          }
+          return yield* new HttpApiError.HttpApiDecodeError({
+            issues: [],
+            message: "Invalid request. The body is not valid JSON; send a JSON object with content-type application/json."
+          })
+        }
+        yield* Effect.logError("Request failed").pipe(
+          Effect.annotateLogs({ method: request.method, url: request.url, defect: Cause.pretty(Cause.die(defect)) })
+        )
+        return yield* new InternalError({ message: "The server failed to handle the request; the failure has been logged." })
+      })
+    ),
+    HttpServerRequest.withMaxBodySize(Option.some(maxRequestBodyBytes))
+  ))

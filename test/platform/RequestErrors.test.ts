@@ -1,0 +1,81 @@
+import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { maxRequestBodyBytes } from "../../src/platform/ErrorResponses.ts"
+import { TestServerLive, TestServerUrl } from "../support/TestServer.ts"
+import { createTenant, sendAs } from "../support/Tenants.ts"
+
+/** Posts `body` as raw text with a JSON content type and returns the status and parsed body. */
+const postRaw = (token: string, path: string, body: string) =>
+  Effect.gen(function*() {
+    const baseUrl = yield* TestServerUrl
+    const response = yield* HttpClient.execute(
+      HttpClientRequest.post(`${baseUrl}${path}`).pipe(
+        HttpClientRequest.bearerToken(token),
+        HttpClientRequest.bodyText(body, "application/json")
+      )
+    )
+    const text = yield* response.text
+    return { status: response.status, text, body: text === "" ? null : JSON.parse(text) }
+  }).pipe(Effect.provide(FetchHttpClient.layer))
+
+describe("Request errors", () => {
+  it.layer(TestServerLive())((it) => {
+    it.effect("malformed JSON is a 400", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Malformed")
+        const result = yield* postRaw(token, "/v1/scenarios", "{nope")
+
+        expect(result.status).toBe(400)
+        expect(result.body._tag).toBe("HttpApiDecodeError")
+        expect(result.body.message).toContain("not valid JSON")
+      }))
+
+    it.effect("decode error names the field", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Readable")
+        const result = yield* sendAs(token, "GET", "/v1/users?limit=0")
+
+        expect(result.status).toBe(400)
+        expect(result.body.message).toMatch(/^Invalid request\. 'limit': /)
+        expect(result.body.message).not.toContain("└─")
+      }))
+
+    it.effect("huge invalid value is not echoed whole", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Echo")
+        const result = yield* postRaw(token, "/v1/scenarios", JSON.stringify({ prompt: "p".repeat(200_000) }))
+
+        expect(result.status).toBe(400)
+        expect(result.text.length).toBeLessThan(5_000)
+      }))
+
+    it.effect("body over the limit is a 413", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Oversize")
+        const result = yield* postRaw(token, "/v1/scenarios", JSON.stringify({ prompt: "p".repeat(maxRequestBodyBytes) }))
+
+        expect(result.status).toBe(413)
+        expect(result.body._tag).toBe("PayloadTooLarge")
+      }))
+
+    it.effect("NUL character in text is a 400", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Nul")
+        const result = yield* sendAs(token, "POST", "/v1/scenarios", { prompt: "a\u0000b" })
+
+        expect(result.status).toBe(400)
+        expect(result.body._tag).toBe("BadRequest")
+        expect(result.body.message).toContain("NUL")
+      }))
+
+    it.effect("long path parameter gets a JSON 404", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Long id")
+        const result = yield* sendAs(token, "GET", `/v1/webhooks/${"a".repeat(500)}`)
+
+        expect(result.status).toBe(404)
+        expect(result.body._tag).toBe("NotFound")
+      }))
+  })
+})
