@@ -37,7 +37,7 @@ const badRequest = (field: string, message: string) => new BadRequest({ field, m
 
 /**
  * Validates a subscription URL: an absolute `http:` or `https:` URL of at most
- * 2048 characters. Returns it without surrounding whitespace.
+ * 2048 characters, without credentials. Returns it without surrounding whitespace.
  */
 export const validateUrl = (value: string): Effect.Effect<string, BadRequest> => {
   // NOTE: loopback and private-network hosts are accepted, so an admin can
@@ -61,6 +61,14 @@ export const validateUrl = (value: string): Effect.Effect<string, BadRequest> =>
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
     return Effect.fail(badRequest("url", `url must use http or https, not '${parsed.protocol}'.`))
+  }
+  // Deliveries authenticate with their signature; credentials in the URL could
+  // not be sent by the HTTP client and would show up in delivery errors.
+  if (parsed.username !== "" || parsed.password !== "") {
+    return Effect.fail(badRequest(
+      "url",
+      "url must not contain a user name or password; deliveries are authenticated by their x-saleslab-signature header."
+    ))
   }
   return Effect.succeed(url)
 }

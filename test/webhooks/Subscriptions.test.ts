@@ -43,6 +43,17 @@ describe("Subscriptions", () => {
       expect(yield* validateUrl("http://127.0.0.1:8080/hook")).toBe("http://127.0.0.1:8080/hook")
     }))
 
+  it.effect("validateUrl rejects credentials in the URL", () =>
+    Effect.gen(function*() {
+      for (const url of ["https://user:secret@example.com/hook", "https://user@example.com/hook"]) {
+        const error = yield* failureOf(validateUrl(url))
+        expect(error, url).toBeInstanceOf(BadRequest)
+        expect(error.field, url).toBe("url")
+        expect(error.message, url).toContain("user name or password")
+        expect(error.message, url).not.toContain("secret")
+      }
+    }))
+
   it.layer(ServicesLive)((it) => {
     it.effect("create returns the secret once", () =>
       Effect.gen(function*() {
