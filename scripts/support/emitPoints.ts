@@ -191,6 +191,41 @@ const callImportDriver: EmitPointDriver = {
 }
 
 /**
+ * realtime.autopop_ready: a nine-minute realtime call recorded through
+ * `POST /v1/realtime-sessions`, then its CRM autopop generated.
+ */
+const autopopDriver: EmitPointDriver = {
+  settings: [],
+  fire: async (context) => {
+    const userId = await createRep(context, "Realtime Rep")
+    const endedAt = Date.now() - 60_000
+    context.step("Recording a finished realtime call through POST /v1/realtime-sessions")
+    const session = await context.api.request<{ id: string }>("POST", "/v1/realtime-sessions", 201, {
+      user_id: userId,
+      started_at: new Date(endedAt - 540_000).toISOString(),
+      ended_at: new Date(endedAt).toISOString(),
+      transcript: [
+        { speaker: "rep", text: "Thanks for the time, Dana. Where does routing break for you today?" },
+        { speaker: "buyer", text: "Multi-site routing. Our current tool cannot handle it, and budget is approved for Q3." },
+        { speaker: "rep", text: "Then security review is the next gate. I will send the questionnaire by Friday." },
+        { speaker: "buyer", text: "Good. Pricing will matter too, so bring numbers." }
+      ]
+    })
+    context.step(`Generating its autopop through POST /api/realtime/sessions/${session.id}/autopop`)
+    const autopop = await context.api.request<{ assist_id: string }>(
+      "POST",
+      `/api/realtime/sessions/${session.id}/autopop`,
+      201
+    )
+    return [{
+      kind: "realtime.autopop_ready",
+      identifiedBy: `assist_id ${autopop.assist_id}`,
+      matches: (body) => field(body, "assist_id") === autopop.assist_id
+    }]
+  }
+}
+
+/**
  * coverage.subscription_activated: a Stripe `customer.subscription.created`
  * event for an active Skill Insurance subscription of a new rep, signed
  * offline with the `stripe` package.
@@ -373,6 +408,7 @@ export const emitPointDrivers: Partial<Record<EventKind, EmitPointDriver>> = {
   "coaching.streak_broken": streakDriver,
   "badge.awarded": badgeDriver,
   "real_call.imported": callImportDriver,
+  "realtime.autopop_ready": autopopDriver,
   "coverage.subscription_activated": coverageDriver,
   "tournament.match_completed": tournamentDriver,
   "score.tier_changed": scoreTierDriver,
