@@ -53,7 +53,7 @@ const rejectRateLimited = (exceeded: RateLimitExceeded, tokenId: string) => {
     Effect.zipRight(Effect.fail(
       new RateLimited({
         message: `This token made its ${exceeded.limit} requests per ${exceeded.window}. ` +
-          `Retry after ${seconds} seconds, or spread requests over several tokens.`,
+          `Retry after ${seconds} seconds.`,
         retry_after_seconds: seconds
       })
     ))
