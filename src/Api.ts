@@ -11,6 +11,7 @@ import { CallImportsApi } from "./integrations/Api.ts"
 import { HealthApi } from "./platform/HealthApi.ts"
 import { ElevenLabsWebhookApi, PracticeCallsApi, ScenariosApi, SessionsApi } from "./practice/Api.ts"
 import { RealtimeApi } from "./realtime/Api.ts"
+import { ChurnRetrosApi } from "./retros/Api.ts"
 import { ApiTokensApi, CompaniesApi, MeApi, UsersApi } from "./tenancy/Api.ts"
 import { TournamentsAdminApi, TournamentsApi } from "./tournaments/Api.ts"
 import { WebhooksApi } from "./webhooks/Api.ts"
@@ -35,6 +36,7 @@ export class SalesLabApi extends HttpApi.make("saleslab")
   .add(AssignmentsApi).add(BadgesApi).add(StreaksApi)
   .add(CallImportsApi)
   .add(RealtimeApi)
+  .add(ChurnRetrosApi)
   .add(StripeWebhookApi)
   .addError(InternalError)
   .addError(PayloadTooLarge)

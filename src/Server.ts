@@ -17,6 +17,7 @@ import { NotFoundRouteLive, RequestErrorsLive } from "./platform/ErrorResponses.
 import { HealthHttpLive } from "./platform/HealthHttp.ts"
 import { PracticeHttpLive } from "./practice/Http.ts"
 import { RealtimeHttpLive } from "./realtime/Http.ts"
+import { RetrosHttpLive } from "./retros/Http.ts"
 import { ScoreRecompute } from "./scores/ScoreRecompute.ts"
 import { TenancyHttpLive } from "./tenancy/Http.ts"
 import { SecurityLive } from "./tenancy/SecurityLive.ts"
@@ -31,6 +32,7 @@ const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
   Layer.provide([HealthHttpLive, TenancyHttpLive, PracticeHttpLive, WebhooksHttpLive, EventKindsHttpLive]),
   Layer.provide(IntegrationsHttpLive),
   Layer.provide(RealtimeHttpLive),
+  Layer.provide(RetrosHttpLive),
   Layer.provide(CoverageHttpLive),
   Layer.provide([AssignmentsHttpLive, GamificationHttpLive, StreaksHttpLive]),
   Layer.provide(TournamentsHttpLive),
