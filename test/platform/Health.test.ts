@@ -42,7 +42,11 @@ const publicRoutes = [
   "POST /api/admin/tournaments/{id}/teams",
   "POST /api/admin/tournaments/{id}/start",
   "GET /v1/tournaments/{slug}",
-  "POST /api/tournament-matches/{id}/result"
+  "POST /api/tournament-matches/{id}/result",
+  "POST /api/integrations/calls",
+  "POST /v1/realtime-sessions",
+  "POST /api/realtime/sessions/{id}/autopop",
+  "POST /api/admin/retros"
 ]
 
 describe("Health and docs", () => {
