@@ -17,10 +17,10 @@ const ignored: PostCallOutcome = { status: "ignored" }
  * Completes a practice session from a verified post-call transcription: in
  * one transaction it locks the session row, marks it completed, grades the
  * call, stores the scorecard and publishes `session.completed` and
- * `session.scorecard_finalized`, then completes the rep's oldest open
- * assignment on the scenario (`assignment.completed`) and awards the badges
- * the scorecard earns (`badge.awarded`). A failure at any step rolls all of
- * it back.
+ * `session.scorecard_finalized`. In the same transaction it completes the
+ * rep's oldest open assignment on the scenario (`assignment.completed`) and
+ * awards the badges the scorecard earns (`badge.awarded`). A failure at any
+ * step rolls all of it back.
  * The row lock makes a concurrent copy of the same webhook wait and then
  * return `duplicate`.
  */
