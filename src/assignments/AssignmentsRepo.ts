@@ -68,6 +68,8 @@ export class AssignmentsRepo extends Effect.Service<AssignmentsRepo>()("saleslab
      * returns it, or `undefined` when none is open. `SKIP LOCKED` makes a
      * concurrent transaction pass over an assignment that this one is
      * closing, so two sessions close two different assignments.
+     * NOTE: when the transaction holding the oldest one then rolls back, the
+     * other has already closed a newer one, so FIFO order can slip there.
      */
     const completeOldestOpen = (closing: {
       readonly companyId: string

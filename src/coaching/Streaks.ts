@@ -22,6 +22,9 @@ interface StreakRow {
  * Daily streak check-ins. Each check-in recomputes the rep's streaks from
  * the completed practice sessions and stores them in `user_streaks`. The
  * first check-in that finds the rep's most recent streak ended reports it.
+ * NOTE: only the most recent ended streak is reported, however long ago it
+ * ended, so a rep who skips check-ins for a while never hears of the older
+ * breaks in between.
  */
 export class Streaks extends Effect.Service<Streaks>()("saleslab/Streaks", {
   effect: Effect.gen(function*() {
