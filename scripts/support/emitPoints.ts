@@ -398,6 +398,77 @@ const tournamentDriver: EmitPointDriver = {
 }
 
 /**
+ * churn_retro.published: the operator publishes a retro, which every tenant
+ * with a matching subscription receives, the demo tenant among them.
+ */
+const churnRetroDriver: EmitPointDriver = {
+  settings: [],
+  fire: async (context) => {
+    const slug = `demo-retro-${shortId()}`
+    context.step(`Publishing the churn retro '${slug}' through POST /api/admin/retros`)
+    await context.operator.request("POST", "/api/admin/retros", 201, {
+      slug,
+      company_name: "Westwind Logistics",
+      reason_short: "Tried to roll out to 4 pods in 4 weeks.",
+      what_we_changed: "Mandatory 2-pod cap on rollouts under 60 days."
+    })
+    return [{
+      kind: "churn_retro.published",
+      identifiedBy: `slug ${slug}`,
+      matches: (body) => field(body, "slug") === slug
+    }]
+  }
+}
+
+interface SnapshotSummary {
+  readonly id: string
+  readonly published_at: string | null
+}
+
+/** Time the demo waits for the wage-index-snapshot job to store a new snapshot. */
+const snapshotTimeoutMs = 10_000
+
+/**
+ * wage_index.published: the wage-index-snapshot job stores a snapshot, and
+ * the operator publishes the newest one. When the job added none (such as a
+ * second run on the same day) and the newest is already published, the
+ * demo unpublishes it first, because only an unpublished snapshot emits on
+ * publish.
+ */
+const wageIndexDriver: EmitPointDriver = {
+  settings: [],
+  fire: async (context) => {
+    const newest = async () =>
+      (await context.operator.request<{ data: Array<SnapshotSummary> }>("GET", "/api/admin/wage-index?limit=1", 200))
+        .data[0]
+    const before = await newest()
+    await startCronJob(context, "wage-index-snapshot")
+    const deadline = Date.now() + snapshotTimeoutMs
+    let snapshot = await newest()
+    while ((snapshot === undefined || snapshot.id === before?.id) && Date.now() < deadline) {
+      await sleep(250)
+      snapshot = await newest()
+    }
+    if (snapshot === undefined) {
+      throw new Error(`The wage-index-snapshot job stored no snapshot within ${snapshotTimeoutMs / 1000} s.`)
+    }
+
+    const path = `/api/admin/wage-index/${snapshot.id}`
+    if (snapshot.published_at !== null) {
+      context.step(`Unpublishing snapshot ${snapshot.id} through PATCH ${path}`)
+      await context.operator.request("PATCH", path, 200, { publish: false })
+    }
+    context.step(`Publishing snapshot ${snapshot.id} through PATCH ${path}`)
+    const published = await context.operator.request<SnapshotSummary>("PATCH", path, 200, { publish: true })
+    return [{
+      kind: "wage_index.published",
+      identifiedBy: `snapshot_id ${snapshot.id}, published_at ${published.published_at}`,
+      matches: (body) => field(body, "snapshot_id") === snapshot.id && field(body, "published_at") === published.published_at
+    }]
+  }
+}
+
+/**
  * The driver of each kind whose emit point the demo can reach. A kind
  * missing here has no route to drive yet.
  */
@@ -408,8 +479,10 @@ export const emitPointDrivers: Partial<Record<EventKind, EmitPointDriver>> = {
   "coaching.streak_broken": streakDriver,
   "badge.awarded": badgeDriver,
   "real_call.imported": callImportDriver,
+  "churn_retro.published": churnRetroDriver,
   "realtime.autopop_ready": autopopDriver,
   "coverage.subscription_activated": coverageDriver,
+  "wage_index.published": wageIndexDriver,
   "tournament.match_completed": tournamentDriver,
   "score.tier_changed": scoreTierDriver,
   "assignment.completed": assignmentDriver
