@@ -14,6 +14,7 @@ import { RealtimeApi } from "./realtime/Api.ts"
 import { ChurnRetrosApi } from "./retros/Api.ts"
 import { ApiTokensApi, CompaniesApi, MeApi, UsersApi } from "./tenancy/Api.ts"
 import { TournamentsAdminApi, TournamentsApi } from "./tournaments/Api.ts"
+import { WageIndexApi } from "./wageIndex/Api.ts"
 import { WebhooksApi } from "./webhooks/Api.ts"
 
 /**
@@ -38,6 +39,7 @@ export class SalesLabApi extends HttpApi.make("saleslab")
   .add(RealtimeApi)
   .add(ChurnRetrosApi)
   .add(StripeWebhookApi)
+  .add(WageIndexApi)
   .addError(InternalError)
   .addError(PayloadTooLarge)
   .addError(BadRequest)

@@ -23,6 +23,8 @@ import { TenancyHttpLive } from "./tenancy/Http.ts"
 import { SecurityLive } from "./tenancy/SecurityLive.ts"
 import { TournamentAdvance } from "./tournaments/TournamentAdvance.ts"
 import { TournamentsHttpLive } from "./tournaments/Http.ts"
+import { WageIndexHttpLive } from "./wageIndex/Http.ts"
+import { WageIndexSnapshots } from "./wageIndex/WageIndexSnapshots.ts"
 import { DeliveryEngineLive } from "./webhooks/DeliveryEngine.ts"
 import { WebhooksHttpLive } from "./webhooks/Http.ts"
 import { Outbox } from "./webhooks/Outbox.ts"
@@ -34,12 +36,14 @@ const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
   Layer.provide(RealtimeHttpLive),
   Layer.provide(RetrosHttpLive),
   Layer.provide(CoverageHttpLive),
+  Layer.provide(WageIndexHttpLive),
   Layer.provide([AssignmentsHttpLive, GamificationHttpLive, StreaksHttpLive]),
   Layer.provide(TournamentsHttpLive),
   Layer.provide(BriefsHttpLive),
   Layer.provide(CronHttpLive),
   Layer.provide(CoachingBriefsLive),
   Layer.provide([TournamentAdvance.Default, ScoreRecompute.Default]),
+  Layer.provide(WageIndexSnapshots.Default),
   Layer.provide(SecurityLive),
   Layer.provide(Outbox.Default),
   Layer.provide(DeliveryEngineLive)

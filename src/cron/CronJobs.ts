@@ -5,6 +5,7 @@ import { CoachingBriefs } from "../coaching/Briefs.ts"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { ScoreRecompute } from "../scores/ScoreRecompute.ts"
 import { TournamentAdvance } from "../tournaments/TournamentAdvance.ts"
+import { WageIndexSnapshots } from "../wageIndex/WageIndexSnapshots.ts"
 import { Sweeper } from "../webhooks/Sweeper.ts"
 
 /** A job that the operator route can start by name, and the cluster can run on a schedule. */
@@ -31,6 +32,7 @@ export const CronJobsLive = Layer.effect(
     const config = yield* AppConfig
     const tournamentAdvance = yield* TournamentAdvance
     const scoreRecompute = yield* ScoreRecompute
+    const wageIndex = yield* WageIndexSnapshots
     return new Map<string, CronJob>([
       ["sweep-deliveries", { description: "Wake every subscription with due deliveries.", run: sweeper.sweep }],
       ["coaching-briefs", {
@@ -47,6 +49,11 @@ export const CronJobsLive = Layer.effect(
         description: "Recompute every rep's Sales Lab Score, percentile and tier.",
         run: Effect.orDie(scoreRecompute.run),
         schedule: config.recomputeScoresSchedule
+      }],
+      ["wage-index-snapshot", {
+        description: "Store a wage index snapshot of every rep's latest Sales Lab Score, unpublished.",
+        run: Effect.orDie(wageIndex.generate),
+        schedule: wageIndex.schedule
       }]
     ])
   })

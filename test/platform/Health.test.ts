@@ -32,6 +32,8 @@ const publicRoutes = [
   "GET /v1/users/{id}/coaching-brief",
   "POST /api/webhooks/elevenlabs",
   "POST /api/webhooks/stripe",
+  "GET /api/admin/wage-index",
+  "PATCH /api/admin/wage-index/{snapshot_id}",
   "GET /v1/event-kinds",
   "POST /v1/assignments",
   "GET /v1/assignments",
