@@ -217,7 +217,7 @@ export class ElevenLabsWebhookApi extends HttpApiGroup.make("elevenLabsWebhook")
       .addError(Unauthorized)
       .annotate(
         OpenApi.Description,
-        "Completes the practice session named by the call's saleslab_session_id, stores its scorecard and emits session.completed and session.scorecard_finalized. Unknown sessions and other webhook types are answered 200 ignored."
+        "Completes the practice session named by the call's saleslab_session_id, stores its scorecard and emits session.completed and session.scorecard_finalized, plus assignment.completed when it closes an open assignment and badge.awarded for each new badge. Unknown sessions and other webhook types are answered 200 ignored."
       )
   )
   .annotate(OpenApi.Title, "Incoming ElevenLabs webhook")

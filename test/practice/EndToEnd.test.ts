@@ -126,6 +126,9 @@ const pythonReceiver = (secret: string) =>
     return { url: `http://127.0.0.1:${port}/saleslab/webhook`, received }
   })
 
+/** The two kinds this suite follows; a first pass also awards a badge, which other suites cover. */
+const sessionKinds = ["session.completed", "session.scorecard_finalized"]
+
 /** Waits until `received` contains `count` deliveries, polling for up to 30 seconds. */
 const awaitDeliveries = (received: ReadonlyArray<ReceivedDelivery>, count: number) =>
   Effect.suspend(() => received.length >= count ? Effect.void : Effect.fail("waiting")).pipe(
@@ -138,7 +141,7 @@ const deliverSessionEvents = (receiver: { readonly url: string; readonly receive
   Effect.gen(function*() {
     const tenant = yield* createTenantWithUser("Acme")
     const call = yield* startPracticeCall(tenant)
-    const subscription = yield* insertSubscription(tenant.companyId, { url: receiver.url, secret })
+    const subscription = yield* insertSubscription(tenant.companyId, { url: receiver.url, secret, eventKinds: sessionKinds })
     const body = postCallBody(call.dynamic_variables)
 
     const response = yield* postWebhook(body, yield* signNow(body))

@@ -44,11 +44,14 @@ const sessionRow = (sessionId: string) =>
     Effect.map((rows) => rows[0]!)
   )
 
+/** The session deliveries of a subscription; a first pass also awards a badge, which the badge suites cover. */
 const deliveriesOf = (subscriptionId: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     sql<{ delivery_id: string; event_kind: string; body: string; company_id: string }>`
       SELECT delivery_id, event_kind, body, company_id FROM webhook_deliveries
-      WHERE subscription_id = ${subscriptionId} ORDER BY id`)
+      WHERE subscription_id = ${subscriptionId}
+        AND event_kind IN ('session.completed', 'session.scorecard_finalized')
+      ORDER BY id`)
 
 describe("ElevenLabs post-call webhook", () => {
   it.layer(TestServerLive())((it) => {
