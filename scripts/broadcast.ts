@@ -70,7 +70,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 /** The subscription id in a `churn_retro.published:<slug>:<subscription_id>` delivery id. */
 const subscriptionOf = (deliveryId: string) => deliveryId.slice(deliveryId.lastIndexOf(":") + 1)
 
-const seconds = (ms: number) => (ms / 1000).toFixed(2)
+const seconds = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) : "-")
 
 const printTable = (rows: ReadonlyArray<ReadonlyArray<string>>) => {
   const header = ["", "count", "seconds", "per second"]
@@ -161,6 +161,8 @@ try {
   const databaseUrl = service.embeddedDatabaseUrl()
   if (databaseUrl !== undefined) {
     database = new pg.Client({ connectionString: databaseUrl })
+    // Without a listener, a dropped connection (the database stopped) would end the process without a report.
+    database.on("error", (error) => console.error(`The connection to the service's database failed: ${error.message}`))
     await database.connect()
   } else {
     progress("The service's database is not reachable: the delivery counts come from the receiver only")
@@ -193,14 +195,19 @@ try {
   const queuedTotal = queued === undefined ? undefined : Object.values(queued).reduce((sum, count) => sum + count, 0)
   console.log(`  the POST returned after ${seconds(enqueueMs)} s; deliveries in the database: ${describeCounts(queued)}`)
 
-  progress(`Waiting up to ${options.timeoutSeconds} s for ${options.subscriptions} deliveries`)
+  // The engine records each attempt after the receiver has responded, so the rows lag behind the arrivals.
+  progress(`Waiting up to ${options.timeoutSeconds} s for ${options.subscriptions} deliveries and their records`)
   const deadline = postStarted + options.timeoutSeconds * 1000
   let nextStatus = performance.now() + 5_000
-  while (arrivals.size < options.subscriptions && performance.now() < deadline) {
-    await sleep(100)
+  let counts = queued
+  let allRecordedAt = Number.NaN
+  const allRecorded = () => counts === undefined || counts.succeeded === options.subscriptions
+  while ((arrivals.size < options.subscriptions || !allRecorded()) && performance.now() < deadline) {
+    await sleep(250)
+    counts = await deliveryCounts()
+    if (allRecorded()) allRecordedAt = performance.now()
     if (performance.now() >= nextStatus) {
       nextStatus += 5_000
-      const counts = await deliveryCounts()
       console.log(
         `  ${seconds(performance.now() - postStarted)} s: ${arrivals.size} received; in the database: ${describeCounts(counts)}`
       )
@@ -208,17 +215,9 @@ try {
   }
   const engineConcurrency = Math.max(1, receiver.connections().peak)
   const arrivalTimes = [...arrivals.values()]
-  const firstArrival = arrivalTimes.length === 0 ? Number.NaN : Math.min(...arrivalTimes)
-  const lastArrival = arrivalTimes.length === 0 ? Number.NaN : Math.max(...arrivalTimes)
+  const firstArrival = arrivalTimes.reduce((first, time) => Math.min(first, time), Number.POSITIVE_INFINITY)
+  const lastArrival = arrivalTimes.reduce((last, time) => Math.max(last, time), Number.NEGATIVE_INFINITY)
   const fanOutMs = lastArrival - postStarted
-
-  // The sender records an attempt after the receiver has responded, so the last rows settle a moment later.
-  const settleDeadline = performance.now() + 10_000
-  let settled = await deliveryCounts()
-  while (settled !== undefined && (settled.pending ?? 0) > 0 && performance.now() < settleDeadline) {
-    await sleep(250)
-    settled = await deliveryCounts()
-  }
 
   progress(`Baseline: ${options.subscriptions} signed POSTs straight to the receiver, ${engineConcurrency} in flight`)
   const sample = receiver.deliveries.find((delivery) => delivery.eventKind === broadcastKind && delivery.signatureValid)
@@ -257,11 +256,17 @@ try {
     ["POST /api/admin/retros (queues every delivery)", String(queuedTotal ?? "-"), seconds(enqueueMs), perSecond(queuedTotal ?? 0, enqueueMs)],
     ["POST to the first delivery", arrivals.size > 0 ? "1" : "0", seconds(firstArrival - postStarted), "-"],
     ["POST to the last delivery", String(arrivals.size), seconds(fanOutMs), perSecond(arrivals.size, fanOutMs)],
+    [
+      "POST to every delivery recorded as succeeded",
+      String(counts?.succeeded ?? "-"),
+      seconds(allRecordedAt - postStarted),
+      perSecond(counts?.succeeded ?? 0, allRecordedAt - postStarted)
+    ],
     [`baseline: direct POSTs, ${engineConcurrency} in flight`, String(options.subscriptions), seconds(baselineMs), perSecond(options.subscriptions, baselineMs)]
   ])
   console.log("")
   console.log(`Ratio to baseline: the broadcast took ${(fanOutMs / baselineMs).toFixed(1)} times as long`)
-  console.log(`Deliveries in the database at the end: ${describeCounts(settled)}`)
+  console.log(`Deliveries in the database at the end: ${describeCounts(counts)}`)
 
   const missing = options.subscriptions - arrivals.size
   if (queuedTotal !== undefined && queuedTotal !== options.subscriptions) {
@@ -274,6 +279,10 @@ try {
   }
   if (invalid > 0) {
     console.error(`${invalid} deliveries had an invalid signature.`)
+    exitCode = 1
+  }
+  if (counts !== undefined && counts.succeeded !== options.subscriptions) {
+    console.error(`${options.subscriptions - (counts.succeeded ?? 0)} deliveries were not recorded as succeeded within ${options.timeoutSeconds} s.`)
     exitCode = 1
   }
   if (duplicates > 0) console.log(`${duplicates} deliveries arrived more than once (delivery is at least once).`)
