@@ -84,7 +84,13 @@ try {
 
   await check("tenant, rep, subscription and scenario are created", async () => {
     receiver = await startReceiver()
-    tenant = await createDemoTenant({ baseUrl: service!.baseUrl, operatorToken, receiverUrl: receiver.url })
+    // Only the two session kinds: a first passing session also awards a badge, which the vitest suites cover.
+    tenant = await createDemoTenant({
+      baseUrl: service!.baseUrl,
+      operatorToken,
+      receiverUrl: receiver.url,
+      eventKinds: ["session.completed", "session.scorecard_finalized"]
+    })
     receiver.setSecret(tenant.subscriptionSecret)
     if (!tenant.subscriptionId.startsWith("sub_")) throw new Error(`subscription id ${tenant.subscriptionId} lacks sub_`)
   })
