@@ -430,14 +430,22 @@ const snapshotTimeoutMs = 10_000
 
 /**
  * wage_index.published: the wage-index-snapshot job stores a snapshot, and
- * the operator publishes the newest one. When the job added none (such as a
- * second run on the same day) and the newest is already published, the
- * demo unpublishes it first, because only an unpublished snapshot emits on
- * publish.
+ * the operator publishes the newest one. The job stores nothing while no
+ * rep has a Sales Lab Score, so a new rep first completes a practice call
+ * and the recompute-scores job runs. When the newest snapshot is already
+ * published, the demo unpublishes it first, because only publishing an
+ * unpublished snapshot emits the event.
  */
 const wageIndexDriver: EmitPointDriver = {
-  settings: [],
+  settings: ["ELEVENLABS_WEBHOOK_SECRET"],
   fire: async (context) => {
+    const userId = await createRep(context, "Indexed Rep")
+    context.step("Completing a practice call and recomputing scores, so that the index has a population")
+    await completePracticeCall(context, userId)
+    await sleep(scorecardSettleMs)
+    await startCronJob(context, "recompute-scores")
+    await sleep(recomputeSettleMs)
+
     const newest = async () =>
       (await context.operator.request<{ data: Array<SnapshotSummary> }>("GET", "/api/admin/wage-index?limit=1", 200))
         .data[0]
