@@ -1,23 +1,13 @@
 import { HttpApiBuilder } from "@effect/platform"
-import { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer } from "effect"
-import { BadRequest, InternalError } from "../ApiErrors.ts"
+import { BadRequest } from "../ApiErrors.ts"
 import { SalesLabApi } from "../Api.ts"
 import { Events } from "../events/Events.ts"
+import { sqlErrorsAsInternal } from "../platform/SqlErrors.ts"
 import { stripeSignatureHeader } from "./Api.ts"
 import { StripeWebhook } from "./StripeWebhook.ts"
 
-/** Logs a failed query and fails with the opaque 500, so no SQL reaches the response. */
-const hideSqlErrors = <A, E, R>(self: Effect.Effect<A, E | SqlError, R>) =>
-  Effect.catchIf(
-    self,
-    (error): error is SqlError => error instanceof SqlError,
-    (error) =>
-      Effect.zipRight(
-        Effect.logError("Coverage query failed", error),
-        Effect.fail(new InternalError({ message: "An internal error occurred. Retry the request later." }))
-      )
-  )
+const hideSqlErrors = sqlErrorsAsInternal("Coverage query failed")
 
 /**
  * The handler reads the raw body instead of the decoded payload, because the

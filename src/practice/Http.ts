@@ -1,10 +1,10 @@
 import { HttpApiBuilder } from "@effect/platform"
-import { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer } from "effect"
-import { BadRequest, InternalError } from "../ApiErrors.ts"
+import { BadRequest } from "../ApiErrors.ts"
 import { SalesLabApi } from "../Api.ts"
 import { Events } from "../events/Events.ts"
-import { CurrentTenant, requireScope, type Scope } from "../tenancy/Security.ts"
+import { sqlErrorsAsInternal } from "../platform/SqlErrors.ts"
+import { companyWithScope } from "../tenancy/Security.ts"
 import { elevenLabsSignatureHeader } from "./Api.ts"
 import { PostCallWebhook } from "./PostCallWebhook.ts"
 import { PracticeCalls } from "./PracticeCalls.ts"
@@ -13,26 +13,13 @@ import { Scenarios } from "./Scenarios.ts"
 import { ScorecardGrader } from "./ScorecardGrader.ts"
 import { VoiceAgent } from "./VoiceAgent.ts"
 
-/** Logs a failed query and fails with the opaque 500, so no SQL reaches the response. */
-const hideSqlErrors = <A, E, R>(self: Effect.Effect<A, E | SqlError, R>) =>
-  Effect.catchIf(
-    self,
-    (error): error is SqlError => error instanceof SqlError,
-    (error) =>
-      Effect.zipRight(
-        Effect.logError("Practice query failed", error),
-        Effect.fail(new InternalError({ message: "An internal error occurred. Retry the request later." }))
-      )
-  )
-
-/** Fails with 403 unless the token has `scope`, then returns the company id of the tenant. */
-const tenantWith = (scope: Scope) => Effect.zipRight(requireScope(scope), Effect.map(CurrentTenant, (tenant) => tenant.companyId))
+const hideSqlErrors = sqlErrorsAsInternal("Practice query failed")
 
 const ScenariosHttp = HttpApiBuilder.group(SalesLabApi, "scenarios", (handlers) =>
   Effect.gen(function*() {
     const scenarios = yield* Scenarios
     return handlers.handle("create", ({ payload }) =>
-      tenantWith("write").pipe(
+      companyWithScope("write").pipe(
         Effect.flatMap((companyId) => scenarios.create(companyId, payload)),
         hideSqlErrors
       ))
@@ -42,7 +29,7 @@ const PracticeCallsHttp = HttpApiBuilder.group(SalesLabApi, "practiceCalls", (ha
   Effect.gen(function*() {
     const practiceCalls = yield* PracticeCalls
     return handlers.handle("start", ({ payload }) =>
-      tenantWith("write").pipe(
+      companyWithScope("write").pipe(
         Effect.flatMap((companyId) => practiceCalls.start(companyId, payload)),
         hideSqlErrors
       ))
@@ -53,12 +40,12 @@ const SessionsHttp = HttpApiBuilder.group(SalesLabApi, "sessions", (handlers) =>
     const sessions = yield* PracticeSessions
     return handlers
       .handle("list", ({ urlParams }) =>
-        tenantWith("read").pipe(
+        companyWithScope("read").pipe(
           Effect.flatMap((companyId) => sessions.list(companyId, urlParams)),
           hideSqlErrors
         ))
       .handle("scorecard", ({ path }) =>
-        tenantWith("read").pipe(
+        companyWithScope("read").pipe(
           Effect.flatMap((companyId) => sessions.scorecard(companyId, path.id)),
           hideSqlErrors
         ))

@@ -42,3 +42,7 @@ export const requireScope = (scope: Scope) =>
       ? Effect.void
       : Effect.fail(new Forbidden({ message: `This token lacks the '${scope}' scope that this route needs.` }))
   )
+
+/** Fails with 403 unless the current token has `scope`; otherwise returns the tenant's company id. */
+export const companyWithScope = (scope: Scope) =>
+  Effect.zipRight(requireScope(scope), Effect.map(CurrentTenant, (tenant) => tenant.companyId))

@@ -1,21 +1,10 @@
 import { HttpApiBuilder } from "@effect/platform"
-import { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer } from "effect"
-import { InternalError } from "../ApiErrors.ts"
 import { SalesLabApi } from "../Api.ts"
+import { sqlErrorsAsInternal } from "../platform/SqlErrors.ts"
 import { WageIndexSnapshots } from "./WageIndexSnapshots.ts"
 
-/** Logs a failed query and fails with the opaque 500, so no SQL reaches the response. */
-const hideSqlErrors = <A, E, R>(self: Effect.Effect<A, E | SqlError, R>) =>
-  Effect.catchIf(
-    self,
-    (error): error is SqlError => error instanceof SqlError,
-    (error) =>
-      Effect.zipRight(
-        Effect.logError("Wage index query failed", error),
-        Effect.fail(new InternalError({ message: "An internal error occurred. Retry the request later." }))
-      )
-  )
+const hideSqlErrors = sqlErrorsAsInternal("Wage index query failed")
 
 const WageIndexHttp = HttpApiBuilder.group(SalesLabApi, "wageIndex", (handlers) =>
   Effect.gen(function*() {
