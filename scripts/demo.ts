@@ -201,6 +201,7 @@ for (const name of new Set(drivers.flatMap((driver: EmitPointDriver) => driver.s
 let companyId = ""
 const receiver = await startReceiver((delivery) => printDelivery(delivery, verify(delivery, companyId)))
 let exitCode = 0
+let removeSubscription: (() => Promise<unknown>) | undefined
 try {
   step(`Service: ${baseUrl}`)
   step(`Receiver listening at ${receiver.url}`)
@@ -212,6 +213,7 @@ try {
   console.log(`  subscription ${tenant.subscriptionId}, scenario ${tenant.scenarioId}`)
 
   const api = new ApiClient(baseUrl, tenant.adminToken)
+  removeSubscription = () => api.request("DELETE", `/v1/webhooks/${tenant.subscriptionId}`, 204)
   const context = {
     baseUrl,
     tenant,
@@ -261,6 +263,14 @@ try {
   console.error(`Demo failed: ${error instanceof Error ? error.message : String(error)}.${unreachable}`)
   exitCode = 1
 } finally {
+  // The receiver stops with the demo, so its subscription goes too: otherwise
+  // later events would queue deliveries to a closed port and retry for hours.
+  if (removeSubscription !== undefined) {
+    await removeSubscription().then(
+      () => step("Deleted the demo subscription"),
+      (error) => console.error(`Could not delete the demo subscription: ${String(error)}`)
+    )
+  }
   await receiver.close()
 }
 process.exit(exitCode)

@@ -10,7 +10,15 @@ import { eventKindDescriptions } from "./EventKinds.ts"
  * the id is `<event_kind>:<natural key>:<subscription id>`.
  */
 
-const Timestamp = Schema.Date.annotations({ description: "ISO 8601 UTC timestamp with milliseconds." })
+const Timestamp = Schema.Date.annotations({
+  description: "ISO 8601 UTC timestamp with milliseconds.",
+  jsonSchema: {
+    type: "string",
+    format: "date-time",
+    pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$",
+    description: "ISO 8601 UTC timestamp with milliseconds, such as 2026-05-19T13:42:08.123Z."
+  }
+})
 
 const CalendarDate = Schema.String.pipe(Schema.pattern(/^\d{4}-\d{2}-\d{2}$/)).annotations({
   description: "Calendar date, YYYY-MM-DD."
@@ -426,7 +434,7 @@ export const catalog = {
   "coverage.subscription_activated": define({
     kind: "coverage.subscription_activated",
     deliveryIdFormat: "coverage_activated:<user_id>:<subscription_id>",
-    emitPoint: "POST /api/webhooks/stripe: a Skill Insurance subscription moves from paused, incomplete or new to active.",
+    emitPoint: "POST /api/webhooks/stripe: a Skill Insurance subscription moves from paused, incomplete or new to active. The delivery id names the user, so a subscription receives only a user's first activation.",
     schema: CoverageSubscriptionActivated,
     naturalKey: (fields) => `${fields.stripe_subscription_id}:${iso(fields.activated_at)}`,
     deliveryId: (fields, subscriptionId) => `coverage_activated:${fields.user_id}:${subscriptionId}`,
@@ -443,7 +451,7 @@ export const catalog = {
   "wage_index.published": define({
     kind: "wage_index.published",
     deliveryIdFormat: "wage_index.published:<snapshot_id>:<published_at>:<subscription_id>",
-    emitPoint: "PATCH /api/admin/wage-index/{snapshot_id} with publish true (operator): sent to every tenant.",
+    emitPoint: "PATCH /api/admin/wage-index/{snapshot_id} with publish true (operator): sent to every tenant with a matching active subscription.",
     schema: WageIndexPublished,
     broadcast: true,
     naturalKey: (fields) => `${fields.snapshot_id}:${iso(fields.published_at)}`,

@@ -76,7 +76,8 @@ const readableDecodeError = (error: HttpApiError.HttpApiDecodeError) => {
   const firstPerPath = new Map<string, string>()
   for (const issue of error.issues) {
     const path = issue.path.length === 0 ? "body" : issue.path.map(String).join(".")
-    if (!firstPerPath.has(path)) firstPerPath.set(path, truncate(issue.message))
+    // Schema descriptions end with a period, and the issue text adds ", actual ..." after them.
+    if (!firstPerPath.has(path)) firstPerPath.set(path, truncate(issue.message.replace(/\., actual /, ", actual ")))
   }
   const problems = [...firstPerPath].map(([path, problem]) => `'${path}': ${problem}`)
   return new HttpApiError.HttpApiDecodeError({

@@ -45,10 +45,22 @@ export const PostCallAnalysis = Schema.Struct({
 })
 export type PostCallAnalysis = typeof PostCallAnalysis.Type
 
+/**
+ * A Unix time in seconds between 2000 and 2100. Wider values cannot be a
+ * call's time, and would turn into timestamps outside the ISO 8601 form that
+ * deliveries promise.
+ */
+const UnixSeconds = Schema.Number.pipe(Schema.between(946_684_800, 4_102_444_800)).annotations({
+  description: "Unix time in seconds, between 2000-01-01 and 2100-01-01"
+})
+
 /** Call timing sent by ElevenLabs, in Unix seconds and seconds. */
 export const PostCallMetadata = Schema.Struct({
-  start_time_unix_secs: Schema.optionalWith(Schema.Number, { nullable: true }),
-  call_duration_secs: Schema.optionalWith(Schema.Number, { nullable: true })
+  start_time_unix_secs: Schema.optionalWith(UnixSeconds, { nullable: true }),
+  call_duration_secs: Schema.optionalWith(
+    Schema.Number.pipe(Schema.between(0, 86_400)).annotations({ description: "Call length in seconds, at most one day" }),
+    { nullable: true }
+  )
 })
 
 /** The variables the practice call handed to the agent, echoed back after the call. */
@@ -62,7 +74,7 @@ export const ConversationInitiationClientData = Schema.Struct({
 /** A `post_call_transcription` webhook body. */
 export const PostCallTranscription = Schema.Struct({
   type: Schema.Literal("post_call_transcription"),
-  event_timestamp: Schema.optionalWith(Schema.Number, { nullable: true }),
+  event_timestamp: Schema.optionalWith(UnixSeconds, { nullable: true }),
   data: Schema.Struct({
     agent_id: Schema.optionalWith(Schema.String, { nullable: true }),
     conversation_id: Schema.String,

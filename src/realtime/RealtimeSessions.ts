@@ -7,6 +7,9 @@ import type { CallTurn } from "../integrations/ScenarioGenerator.ts"
 import { type Autopop, type RealtimeSession, RealtimeSessionId, type RecordRealtimeSession } from "./Api.ts"
 import { AutopopGenerator } from "./AutopopGenerator.ts"
 
+/** Longest realtime call the service records: one day. */
+const maxCallMillis = 24 * 60 * 60 * 1000
+
 /** The autopop a request resulted in; `created` is false when the session had one before. */
 export interface AutopopOutcome {
   readonly created: boolean
@@ -62,11 +65,17 @@ export class RealtimeSessions extends Effect.Service<RealtimeSessions>()("salesl
         ON CONFLICT (session_id) DO NOTHING
         RETURNING id`.pipe(Effect.map((rows) => rows.length > 0))
 
-    /** Stores a finished realtime call of a user of the tenant. */
+    /** Stores a finished realtime call of a user of the tenant, at most `maxCallMillis` long. */
     const record = (companyId: string, input: RecordRealtimeSession) =>
       Effect.gen(function*() {
         if (input.ended_at.getTime() <= input.started_at.getTime()) {
           return yield* new BadRequest({ message: "Invalid ended_at: it must be after started_at.", field: "ended_at" })
+        }
+        if (input.ended_at.getTime() - input.started_at.getTime() > maxCallMillis) {
+          return yield* new BadRequest({
+            message: "Invalid ended_at: a realtime call lasts at most 24 hours after started_at.",
+            field: "ended_at"
+          })
         }
         if (!(yield* userExists(companyId, input.user_id))) {
           return yield* new NotFound({ message: `User ${input.user_id} not found.` })

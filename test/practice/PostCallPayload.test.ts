@@ -63,6 +63,20 @@ describe("parseWebhookBody", () => {
     expect(problem.message).toMatch(/^The webhook field data\.transcript\.3\.role is invalid: /)
   })
 
+  it("rejects call times outside any real call", () => {
+    const cases: ReadonlyArray<[string, (body: Record<string, any>) => void]> = [
+      ["data.metadata.call_duration_secs", (body) => (body.data.metadata.call_duration_secs = 1e12)],
+      ["data.metadata.call_duration_secs", (body) => (body.data.metadata.call_duration_secs = -5)],
+      ["data.metadata.start_time_unix_secs", (body) => (body.data.metadata.start_time_unix_secs = 1e15)],
+      ["event_timestamp", (body) => (body.event_timestamp = -1)]
+    ]
+    for (const [field, corrupt] of cases) {
+      const body = fixture()
+      corrupt(body)
+      expect(problemOf(body).field).toBe(field)
+    }
+  })
+
   it("accepts null for optional sections", () => {
     const body = fixture()
     body.data.metadata = null

@@ -109,6 +109,7 @@ describe("Realtime sessions and autopop", () => {
         const cases: ReadonlyArray<[unknown, string]> = [
           [sessionBody(tenant.userId, { ended_at: "2026-05-19T13:33:08.123Z" }), "ended_at"],
           [sessionBody(tenant.userId, { ended_at: "2026-05-19T13:00:00.000Z" }), "ended_at"],
+          [sessionBody(tenant.userId, { started_at: "1926-12-04T10:00:00.000Z" }), "ended_at"],
           [sessionBody(tenant.userId, { started_at: "May 19, 2026" }), "started_at"],
           [sessionBody(tenant.userId, { started_at: "2026-05-19T13:33:08" }), "started_at"],
           [sessionBody(tenant.userId, { ended_at: "2026-13-45T99:00:00Z" }), "ended_at"],

@@ -35,10 +35,12 @@ describe("WebhookSender", () => {
   it.scopedLive("records status and body", () =>
     Effect.gen(function*() {
       const receiver = yield* Receiver
-      yield* receiver.enqueue(respond(201, "created"))
+      // The receiver answers after 150 ms, so the measured duration must cover that wait.
+      yield* receiver.enqueue(respond(201, "created", 150))
       const report = yield* post("/ok")
       expect(report.result).toEqual({ _tag: "Response", statusCode: 201, location: undefined, responseBody: "created" })
-      expect(report.durationMs).toBeGreaterThanOrEqual(0)
+      expect(report.durationMs).toBeGreaterThanOrEqual(140)
+      expect(report.durationMs).toBeLessThan(5_000)
       const [request] = yield* receiver.requests
       expect(request!.body.toString("utf8")).toBe("{\"a\":1}")
       expect(request!.headers["x-saleslab-event"]).toBe("badge.awarded")
