@@ -28,6 +28,7 @@ import { WageIndexSnapshots } from "./wageIndex/WageIndexSnapshots.ts"
 import { DeliveryEngineLive } from "./webhooks/DeliveryEngine.ts"
 import { WebhooksHttpLive } from "./webhooks/Http.ts"
 import { Outbox } from "./webhooks/Outbox.ts"
+import { DeliveryRetention } from "./webhooks/Retention.ts"
 
 /** Every route handler of `SalesLabApi`, with the services they use. */
 const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
@@ -44,6 +45,7 @@ const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
   Layer.provide(CoachingBriefsLive),
   Layer.provide([TournamentAdvance.Default, ScoreRecompute.Default]),
   Layer.provide(WageIndexSnapshots.Default),
+  Layer.provide(DeliveryRetention.Default),
   Layer.provide(SecurityLive),
   Layer.provide(Outbox.Default),
   Layer.provide(DeliveryEngineLive)

@@ -6,6 +6,7 @@ import { AppConfig } from "../platform/AppConfig.ts"
 import { ScoreRecompute } from "../scores/ScoreRecompute.ts"
 import { TournamentAdvance } from "../tournaments/TournamentAdvance.ts"
 import { WageIndexSnapshots } from "../wageIndex/WageIndexSnapshots.ts"
+import { DeliveryRetention } from "../webhooks/Retention.ts"
 import { Sweeper } from "../webhooks/Sweeper.ts"
 
 /** A job that the operator route can start by name, and the cluster can run on a schedule. */
@@ -33,6 +34,7 @@ export const CronJobsLive = Layer.effect(
     const tournamentAdvance = yield* TournamentAdvance
     const scoreRecompute = yield* ScoreRecompute
     const wageIndex = yield* WageIndexSnapshots
+    const retention = yield* DeliveryRetention
     return new Map<string, CronJob>([
       ["sweep-deliveries", { description: "Wake every subscription with due deliveries.", run: sweeper.sweep }],
       ["coaching-briefs", {
@@ -54,6 +56,11 @@ export const CronJobsLive = Layer.effect(
         description: "Store a wage index snapshot of every rep's latest Sales Lab Score, unpublished.",
         run: Effect.orDie(wageIndex.generate),
         schedule: wageIndex.schedule
+      }],
+      ["prune-deliveries", {
+        description: "Delete finished deliveries and unreferenced events past retention, and processed cluster messages.",
+        run: retention.prune,
+        schedule: config.retentionSchedule
       }]
     ])
   })

@@ -58,6 +58,10 @@ export interface AppSettings {
   readonly tournamentAdvanceSchedule: Cron.Cron
   /** When the recompute-scores job runs, in the time zone carried by the cron. */
   readonly recomputeScoresSchedule: Cron.Cron
+  /** When the prune-deliveries job runs, in UTC. */
+  readonly retentionSchedule: Cron.Cron
+  /** Age past which finished deliveries, their attempts and unreferenced events are deleted. */
+  readonly deliveryRetention: Duration.Duration
 }
 
 const settingsConfig = Config.all({
@@ -188,7 +192,20 @@ const settingsConfig = Config.all({
       Config.withDefault("UTC"),
       Config.withDescription("IANA time zone of RECOMPUTE_SCORES_CRON, such as UTC or Europe/Berlin.")
     )
-  }).pipe(Config.mapAttempt(({ expression, timeZone }) => Cron.unsafeParse(expression, timeZone)))
+  }).pipe(Config.mapAttempt(({ expression, timeZone }) => Cron.unsafeParse(expression, timeZone))),
+  retentionSchedule: Config.string("RETENTION_CRON").pipe(
+    Config.withDefault("30 3 * * *"),
+    Config.withDescription("Cron expression (minute hour day month weekday, UTC) of the job that prunes old deliveries."),
+    Config.mapAttempt((expression) => Cron.unsafeParse(expression, "UTC"))
+  ),
+  deliveryRetention: Config.duration("DELIVERY_RETENTION").pipe(
+    Config.withDefault(Duration.days(30)),
+    Config.validate({
+      message: "must be at least 1 hour",
+      validation: (retention) => Duration.greaterThanOrEqualTo(retention, Duration.hours(1))
+    }),
+    Config.withDescription("Age past which finished deliveries and unreferenced events are deleted, such as 30 days.")
+  )
 })
 
 /** The service's settings, as a context service so tests can provide their own. */
