@@ -15,6 +15,7 @@ import { IntegrationsHttpLive } from "./integrations/Http.ts"
 import { AppConfig } from "./platform/AppConfig.ts"
 import { NotFoundRouteLive, RequestErrorsLive } from "./platform/ErrorResponses.ts"
 import { HealthHttpLive } from "./platform/HealthHttp.ts"
+import { MetricsRouteLive } from "./platform/Metrics.ts"
 import { PracticeHttpLive } from "./practice/Http.ts"
 import { RealtimeHttpLive } from "./realtime/Http.ts"
 import { RetrosHttpLive } from "./retros/Http.ts"
@@ -58,7 +59,7 @@ const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
  * delivery engine LISTENs through the `PgClient`.
  */
 export const ServiceLive = HttpApiBuilder.serve(HttpMiddleware.logger).pipe(
-  Layer.provide([NotFoundRouteLive, RequestErrorsLive, HttpRouter.setRouterConfig({ maxParamLength: 2048 })]),
+  Layer.provide([NotFoundRouteLive, MetricsRouteLive, RequestErrorsLive, HttpRouter.setRouterConfig({ maxParamLength: 2048 })]),
   Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(ApiLive),

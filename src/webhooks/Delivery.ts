@@ -1,4 +1,5 @@
-import { Duration, Effect, Fiber, Option } from "effect"
+import { Duration, Effect, Fiber, Metric, Option } from "effect"
+import { webhookAttemptDuration, webhookAttempts, webhookDeliveryLag } from "../platform/Metrics.ts"
 import { currentDate, DeliveryClock } from "./DeliveryClock.ts"
 import { type ClaimedDelivery, DeliveryStore } from "./DeliveryStore.ts"
 import { judgeAttempt } from "./RetryPolicy.ts"
@@ -31,6 +32,7 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
 
         const verdict = judgeAttempt(attemptNumber, report.result)
         const finishedAt = yield* now
+        yield* Metric.update(webhookAttemptDuration, report.durationMs / 1000)
         const nextAttemptAt = Option.map(verdict.retryAfter, (delay) => new Date(finishedAt.getTime() + Duration.toMillis(delay)))
         const statusCode = statusCodeOf(report.result)
         const error = Option.map(verdict.error, (failure) => failure.message)
@@ -53,6 +55,13 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
           duration_ms: report.durationMs,
           error: Option.getOrNull(error),
           next_attempt_at: Option.getOrNull(Option.map(nextAttemptAt, (at) => at.toISOString()))
+        }
+        if (recorded) {
+          const byKind = Metric.tagged(webhookAttempts, "event_kind", delivery.eventKind)
+          yield* Metric.increment(Metric.tagged(byKind, "outcome", verdict.outcome))
+        }
+        if (recorded && verdict.outcome === "succeeded") {
+          yield* Metric.update(webhookDeliveryLag, Math.max(0, finishedAt.getTime() - delivery.eventAt.getTime()) / 1000)
         }
         if (!recorded) {
           yield* Effect.logWarning("Delivery attempt already recorded by another runner; result dropped").pipe(

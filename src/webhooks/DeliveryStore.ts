@@ -1,6 +1,7 @@
 import { SqlClient } from "@effect/sql"
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Metric, Option } from "effect"
 import { AppConfig } from "../platform/AppConfig.ts"
+import { webhookRetriesScheduled } from "../platform/Metrics.ts"
 import { currentDate, DeliveryClock } from "./DeliveryClock.ts"
 import type { AttemptOutcome } from "./RetryPolicy.ts"
 
@@ -26,8 +27,19 @@ export interface ClaimedDelivery {
   /** Attempts made before this claim. */
   readonly attempts: number
   readonly nextAttemptAt: Date
+  /** When the event happened (`webhook_deliveries.event_at`). */
+  readonly eventAt: Date
   readonly url: string
   readonly secret: string
+}
+
+/** Pending deliveries that are due now, for the queue gauges. */
+export interface DueQueueStats {
+  readonly depth: number
+  /** `next_attempt_at` of the oldest due delivery; none when nothing is due. */
+  readonly oldestDueAt: Option.Option<Date>
+  /** The time the stats were taken at. */
+  readonly at: Date
 }
 
 /** The record of one finished attempt. */
@@ -51,6 +63,7 @@ interface ClaimedRow {
   readonly body: string
   readonly attempts: number
   readonly next_attempt_at: Date
+  readonly event_at: Date
   readonly url: string
   readonly secret: string
 }
@@ -97,7 +110,7 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
           FROM due, webhook_subscriptions s
           WHERE d.id = due.id AND s.id = d.subscription_id
           RETURNING d.id::text AS id, d.delivery_id, d.subscription_id, d.event_kind, d.body, d.attempts,
-            d.next_attempt_at, s.url, s.secret`
+            d.next_attempt_at, d.event_at, s.url, s.secret`
         return rows
           .map(toClaimed)
           .sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime() || compareKeys(a.pk, b.pk))
@@ -140,6 +153,7 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
             outcome: record.outcome
           })
         }`
+        if (record.outcome === "retry") yield* Metric.increment(webhookRetriesScheduled)
         return true
       }).pipe(sql.withTransaction, Effect.orDie)
 
@@ -170,7 +184,30 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
       return rows.map((row) => row.subscription_id)
     }).pipe(Effect.orDie)
 
-    return { claimDue, recordAttempt, releaseClaims, subscriptionsWithDueDeliveries } as const
+    /**
+     * Counts the pending deliveries of active subscriptions that are due,
+     * claimed or not, and finds the oldest due time, in one query over the
+     * partial index of pending rows.
+     */
+    const dueQueueStats = Effect.gen(function*() {
+      const at = yield* now
+      const rows = yield* sql<{ depth: number; oldest_due_at: Date | null }>`
+        SELECT count(*)::int AS depth, min(d.next_attempt_at) AS oldest_due_at
+        FROM webhook_deliveries d
+        JOIN webhook_subscriptions s ON s.id = d.subscription_id
+        WHERE d.status = 'pending'
+          AND d.next_attempt_at <= ${at}
+          AND s.status = 'active'
+          AND s.deleted_at IS NULL`
+      const row = rows[0]
+      return {
+        depth: row?.depth ?? 0,
+        oldestDueAt: Option.fromNullable(row?.oldest_due_at),
+        at
+      } satisfies DueQueueStats
+    }).pipe(Effect.orDie)
+
+    return { claimDue, recordAttempt, releaseClaims, subscriptionsWithDueDeliveries, dueQueueStats } as const
   })
 }) {}
 
@@ -182,6 +219,7 @@ const toClaimed = (row: ClaimedRow): ClaimedDelivery => ({
   body: row.body,
   attempts: row.attempts,
   nextAttemptAt: row.next_attempt_at,
+  eventAt: row.event_at,
   url: row.url,
   secret: row.secret
 })

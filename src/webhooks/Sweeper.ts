@@ -1,6 +1,7 @@
 import { Singleton } from "@effect/cluster"
-import { Effect, Layer, Schedule } from "effect"
+import { Effect, Layer, Metric, Option, Schedule } from "effect"
 import { AppConfig } from "../platform/AppConfig.ts"
+import { webhookOldestDueAge, webhookQueueDepth, webhookSweeps, webhookSweepWokenSubscriptions } from "../platform/Metrics.ts"
 import { DeliveryStore } from "./DeliveryStore.ts"
 import { makeWaker } from "./WebhookEndpoint.ts"
 
@@ -18,6 +19,17 @@ export class Sweeper extends Effect.Service<Sweeper>()("saleslab/Sweeper", {
     const sweep = Effect.gen(function*() {
       const subscriptionIds = yield* store.subscriptionsWithDueDeliveries
       yield* Effect.forEach(subscriptionIds, wake, { discard: true })
+
+      const queue = yield* store.dueQueueStats
+      yield* Metric.set(webhookQueueDepth, queue.depth)
+      const oldestDueAgeMs = Option.match(queue.oldestDueAt, {
+        onNone: () => 0,
+        onSome: (dueAt) => Math.max(0, queue.at.getTime() - dueAt.getTime())
+      })
+      yield* Metric.set(webhookOldestDueAge, oldestDueAgeMs / 1000)
+      yield* Metric.increment(webhookSweeps)
+      yield* Metric.incrementBy(webhookSweepWokenSubscriptions, subscriptionIds.length)
+
       if (subscriptionIds.length > 0) {
         yield* Effect.logDebug("Delivery sweep woke subscriptions").pipe(
           Effect.annotateLogs({ subscriptions: subscriptionIds.length })
