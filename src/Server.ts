@@ -31,22 +31,39 @@ import { WebhooksHttpLive } from "./webhooks/Http.ts"
 import { Outbox } from "./webhooks/Outbox.ts"
 import { DeliveryRetention } from "./webhooks/Retention.ts"
 
+/** The handlers of every route group of `SalesLabApi`. */
+const RoutesLive = Layer.mergeAll(
+  HealthHttpLive,
+  TenancyHttpLive,
+  PracticeHttpLive,
+  WebhooksHttpLive,
+  EventKindsHttpLive,
+  AssignmentsHttpLive,
+  GamificationHttpLive,
+  StreaksHttpLive,
+  BriefsHttpLive,
+  IntegrationsHttpLive,
+  RealtimeHttpLive,
+  RetrosHttpLive,
+  CoverageHttpLive,
+  WageIndexHttpLive,
+  TournamentsHttpLive,
+  CronHttpLive
+)
+
+/** The services behind the jobs that `CronHttpLive` runs on demand and on schedule. */
+const JobServicesLive = Layer.mergeAll(
+  CoachingBriefsLive,
+  TournamentAdvance.Default,
+  ScoreRecompute.Default,
+  WageIndexSnapshots.Default,
+  DeliveryRetention.Default
+)
+
 /** Every route handler of `SalesLabApi`, with the services they use. */
 const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
-  Layer.provide([HealthHttpLive, TenancyHttpLive, PracticeHttpLive, WebhooksHttpLive, EventKindsHttpLive]),
-  Layer.provide(IntegrationsHttpLive),
-  Layer.provide(RealtimeHttpLive),
-  Layer.provide(RetrosHttpLive),
-  Layer.provide(CoverageHttpLive),
-  Layer.provide(WageIndexHttpLive),
-  Layer.provide([AssignmentsHttpLive, GamificationHttpLive, StreaksHttpLive]),
-  Layer.provide(TournamentsHttpLive),
-  Layer.provide(BriefsHttpLive),
-  Layer.provide(CronHttpLive),
-  Layer.provide(CoachingBriefsLive),
-  Layer.provide([TournamentAdvance.Default, ScoreRecompute.Default]),
-  Layer.provide(WageIndexSnapshots.Default),
-  Layer.provide(DeliveryRetention.Default),
+  Layer.provide(RoutesLive),
+  Layer.provide(JobServicesLive),
   Layer.provide(SecurityLive),
   Layer.provide(Outbox.Default),
   Layer.provide(DeliveryEngineLive)
@@ -54,12 +71,17 @@ const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
 
 /**
  * The whole service on a given HTTP server: routes, `/openapi.json`, the
- * bundled `/docs` page and the delivery engine. Needs `AppConfig`, a migrated
+ * bundled `/docs` page, `/metrics` and the delivery engine. Needs `AppConfig`, a migrated
  * `PgClient` (which is also the `SqlClient`) and an `HttpServer`; the
  * delivery engine LISTENs through the `PgClient`.
  */
 export const ServiceLive = HttpApiBuilder.serve(HttpMiddleware.logger).pipe(
-  Layer.provide([NotFoundRouteLive, MetricsRouteLive, RequestErrorsLive, HttpRouter.setRouterConfig({ maxParamLength: 2048 })]),
+  Layer.provide([
+    NotFoundRouteLive,
+    MetricsRouteLive,
+    RequestErrorsLive,
+    HttpRouter.setRouterConfig({ maxParamLength: 2048 })
+  ]),
   Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(ApiLive),
