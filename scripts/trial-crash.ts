@@ -8,10 +8,10 @@
  * folder (DATABASE_URL is ignored), subscribes one tenant to a receiver on
  * 127.0.0.1 that returns 200 after a random delay, and queues `--events`
  * deliveries through `POST /v1/webhooks/{id}/test`. When a random share of
- * them (10 % to 90 %) has arrived, it sends SIGKILL to the Node process
- * (with `--kill-database`, to PostgreSQL as well), starts the service again
- * on the same folder and waits until every delivery is recorded as
- * succeeded. Exits with 1 when a delivery was lost or never recorded.
+ * them (10 % to 90 %) has arrived, it sends SIGKILL to the Node process,
+ * or with `--kill-database` to PostgreSQL as well. Then it starts the
+ * service again on the same folder and waits until every delivery is
+ * recorded as succeeded. Exits with 1 when a delivery was lost or never recorded.
  */
 import { cpus } from "node:os"
 import { parseArgs } from "node:util"
