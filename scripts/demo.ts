@@ -179,7 +179,10 @@ const chosenKinds = readKinds()
 // Kinds whose driver cannot fire now are skipped before anything is created.
 const skipped: Array<EventKind> = []
 for (const driver of new Set(chosenKinds.map((kind) => emitPointDrivers[kind]!))) {
-  const reason = driver.unavailableReason?.()
+  // With --all, a kind whose setting is missing is skipped like one that cannot fire today.
+  const missing = allKinds ? driver.settings.filter((name) => !process.env[name]) : []
+  const reason = driver.unavailableReason?.() ??
+    (missing.length === 0 ? undefined : `${missing.join(" and ")} is not set; set it to the service's value to fire it`)
   if (reason === undefined) continue
   const driverKinds = chosenKinds.filter((kind) => emitPointDrivers[kind] === driver)
   step(`Skipping ${driverKinds.join(" and ")}: ${reason}`)
