@@ -2,7 +2,7 @@ import { HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
 
 /**
- * The errors every route may answer with. Each carries `_tag` and a
+ * The errors every route may return. Each carries `_tag` and a
  * `message` a person can act on; the HTTP status is attached here, once.
  */
 

@@ -14,9 +14,9 @@ export interface AppSettings {
   readonly databaseUrl: Option.Option<Redacted.Redacted>
   /** Folder of the embedded PostgreSQL cluster, used only without `databaseUrl`. */
   readonly dataDirectory: string
-  /** Bearer token of the operator routes; none means every operator route answers 401. */
+  /** Bearer token of the operator routes; none means every operator route returns 401. */
   readonly operatorToken: Option.Option<Redacted.Redacted>
-  /** Secret that signs ElevenLabs post-call webhooks; none means every such webhook answers 401. */
+  /** Secret that signs ElevenLabs post-call webhooks; none means every such webhook returns 401. */
   readonly elevenLabsWebhookSecret: Option.Option<Redacted.Redacted>
   /** ElevenLabs API key; with it, a practice call also asks ElevenLabs for a signed conversation URL. */
   readonly elevenLabsApiKey: Option.Option<Redacted.Redacted>

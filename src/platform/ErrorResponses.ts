@@ -4,7 +4,7 @@ import { SalesLabApi } from "../Api.ts"
 import { BadRequest, InternalError, PayloadTooLarge } from "../ApiErrors.ts"
 
 /**
- * Answers every path that no route matches with the JSON error shape of the
+ * Responds to every path that no route matches with the JSON error shape of the
  * public contract: a 404 `NotFound` that names the method and path, instead
  * of the router's empty 404.
  */
@@ -22,7 +22,7 @@ export const NotFoundRouteLive = HttpApiBuilder.Router.use((router) =>
 /** Largest request body the service reads: 1 MiB, far above any valid request. */
 export const maxRequestBodyBytes = 1_048_576
 
-/** Longest issue text repeated in a 400, so that a huge invalid value is not echoed back whole. */
+/** Maximum length of an issue text repeated in a 400, so that a huge invalid value is not echoed back whole. */
 const maxIssueLength = 300
 
 const truncate = (text: string) => text.length <= maxIssueLength ? text : `${text.slice(0, maxIssueLength)}…`
@@ -38,7 +38,7 @@ const findNulCharacter = (value: unknown, path: ReadonlyArray<string>): Readonly
   return undefined
 }
 
-// JSON bodies are checked for NUL characters before any route sees them, so
+// JSON bodies are checked for NUL characters before any route reads them, so
 // that such text is a 400 naming the field instead of a database error. The
 // body read here as text is cached by the request, so a route that decodes JSON
 // reads it again for free. Incoming webhooks under /api/webhooks/ are skipped:
@@ -86,7 +86,7 @@ const readableDecodeError = (error: HttpApiError.HttpApiDecodeError) => {
   })
 }
 
-// A declared length over the limit is answered before any byte is read. A
+// A declared length over the limit is rejected before any byte is read. A
 // chunked body without a length is cut off when it crosses the limit, and the
 // connection is then reset, because the server stops reading it.
 const rejectDeclaredOversize = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>

@@ -7,7 +7,7 @@ import type { CallTurn } from "../integrations/ScenarioGenerator.ts"
 import { type Autopop, type RealtimeSession, RealtimeSessionId, type RecordRealtimeSession } from "./Api.ts"
 import { AutopopGenerator } from "./AutopopGenerator.ts"
 
-/** Longest realtime call the service records: one day. */
+/** Maximum length of a realtime call the service records: one day. */
 const maxCallMillis = 24 * 60 * 60 * 1000
 
 /** The autopop a request resulted in; `created` is false when the session had one before. */

@@ -125,7 +125,7 @@ export const DeliveryDetail = Schema.Struct({
 }).annotations({ identifier: "DeliveryDetail" })
 export type DeliveryDetail = typeof DeliveryDetail.Type
 
-/** Answer of the routes that queue a delivery. */
+/** Body returned by the routes that queue a delivery. */
 export const QueuedDelivery = Schema.Struct({ delivery_id: Schema.String }).annotations({
   identifier: "QueuedDelivery"
 })
@@ -145,7 +145,7 @@ const deliveryPath = Schema.Struct({ id: Schema.String, delivery_id: Schema.Stri
 /**
  * Outbound webhook subscriptions of the current tenant and their delivery
  * log. Every route needs the `admin` scope. An unknown or deleted id and
- * another tenant's id answer the same 404.
+ * another tenant's id return the same 404.
  */
 export class WebhooksApi extends HttpApiGroup.make("webhooks")
   .add(
