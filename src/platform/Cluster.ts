@@ -19,6 +19,12 @@ export const ClusterLive = SingleRunner.layer({
     entityMessagePollInterval: "5 seconds",
     // Leaves room for an attempt in flight (at most the delivery timeout) to
     // finish and be recorded when a runner shuts down.
-    entityTerminationTimeout: "30 seconds"
+    entityTerminationTimeout: "30 seconds",
+    // A runner that died still holds its shard locks until they expire, and
+    // until then no runner works its subscriptions. The library's defaults
+    // (refresh every 10 s, expire after 35 s) are shortened so that a
+    // restarted or surviving runner takes over within about 10 seconds.
+    shardLockRefreshInterval: "3 seconds",
+    shardLockExpiration: "10 seconds"
   }
 })

@@ -10,10 +10,12 @@ export const claimBatchSize = 50
 
 /**
  * Time a claim lasts past the delivery timeout. An attempt always ends within
- * the timeout, so a claim outlives its attempt and a row whose runner died is
- * picked up again once the claim expires.
+ * the timeout and is then recorded in one short transaction, so a claim
+ * outlives its attempt. A row whose runner died waits for its claim to expire
+ * before another runner sends it again, which sets the recovery time after a
+ * crash: the delivery timeout plus this margin.
  */
-const claimMargin = Duration.seconds(30)
+const claimMargin = Duration.seconds(10)
 
 /** A due delivery claimed by this runner, with what is needed to send it. */
 export interface ClaimedDelivery {

@@ -6,7 +6,7 @@ const subscriptionConcurrency = 4
 
 // The service runs as a child process with an embedded PostgreSQL of its own, so
 // DATABASE_URL does not apply. Recovery waits for the claims of the killed
-// process to expire: the 1 s delivery timeout plus the store's 30 s margin.
+// process to expire: the 1 s delivery timeout plus the store's 10 s margin.
 describe("Delivery engine crash", () => {
   it.live("SIGKILL mid-delivery loses nothing", () =>
     Effect.gen(function*() {
