@@ -281,27 +281,19 @@ const briefsTimeZone = () => process.env.COACHING_BRIEFS_TIME_ZONE || "UTC"
 
 /**
  * coaching.brief_delivered: a practice call, then the coaching-briefs job.
- * The job mails the briefs of the Monday-to-Sunday week that ended last, and
- * a brief covers the scorecards created in that week. A scorecard created
- * now is in that week only on a Sunday, in the briefs' time zone, so on any
- * other day the demo cannot fire this kind.
+ * The job mails the briefs of the Monday-to-Sunday week that ended last, in
+ * the briefs' time zone, and a brief covers the calls that ended in that
+ * week. So the demo reports its call as ended a week ago (on a Sunday: just
+ * now, because that week ends today).
  */
 const coachingBriefDriver: EmitPointDriver = {
   settings: ["ELEVENLABS_WEBHOOK_SECRET"],
-  unavailableReason: () => {
-    const zone = briefsTimeZone()
-    const weekday = new Intl.DateTimeFormat("en-US", { timeZone: zone, weekday: "long" }).format(new Date())
-    return weekday === "Sunday"
-      ? undefined
-      : `the coaching-briefs job covers the week that ended last Sunday, and today is ${weekday} in ${zone}, ` +
-        "so a scorecard created now gets its brief only from next Sunday's run. " +
-        "Run the demo on a Sunday, with COACHING_BRIEFS_TIME_ZONE set as in the service."
-  },
-  // NOTE: this path has not been run on a Sunday. On other days the demo skips it.
   fire: async (context) => {
+    const weekday = new Intl.DateTimeFormat("en-US", { timeZone: briefsTimeZone(), weekday: "long" }).format(new Date())
+    const endedAt = new Date(Date.now() - (weekday === "Sunday" ? 60_000 : 7 * 24 * 60 * 60 * 1000))
     const userId = await createRep(context, "Coached Rep")
-    context.step("Completing a practice call, which creates a scorecard in this week")
-    await completePracticeCall(context, userId)
+    context.step(`Completing a practice call that ended ${endedAt.toISOString()}, in the week the briefs cover`)
+    await completePracticeCall(context, userId, { endedAt })
     await startCronJob(context, "coaching-briefs")
     return [{
       kind: "coaching.brief_delivered",

@@ -112,7 +112,7 @@ export class CoachingBriefs extends Effect.Service<CoachingBriefs>()("saleslab/C
 
     /**
      * Delivers the brief of `week` to every user of every tenant who has a
-     * scorecard in it and no brief for it yet. A user whose brief fails is
+     * scored practice call that ended in it and no brief for it yet. A user whose brief fails is
      * logged and skipped, and the other users still get theirs.
      */
     const deliverWeek = (week: BriefWeek) =>
@@ -148,7 +148,7 @@ export class CoachingBriefs extends Effect.Service<CoachingBriefs>()("saleslab/C
      * is the week ending that day.
      *
      * NOTE: the next scheduled run covers the following week. So a brief whose
-     * mail failed, or a rep whose only scorecards came after Sunday's run, gets
+     * mail failed, or a rep whose only calls were reported after Sunday's run, gets
      * that week's brief only from a run before the next Sunday, such as
      * `POST /api/cron/coaching-briefs`.
      */

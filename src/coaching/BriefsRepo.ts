@@ -30,14 +30,19 @@ export class BriefsRepo extends Effect.Service<BriefsRepo>()("saleslab/BriefsRep
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
 
-    /** Users of every tenant with at least one scorecard in the week and no brief for it. */
+    /**
+     * Users of every tenant with at least one scored practice call in the week
+     * and no brief for it. A call belongs to the week in which it ended, as
+     * the post-call webhook reports it, which may be before its scorecard
+     * was stored.
+     */
     const recipients = (week: BriefWeek) =>
       sql<BriefRecipient>`
         SELECT u.id AS user_id, u.company_id, u.email, u.name
         FROM users u
         WHERE EXISTS (
-            SELECT 1 FROM scorecards s
-            WHERE s.user_id = u.id AND s.created_at >= ${week.from} AND s.created_at < ${week.until})
+            SELECT 1 FROM scorecards s JOIN practice_sessions p ON p.id = s.session_id
+            WHERE s.user_id = u.id AND p.ended_at >= ${week.from} AND p.ended_at < ${week.until})
           AND NOT EXISTS (
             SELECT 1 FROM coaching_briefs b WHERE b.user_id = u.id AND b.week_start = ${week.weekStart}::date)
         ORDER BY u.company_id, u.id`
@@ -56,14 +61,16 @@ export class BriefsRepo extends Effect.Service<BriefsRepo>()("saleslab/BriefsRep
         Effect.map((rows) => rows.length > 0)
       )
 
-    /** The user's scorecards created in the week, oldest first, with their scenario titles. */
+    /** The scorecards of the user's practice calls that ended in the week, oldest first, with their scenario titles. */
     const weekScorecards = (userId: string, week: BriefWeek) =>
       sql<WeekScorecard>`
         SELECT s.overall_score, s.verdict, s.category_scores, s.best_line, s.worst_line, s.next_drill,
           s.created_at, sc.title AS scenario_title
-        FROM scorecards s JOIN scenarios sc ON sc.id = s.scenario_id
-        WHERE s.user_id = ${userId} AND s.created_at >= ${week.from} AND s.created_at < ${week.until}
-        ORDER BY s.created_at, s.id`
+        FROM scorecards s
+          JOIN scenarios sc ON sc.id = s.scenario_id
+          JOIN practice_sessions p ON p.id = s.session_id
+        WHERE s.user_id = ${userId} AND p.ended_at >= ${week.from} AND p.ended_at < ${week.until}
+        ORDER BY p.ended_at, s.id`
 
     const insertBrief = (row: BriefRow) =>
       sql`

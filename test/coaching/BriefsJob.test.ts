@@ -308,5 +308,22 @@ describe("coaching-briefs job", () => {
         expect((yield* sink.messages).filter((mail) => mail.to[0] === tenant.rep.email)).toHaveLength(1)
         expect((yield* briefsOf([tenant.rep.id]))[0]!.sent_at).toEqual(new Date("2026-05-18T13:00:00.000Z"))
       }))
+
+    it.effect("week follows when the call ended", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        // Monday 2026-05-18 09:00 in New York: the brief covers the week of 2026-05-11.
+        yield* TestClock.setTime(Date.parse("2026-05-18T13:00:00.000Z"))
+        const scoredLate = yield* tenantWithRep("Wayne", [["2026-05-17T23:00:00.000Z", renewal]])
+        const endedBefore = yield* tenantWithRep("Kent", [["2026-05-10T23:00:00.000Z", coldCall]])
+        // The first call ended in the week but was scored after it; the second ended the week before but was scored in it.
+        yield* sql`UPDATE scorecards SET created_at = '2026-05-18T12:00:00.000Z' WHERE user_id = ${scoredLate.rep.id}`
+        yield* sql`UPDATE scorecards SET created_at = '2026-05-12T12:00:00.000Z' WHERE user_id = ${endedBefore.rep.id}`
+
+        yield* runJob
+
+        expect(yield* briefsOf([scoredLate.rep.id])).toHaveLength(1)
+        expect(yield* briefsOf([endedBefore.rep.id])).toHaveLength(0)
+      }))
   })
 })
