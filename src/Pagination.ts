@@ -42,7 +42,7 @@ export const decodeCursor = (cursor: string): Position | undefined => {
 
 /**
  * Builds a page from rows fetched with `limit + 1`: the extra row, if present,
- * only tells that another page exists.
+ * only shows that another page exists.
  */
 export const toPage = <Row, A>(
   rows: ReadonlyArray<Row>,

@@ -6,7 +6,7 @@ import type { EventKind } from "./EventKinds.ts"
 /** The fields an emit point supplies for an event of `kind`. */
 export type FieldsOf<K extends EventKind> = EventFields<Catalog[K]["schema"]>
 
-/** A catalog entry with its field types erased, for code that handles every kind alike. */
+/** Returns the catalog entry of `kind` with its field types erased, for code that handles every kind alike. */
 const erased = (kind: EventKind) => {
   const definition = catalog[kind] as unknown as {
     readonly naturalKey: (fields: unknown) => string
@@ -73,7 +73,7 @@ export class Events extends Effect.Service<Events>()("saleslab/Events", {
       )
     }
 
-    /** The encoded body of `kind` for one subscription, outside the outbox (test events). */
+    /** Encodes the body of `kind` for one subscription outside the outbox, as test events need. */
     const render = <K extends EventKind>(kind: K, companyId: string, fields: FieldsOf<K>, subscriptionId: string) => {
       const deliveryId = erased(kind).deliveryId(fields, subscriptionId)
       return { deliveryId, payload: bodyFor(kind, fields, companyId, deliveryId) }

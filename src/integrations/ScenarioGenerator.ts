@@ -130,10 +130,10 @@ interface Exchange {
   readonly repResponse: string
 }
 
-/** Every non-blank buyer line that a later non-blank rep turn responds to, in transcript order. */
+/** Collects every non-blank buyer line that a later non-blank rep turn responds to, in transcript order. */
 const exchangesOf = (transcript: ReadonlyArray<CallTurn>): ReadonlyArray<Exchange> => {
   const exchanges: Array<Exchange> = []
-  // Walking backwards keeps the next rep answer at hand, so long transcripts cost one pass.
+  // Walking backwards keeps the next rep response at hand, so long transcripts cost one pass.
   let nextRepAnswer: string | undefined
   for (let index = transcript.length - 1; index >= 0; index--) {
     const turn = transcript[index]!

@@ -18,7 +18,7 @@ export interface AppSettings {
   readonly operatorToken: Option.Option<Redacted.Redacted>
   /** Secret that signs ElevenLabs post-call webhooks; none means every such webhook returns 401. */
   readonly elevenLabsWebhookSecret: Option.Option<Redacted.Redacted>
-  /** ElevenLabs API key; with it, a practice call also asks ElevenLabs for a signed conversation URL. */
+  /** ElevenLabs API key. With it, a practice call also requests a signed conversation URL from ElevenLabs. */
   readonly elevenLabsApiKey: Option.Option<Redacted.Redacted>
   /** ElevenLabs agent that runs practice calls, used with `elevenLabsApiKey`. */
   readonly elevenLabsAgentId: Option.Option<string>

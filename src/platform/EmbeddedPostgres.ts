@@ -84,7 +84,7 @@ export const startEmbeddedPostgres = (dataDirectory: string) =>
     const port = yield* freePort
     mkdirSync(directory, { recursive: true })
 
-    // The server's error output, kept so that a failed start can say why.
+    // The server's error output, kept so that a failed start can report the cause.
     const errorOutput: Array<string> = []
     const server = new EmbeddedPostgresServer({
       databaseDir: directory,

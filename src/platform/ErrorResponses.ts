@@ -95,11 +95,11 @@ const rejectDeclaredOversize = Effect.flatMap(HttpServerRequest.HttpServerReques
     : Effect.void)
 
 /**
- * The request-level error handling of every route: bodies are read up to
- * `maxRequestBodyBytes` (a larger one is a 413); a body that is not valid
+ * Handles request-level errors of every route. Bodies are read up to
+ * `maxRequestBodyBytes`, and a larger one is a 413. A body that is not valid
  * JSON is a 400 instead of a defect, and so is a JSON string that PostgreSQL
- * cannot store (one with a NUL character); schema failures get a readable message;
- * any other defect (a bug, a lost database connection) becomes the opaque 500
+ * cannot store (one with a NUL character). Schema failures get a readable
+ * message, and any other defect (a bug, a lost database connection) becomes the opaque 500
  * `InternalError`, with the cause logged and never sent to the client.
  */
 export const RequestErrorsLive = HttpApiBuilder.middleware(SalesLabApi, (app) =>

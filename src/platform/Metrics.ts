@@ -184,7 +184,9 @@ export const renderPrometheus = (pairs: Iterable<MetricPair.MetricPair.Untyped>)
 const compareSamples = (a: string, b: string): number => {
   const keyA = seriesKey(a)
   const keyB = seriesKey(b)
-  return keyA < keyB ? -1 : keyA > keyB ? 1 : 0
+  if (keyA < keyB) return -1
+  if (keyA > keyB) return 1
+  return 0
 }
 
 // A histogram's bucket lines differ only in `le`, and their written order is

@@ -134,13 +134,13 @@ export const parseWebhookBody = (text: string): ParsedWebhook => {
     : { _tag: "PostCall", payload: payload.right }
 }
 
-/** The practice session id the call carried, if any, from the echoed dynamic variables. */
+/** Returns the practice session id the call carried in its echoed dynamic variables, if any. */
 export const sessionIdOf = (payload: PostCallTranscription): string | undefined => {
   const value = payload.data.conversation_initiation_client_data?.dynamic_variables.saleslab_session_id
   return typeof value === "string" && value !== "" ? value : undefined
 }
 
-/** The company id the call carried, if any. */
+/** Returns the company id the call carried in its echoed dynamic variables, if any. */
 export const companyIdOf = (payload: PostCallTranscription): string | undefined => {
   const value = payload.data.conversation_initiation_client_data?.dynamic_variables.saleslab_company_id
   return typeof value === "string" && value !== "" ? value : undefined

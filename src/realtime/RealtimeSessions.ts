@@ -100,7 +100,7 @@ export class RealtimeSessions extends Effect.Service<RealtimeSessions>()("salesl
     /**
      * Generates, stores and announces the autopop of a finished session.
      * The generator runs before the transaction, so a slow generator holds no
-     * lock; of two concurrent requests, the first insert wins and the other
+     * lock. Of two concurrent requests, the first insert wins and the other
      * returns its autopop.
      */
     const autopop = (companyId: string, sessionId: RealtimeSessionId) =>

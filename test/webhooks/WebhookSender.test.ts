@@ -35,7 +35,7 @@ describe("WebhookSender", () => {
   it.scopedLive("records status and body", () =>
     Effect.gen(function*() {
       const receiver = yield* Receiver
-      // The receiver answers after 150 ms, so the measured duration must cover that wait.
+      // The receiver responds after 150 ms, so the measured duration must cover that wait.
       yield* receiver.enqueue(respond(201, "created", 150))
       const report = yield* post("/ok")
       expect(report.result).toEqual({ _tag: "Response", statusCode: 201, location: undefined, responseBody: "created" })
