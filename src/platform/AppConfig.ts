@@ -64,6 +64,29 @@ export interface AppSettings {
   readonly deliveryRetention: Duration.Duration
 }
 
+/**
+ * Reads the schedule of a job: a cron expression and, when `timeZone` names
+ * a variable, the IANA time zone it runs in (UTC otherwise, and by default).
+ * An invalid expression or zone fails at start-up.
+ */
+const scheduleConfig = (options: {
+  readonly cron: string
+  readonly defaultCron: string
+  readonly description: string
+  readonly timeZone?: string
+  readonly timeZoneDescription?: string
+}) =>
+  Config.all({
+    expression: Config.string(options.cron).pipe(
+      Config.withDefault(options.defaultCron),
+      Config.withDescription(options.description)
+    ),
+    timeZone: options.timeZone === undefined ? Config.succeed("UTC") : Config.string(options.timeZone).pipe(
+      Config.withDefault("UTC"),
+      Config.withDescription(options.timeZoneDescription ?? "IANA time zone of the schedule.")
+    )
+  }).pipe(Config.mapAttempt(({ expression, timeZone }) => Cron.unsafeParse(expression, timeZone)))
+
 const settingsConfig = Config.all({
   port: Config.port("PORT").pipe(
     Config.withDefault(8080),
@@ -164,40 +187,34 @@ const settingsConfig = Config.all({
     Config.option,
     Config.withDescription("Stripe secret API key. Only constructs the client that verifies webhooks; no Stripe API call is made.")
   ),
-  wageIndexSchedule: Config.all({
-    expression: Config.string("WAGE_INDEX_CRON").pipe(
-      Config.withDefault("45 6 * * *"),
-      Config.withDescription("Cron expression (minute hour day month weekday) of the nightly wage-index snapshot.")
-    ),
-    timeZone: Config.string("WAGE_INDEX_TIME_ZONE").pipe(
-      Config.withDefault("UTC"),
-      Config.withDescription("IANA time zone of WAGE_INDEX_CRON and of the month in snapshot labels, such as UTC.")
-    )
-  }).pipe(Config.mapAttempt(({ expression, timeZone }) => Cron.unsafeParse(expression, timeZone))),
+  wageIndexSchedule: scheduleConfig({
+    cron: "WAGE_INDEX_CRON",
+    defaultCron: "45 6 * * *",
+    description: "Cron expression (minute hour day month weekday) of the nightly wage-index snapshot.",
+    timeZone: "WAGE_INDEX_TIME_ZONE",
+    timeZoneDescription: "IANA time zone of WAGE_INDEX_CRON and of the month in snapshot labels, such as UTC."
+  }),
   wageIndexPublicUrl: Config.string("WAGE_INDEX_PUBLIC_URL").pipe(
     Config.withDefault("https://saleslab.cloud/wage-index"),
     Config.withDescription("Public page of the wage index, sent as public_url with every snapshot.")
   ),
-  tournamentAdvanceSchedule: Config.string("TOURNAMENT_ADVANCE_CRON").pipe(
-    Config.withDefault("*/5 * * * *"),
-    Config.withDescription("Cron expression (minute hour day month weekday, UTC) of the job that creates next tournament rounds."),
-    Config.mapAttempt((expression) => Cron.unsafeParse(expression, "UTC"))
-  ),
-  recomputeScoresSchedule: Config.all({
-    expression: Config.string("RECOMPUTE_SCORES_CRON").pipe(
-      Config.withDefault("45 6 * * *"),
-      Config.withDescription("Cron expression (minute hour day month weekday) of the nightly Sales Lab Score recompute.")
-    ),
-    timeZone: Config.string("RECOMPUTE_SCORES_TIME_ZONE").pipe(
-      Config.withDefault("UTC"),
-      Config.withDescription("IANA time zone of RECOMPUTE_SCORES_CRON, such as UTC or Europe/Berlin.")
-    )
-  }).pipe(Config.mapAttempt(({ expression, timeZone }) => Cron.unsafeParse(expression, timeZone))),
-  retentionSchedule: Config.string("RETENTION_CRON").pipe(
-    Config.withDefault("30 3 * * *"),
-    Config.withDescription("Cron expression (minute hour day month weekday, UTC) of the job that prunes old deliveries."),
-    Config.mapAttempt((expression) => Cron.unsafeParse(expression, "UTC"))
-  ),
+  tournamentAdvanceSchedule: scheduleConfig({
+    cron: "TOURNAMENT_ADVANCE_CRON",
+    defaultCron: "*/5 * * * *",
+    description: "Cron expression (minute hour day month weekday, UTC) of the job that creates next tournament rounds."
+  }),
+  recomputeScoresSchedule: scheduleConfig({
+    cron: "RECOMPUTE_SCORES_CRON",
+    defaultCron: "45 6 * * *",
+    description: "Cron expression (minute hour day month weekday) of the nightly Sales Lab Score recompute.",
+    timeZone: "RECOMPUTE_SCORES_TIME_ZONE",
+    timeZoneDescription: "IANA time zone of RECOMPUTE_SCORES_CRON, such as UTC or Europe/Berlin."
+  }),
+  retentionSchedule: scheduleConfig({
+    cron: "RETENTION_CRON",
+    defaultCron: "30 3 * * *",
+    description: "Cron expression (minute hour day month weekday, UTC) of the job that prunes old deliveries."
+  }),
   deliveryRetention: Config.duration("DELIVERY_RETENTION").pipe(
     Config.withDefault(Duration.days(30)),
     Config.validate({
