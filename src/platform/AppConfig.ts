@@ -30,6 +30,8 @@ export interface AppSettings {
   readonly sweepInterval: Duration.Duration
   /** Deliveries of one subscription that may be in flight at once. */
   readonly subscriptionConcurrency: number
+  /** Delivery attempts that one runner may have in flight at once, over all subscriptions. */
+  readonly maxAttemptsInFlight: number
   /** Interval between two probe notifications that check the delivery LISTEN connection is alive. */
   readonly listenProbeInterval: Duration.Duration
   /** Minimum level of the JSON log lines: trace, debug, info, warning, error or none. */
@@ -136,6 +138,11 @@ const settingsConfig = Config.all({
     Config.withDefault(4),
     Config.validate({ message: "must be between 1 and 50", validation: (n) => n >= 1 && n <= 50 }),
     Config.withDescription("Deliveries of one subscription in flight at once (1 to 50).")
+  ),
+  maxAttemptsInFlight: Config.integer("WEBHOOK_MAX_IN_FLIGHT").pipe(
+    Config.withDefault(128),
+    Config.validate({ message: "must be between 1 and 10000", validation: (n) => n >= 1 && n <= 10_000 }),
+    Config.withDescription("Delivery attempts one runner may have in flight at once, over all subscriptions (1 to 10000).")
   ),
   listenProbeInterval: Config.duration("WEBHOOK_LISTEN_PROBE_INTERVAL").pipe(
     Config.withDefault(Duration.seconds(15)),

@@ -1,7 +1,8 @@
 import { Duration, Effect, Fiber, Metric, Option } from "effect"
+import { AppConfig } from "../platform/AppConfig.ts"
 import { webhookAttemptDuration, webhookAttempts, webhookDeliveryLag } from "../platform/Metrics.ts"
 import { currentDate, DeliveryClock } from "./DeliveryClock.ts"
-import { type ClaimedDelivery, DeliveryStore } from "./DeliveryStore.ts"
+import { type ClaimedDelivery, DeliveryStore, recordAllowance } from "./DeliveryStore.ts"
 import { judgeAttempt } from "./RetryPolicy.ts"
 import { deliveryHeaders } from "./Signing.ts"
 import { statusCodeOf, WebhookSender } from "./WebhookSender.ts"
@@ -15,20 +16,41 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
     const store = yield* DeliveryStore
     const sender = yield* WebhookSender
     const now = currentDate(yield* DeliveryClock)
+    const { deliveryTimeout, maxAttemptsInFlight } = yield* AppConfig
+    /** Claim time, in milliseconds, that must be left when an attempt starts. */
+    const latestStart = Duration.toMillis(Duration.sum(deliveryTimeout, recordAllowance))
+    // Bounds the open requests of the runner. A stalled endpoint holds at most
+    // its subscription's concurrency of these, and each for at most the
+    // delivery timeout, so the other subscriptions keep the rest.
+    const sendPermits = yield* Effect.makeSemaphore(maxAttemptsInFlight)
 
     const attempt = (delivery: ClaimedDelivery) =>
       Effect.gen(function*() {
         const attributes = { subscriptionId: delivery.subscriptionId, deliveryId: delivery.deliveryId }
         const attemptNumber = delivery.attempts + 1
 
-        const headers = yield* Effect.sync(() => deliveryHeaders(delivery)).pipe(
-          Effect.withSpan("Delivery.sign", { attributes })
+        // Signed only once a permit is held, so a wait for one never ages the
+        // signature's timestamp. An attempt whose claim would end before it
+        // could be sent and recorded is left for a later claim, because
+        // another runner may claim the row once this claim ends.
+        const sent = yield* sendPermits.withPermits(1)(
+          Effect.gen(function*() {
+            const startedAt = yield* now
+            if (delivery.claimedUntil.getTime() - startedAt.getTime() < latestStart) return Option.none()
+            const headers = yield* Effect.sync(() => deliveryHeaders(delivery)).pipe(
+              Effect.withSpan("Delivery.sign", { attributes })
+            )
+            const report = yield* sender.send({ url: delivery.url, headers, body: delivery.body }).pipe(
+              Effect.withSpan("Delivery.send", { attributes })
+            )
+            return Option.some({ report, startedAt })
+          })
         )
-
-        const startedAt = yield* now
-        const report = yield* sender.send({ url: delivery.url, headers, body: delivery.body }).pipe(
-          Effect.withSpan("Delivery.send", { attributes })
-        )
+        if (Option.isNone(sent)) {
+          yield* Effect.logWarning("Delivery claim ends too soon to start the attempt; it is left for a later claim")
+          return
+        }
+        const { report, startedAt } = sent.value
 
         const verdict = judgeAttempt(attemptNumber, report.result)
         const finishedAt = yield* now

@@ -19,19 +19,17 @@ export const makeDeliveryEngine = <CR, E, R>(options: {
   readonly clock: Layer.Layer<DeliveryClock, never, CR>
   readonly sender: Layer.Layer<WebhookSender, E, R>
 }) => {
-  const services = Delivery.Default.pipe(
-    Layer.provideMerge(DeliveryStore.Default),
-    Layer.provideMerge(options.sender),
-    Layer.provideMerge(options.clock)
-  )
-  const sweeper = Sweeper.Default.pipe(Layer.provide(services))
+  const services = Delivery.Default.pipe(Layer.provideMerge(options.sender))
   const background = Layer.mergeAll(
     WebhookEndpointLive.pipe(Layer.provide(services)),
     DispatcherLive,
-    SweeperSingletonLive.pipe(Layer.provide(sweeper))
+    SweeperSingletonLive.pipe(Layer.provide(Sweeper.Default))
   )
-  return Layer.merge(background, sweeper).pipe(
+  return Layer.merge(background, Sweeper.Default).pipe(
     Layer.provideMerge(ClusterLive),
+    // The store is built before the cluster and closed after it, so attempts
+    // that finish while the cluster stops its entities are still recorded.
+    Layer.provide(Layer.provideMerge(DeliveryStore.Default, options.clock)),
     // The cluster's timers, the sweeper and the dispatcher always run on the
     // real clock, even when the layer is built in a test under `TestClock`.
     Layer.locallyWith(DefaultServices.currentServices, Context.add(Clock.Clock, Clock.make()))

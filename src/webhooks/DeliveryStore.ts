@@ -1,5 +1,6 @@
 import { SqlClient } from "@effect/sql"
-import { Duration, Effect, Metric, Option } from "effect"
+import { Duration, Effect, Metric, Option, Schedule } from "effect"
+import { makeBatcher } from "../platform/Batcher.ts"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { webhookRetriesScheduled } from "../platform/Metrics.ts"
 import { currentDate, DeliveryClock } from "./DeliveryClock.ts"
@@ -7,6 +8,12 @@ import type { AttemptOutcome } from "./RetryPolicy.ts"
 
 /** Deliveries claimed by one query, at most; also the batch size of a drain. */
 export const claimBatchSize = 50
+
+/**
+ * Time a claim must still last when its attempt starts, past the delivery
+ * timeout, so that the attempt is sent and recorded before the claim ends.
+ */
+export const recordAllowance = Duration.seconds(3)
 
 /**
  * Time a claim lasts past the delivery timeout. An attempt always ends within
@@ -33,6 +40,8 @@ export interface ClaimedDelivery {
   readonly eventAt: Date
   readonly url: string
   readonly secret: string
+  /** When this runner's claim on the row ends. */
+  readonly claimedUntil: Date
 }
 
 /** Pending deliveries that are due now, for the queue gauges. */
@@ -57,6 +66,32 @@ export interface AttemptRecord {
   readonly nextAttemptAt: Option.Option<Date>
 }
 
+/** A request to claim up to `limit` due deliveries of one subscription. */
+interface ClaimRequest {
+  readonly subscriptionId: string
+  readonly limit: number
+}
+
+/** Subscriptions whose claims share one statement, at most. */
+const claimRequestsPerStatement = 100
+
+/** Attempt records written by one statement, at most. */
+const recordsPerStatement = 500
+
+/** Statements of each kind, claims and records, in progress at once per runner. */
+const statementsInFlight = 2
+
+/**
+ * Retries a failed record write after 100 ms, doubling up to 2 s between
+ * tries, for as long as a claim lasts. After that, another runner may have
+ * sent the delivery again, and the record is given up.
+ */
+const recordRetrySchedule = (claimDuration: Duration.Duration) =>
+  Schedule.exponential(Duration.millis(100)).pipe(
+    Schedule.either(Schedule.spaced(Duration.seconds(2))),
+    Schedule.upTo(claimDuration)
+  )
+
 interface ClaimedRow {
   readonly id: string
   readonly delivery_id: string
@@ -68,6 +103,7 @@ interface ClaimedRow {
   readonly event_at: Date
   readonly url: string
   readonly secret: string
+  readonly claimed_until: Date
 }
 
 /**
@@ -77,87 +113,201 @@ interface ClaimedRow {
  * a parameter, never taken from the database server's clock.
  */
 export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/DeliveryStore", {
-  effect: Effect.gen(function*() {
+  scoped: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const config = yield* AppConfig
     const now = currentDate(yield* DeliveryClock)
     const claimDuration = Duration.sum(config.deliveryTimeout, claimMargin)
 
     /**
-     * Claims up to `limit` due deliveries of one subscription in one statement,
-     * skipping rows locked by another transaction, and returns them in the
-     * order they must start: by `next_attempt_at`, then by row key.
+     * Claims, in one statement, up to `limit` due deliveries of each
+     * requested subscription, skipping rows locked by another transaction.
+     * Each subscription must appear once. Returns the claimed rows of each
+     * request, in the order they must start: by `next_attempt_at`, then by
+     * row key.
      */
-    const claimDue = (subscriptionId: string, limit: number = claimBatchSize) =>
+    const claimStatement = (requests: ReadonlyArray<ClaimRequest>) =>
       Effect.gen(function*() {
         const at = yield* now
         const claimedUntil = new Date(at.getTime() + Duration.toMillis(claimDuration))
+        const requested = JSON.stringify(requests.map((request) => ({
+          subscription_id: request.subscriptionId,
+          max_rows: request.limit
+        })))
         const rows = yield* sql<ClaimedRow>`
-          WITH due AS (
-            SELECT d.id
-            FROM webhook_deliveries d
-            JOIN webhook_subscriptions s ON s.id = d.subscription_id
-            WHERE d.subscription_id = ${subscriptionId}
-              AND d.status = 'pending'
-              AND d.next_attempt_at <= ${at}
-              AND (d.claimed_until IS NULL OR d.claimed_until < ${at})
-              AND s.status = 'active'
+          WITH requested AS (
+            SELECT * FROM jsonb_to_recordset(${requested}::jsonb) AS r(subscription_id text, max_rows integer)
+          ),
+          due AS (
+            SELECT picked.id
+            FROM requested
+            JOIN webhook_subscriptions s ON s.id = requested.subscription_id
+            CROSS JOIN LATERAL (
+              SELECT d.id
+              FROM webhook_deliveries d
+              WHERE d.subscription_id = requested.subscription_id
+                AND d.status = 'pending'
+                AND d.next_attempt_at <= ${at}
+                AND (d.claimed_until IS NULL OR d.claimed_until < ${at})
+              ORDER BY d.next_attempt_at, d.id
+              LIMIT requested.max_rows
+              FOR UPDATE SKIP LOCKED
+            ) picked
+            WHERE s.status = 'active'
               AND s.deleted_at IS NULL
-            ORDER BY d.next_attempt_at, d.id
-            LIMIT ${limit}
-            FOR UPDATE OF d SKIP LOCKED
           )
           UPDATE webhook_deliveries d
           SET claimed_until = ${claimedUntil}
           FROM due, webhook_subscriptions s
           WHERE d.id = due.id AND s.id = d.subscription_id
           RETURNING d.id::text AS id, d.delivery_id, d.subscription_id, d.event_kind, d.body, d.attempts,
-            d.next_attempt_at, d.event_at, s.url, s.secret`
-        return rows
-          .map(toClaimed)
-          .sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime() || compareKeys(a.pk, b.pk))
-      }).pipe(Effect.orDie)
+            d.next_attempt_at, d.event_at, d.claimed_until, s.url, s.secret`
+
+        const bySubscription = new Map<string, Array<ClaimedDelivery>>()
+        for (const row of rows) {
+          const claimed = bySubscription.get(row.subscription_id) ?? []
+          claimed.push(toClaimed(row))
+          bySubscription.set(row.subscription_id, claimed)
+        }
+        return requests.map((request) =>
+          (bySubscription.get(request.subscriptionId) ?? []).sort((a, b) =>
+            a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime() || compareKeys(a.pk, b.pk)
+          )
+        )
+      })
 
     /**
-     * Stores one attempt and moves its delivery on, in one transaction: the
-     * attempt row, the attempt count, the last status and error, the new
-     * status and next due time, and the end of the claim. Returns false, and
-     * changes nothing, when another runner already recorded this attempt.
+     * Claims the requests of one batch. A subscription that appears more
+     * than once is claimed again in a later statement for each repeat, so
+     * that no two requests of one statement compete for the same rows.
+     */
+    const claimRequests = (requests: ReadonlyArray<ClaimRequest>) =>
+      Effect.gen(function*() {
+        const results = new Array<ReadonlyArray<ClaimedDelivery>>(requests.length)
+        let remaining = requests.map((_, index) => index)
+        while (remaining.length > 0) {
+          const seen = new Set<string>()
+          const round: Array<number> = []
+          const repeats: Array<number> = []
+          for (const index of remaining) {
+            const subscriptionId = requests[index]!.subscriptionId
+            if (seen.has(subscriptionId)) {
+              repeats.push(index)
+            } else {
+              seen.add(subscriptionId)
+              round.push(index)
+            }
+          }
+          const claimed = yield* claimStatement(round.map((index) => requests[index]!))
+          round.forEach((requestIndex, position) => {
+            results[requestIndex] = claimed[position]!
+          })
+          remaining = repeats
+        }
+        return results
+      })
+
+    const claimInBatch = yield* makeBatcher({
+      maxBatchSize: claimRequestsPerStatement,
+      concurrency: statementsInFlight,
+      run: claimRequests
+    })
+
+    /**
+     * Claims up to `limit` due deliveries of one subscription. Claims that
+     * several subscriptions request at the same time share one statement.
+     */
+    const claimDue = (subscriptionId: string, limit: number = claimBatchSize) =>
+      claimInBatch({ subscriptionId, limit }).pipe(Effect.orDie)
+
+    /**
+     * Stores a batch of attempts and moves their deliveries on, in one
+     * statement: the attempt rows, the attempt counts, the last status and
+     * error, the new status and next due time, and the end of the claims.
+     * Returns, per record, whether it was stored: a record is skipped when
+     * its delivery's attempt count moved on since the claim, because another
+     * runner already recorded that attempt.
+     */
+    const recordStatement = (records: ReadonlyArray<AttemptRecord & { readonly finishedAt: Date }>) =>
+      Effect.gen(function*() {
+        const input = JSON.stringify(records.map((record) => ({
+          pk: record.delivery.pk,
+          attempts_before: record.delivery.attempts,
+          attempt: record.delivery.attempts + 1,
+          status: record.outcome === "retry" ? "pending" : record.outcome,
+          next_attempt_at: Option.getOrNull(Option.map(record.nextAttemptAt, (at) => at.toISOString())),
+          delivered_at: record.outcome === "succeeded" ? record.finishedAt.toISOString() : null,
+          started_at: record.startedAt.toISOString(),
+          duration_ms: record.durationMs,
+          status_code: Option.getOrNull(record.statusCode),
+          response_body: Option.getOrNull(record.responseBody),
+          error: Option.getOrNull(record.error),
+          outcome: record.outcome
+        })))
+        const stored = yield* sql<{ delivery_pk: string }>`
+          WITH input AS (
+            SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS i(
+              pk bigint, attempts_before integer, attempt integer, status text,
+              next_attempt_at timestamptz, delivered_at timestamptz, started_at timestamptz,
+              duration_ms integer, status_code integer, response_body text, error text, outcome text)
+          ),
+          updated AS (
+            UPDATE webhook_deliveries d
+            SET attempts = i.attempt,
+              last_status_code = i.status_code,
+              last_error = i.error,
+              status = CASE WHEN d.status = 'pending' THEN i.status ELSE d.status END,
+              next_attempt_at = CASE WHEN d.status = 'pending' THEN i.next_attempt_at ELSE d.next_attempt_at END,
+              delivered_at = i.delivered_at,
+              claimed_until = NULL
+            FROM input i
+            WHERE d.id = i.pk AND d.attempts = i.attempts_before
+            RETURNING d.id
+          )
+          INSERT INTO webhook_attempts
+            (delivery_pk, attempt, started_at, duration_ms, status_code, response_body, error, outcome)
+          SELECT i.pk, i.attempt, i.started_at, i.duration_ms, i.status_code, i.response_body, i.error, i.outcome
+          FROM input i
+          JOIN updated u ON u.id = i.pk
+          RETURNING delivery_pk::text AS delivery_pk`
+        const storedKeys = new Set(stored.map((row) => row.delivery_pk))
+        return records.map((record) => storedKeys.has(record.delivery.pk))
+      })
+
+    /**
+     * Writes a batch of records, retrying a failed write, such as one cut off
+     * by a database restart, until it succeeds or the claims of its
+     * deliveries have expired. A retry after a write that did commit stores
+     * nothing and returns false, as for a record of another runner.
+     */
+    const writeRecords = (records: ReadonlyArray<AttemptRecord & { readonly finishedAt: Date }>) =>
+      recordStatement(records).pipe(
+        Effect.tapError((error) =>
+          Effect.logWarning("Writing attempt records failed; retrying", error).pipe(
+            Effect.annotateLogs({ records: records.length })
+          )
+        ),
+        Effect.retry(recordRetrySchedule(claimDuration))
+      )
+
+    const recordInBatch = yield* makeBatcher({
+      maxBatchSize: recordsPerStatement,
+      concurrency: statementsInFlight,
+      run: writeRecords
+    })
+
+    /**
+     * Stores one attempt and moves its delivery on. Records that arrive at
+     * the same time share one statement. Returns false, and changes nothing,
+     * when another runner already recorded this attempt.
      */
     const recordAttempt = (record: AttemptRecord) =>
       Effect.gen(function*() {
-        const attempt = record.delivery.attempts + 1
         const finishedAt = yield* now
-        const status = record.outcome === "retry" ? "pending" : record.outcome
-        const updated = yield* sql`
-          UPDATE webhook_deliveries
-          SET attempts = ${attempt},
-            last_status_code = ${Option.getOrNull(record.statusCode)},
-            last_error = ${Option.getOrNull(record.error)},
-            status = CASE WHEN status = 'pending' THEN ${status} ELSE status END,
-            next_attempt_at = CASE WHEN status = 'pending' THEN ${Option.getOrNull(record.nextAttemptAt)}::timestamptz
-              ELSE next_attempt_at END,
-            delivered_at = ${record.outcome === "succeeded" ? finishedAt : null},
-            claimed_until = NULL
-          WHERE id = ${record.delivery.pk} AND attempts = ${record.delivery.attempts}
-          RETURNING id`
-        if (updated.length === 0) return false
-        yield* sql`
-          INSERT INTO webhook_attempts ${
-          sql.insert({
-            delivery_pk: record.delivery.pk,
-            attempt,
-            started_at: record.startedAt,
-            duration_ms: record.durationMs,
-            status_code: Option.getOrNull(record.statusCode),
-            response_body: Option.getOrNull(record.responseBody),
-            error: Option.getOrNull(record.error),
-            outcome: record.outcome
-          })
-        }`
-        if (record.outcome === "retry") yield* Metric.increment(webhookRetriesScheduled)
-        return true
-      }).pipe(sql.withTransaction, Effect.orDie)
+        const recorded = yield* recordInBatch({ ...record, finishedAt })
+        if (recorded && record.outcome === "retry") yield* Metric.increment(webhookRetriesScheduled)
+        return recorded
+      }).pipe(Effect.orDie)
 
     /** Ends the claims of deliveries that were claimed but never attempted, so they are due again at once. */
     const releaseClaims = (deliveries: ReadonlyArray<ClaimedDelivery>) =>
@@ -223,7 +373,8 @@ const toClaimed = (row: ClaimedRow): ClaimedDelivery => ({
   nextAttemptAt: row.next_attempt_at,
   eventAt: row.event_at,
   url: row.url,
-  secret: row.secret
+  secret: row.secret,
+  claimedUntil: row.claimed_until
 })
 
 /** Orders bigint row keys, which arrive as decimal strings. */

@@ -69,16 +69,20 @@ const WebhookEndpointEntity = WebhookEndpoint.toLayer(
       )
     }
 
-    /** Claims and attempts batches until a claim returns nothing; returns the number of attempts. */
+    /**
+     * Claims and attempts batches until a claim returns less than a full
+     * batch; returns the number of attempts. A delivery queued after that
+     * claim brings a `Wake` of its own, which requests another pass.
+     */
     const drainDue = Effect.gen(function*() {
       let attempted = 0
       while (!(yield* Ref.get(stopping))) {
         const batch = yield* store.claimDue(subscriptionId, claimBatchSize).pipe(
           Effect.withSpan("Delivery.load", { attributes: { subscriptionId } })
         )
-        if (batch.length === 0) return attempted
-        yield* attemptBatch(batch)
+        if (batch.length > 0) yield* attemptBatch(batch)
         attempted += batch.length
+        if (batch.length < claimBatchSize) return attempted
       }
       return attempted
     })

@@ -152,4 +152,56 @@ layer(SuiteLive, { excludeTestServices: true })("DeliveryStore", (it) => {
       expect(row.next_attempt_at).toBeNull()
       expect(row.last_error).toBeNull()
     }))
+
+  it.effect("concurrent claims get their own rows", () =>
+    Effect.gen(function*() {
+      const store = yield* DeliveryStore
+      const subscriptions = yield* Effect.forEach([1, 2, 3], () => createSubscription("http://127.0.0.1:1/unused"))
+      const queued = yield* Effect.forEach(subscriptions, (subscription) => queueMany(subscription, 60))
+
+      // Two requests for the first subscription and one for each other, all at once.
+      const requests = [subscriptions[0]!, subscriptions[0]!, subscriptions[1]!, subscriptions[2]!]
+      const claims = yield* Effect.forEach(requests, (subscription) => store.claimDue(subscription.subscriptionId), {
+        concurrency: "unbounded"
+      })
+
+      const firstSubscriptionIds = [...claims[0]!, ...claims[1]!].map((claimed) => claimed.deliveryId)
+      expect(new Set(firstSubscriptionIds).size).toBe(60)
+      expect(firstSubscriptionIds.sort()).toEqual([...queued[0]!].sort())
+      expect(claims[0]!.length + claims[1]!.length).toBe(60)
+      expect(claims[2]!.map((claimed) => claimed.deliveryId)).toEqual(queued[1]!.slice(0, 50))
+      expect(claims[3]!.map((claimed) => claimed.deliveryId)).toEqual(queued[2]!.slice(0, 50))
+      for (const [index, claim] of claims.entries()) {
+        for (const claimed of claim) expect(claimed.subscriptionId).toBe(requests[index]!.subscriptionId)
+      }
+    }))
+
+  it.effect("concurrent records skip only stale ones", () =>
+    Effect.gen(function*() {
+      const store = yield* DeliveryStore
+      const subscription = yield* createSubscription("http://127.0.0.1:1/unused")
+      const deliveryIds = yield* queueMany(subscription, 5)
+      const claimed = yield* store.claimDue(subscription.subscriptionId)
+      const succeeded = (delivery: (typeof claimed)[number]) =>
+        store.recordAttempt({
+          delivery,
+          startedAt: new Date(),
+          durationMs: 4,
+          statusCode: Option.some(200),
+          responseBody: Option.some("ok"),
+          error: Option.none(),
+          outcome: "succeeded",
+          nextAttemptAt: Option.none()
+        })
+      // The first delivery's attempt is recorded before the batch, which makes its second record stale.
+      expect(yield* succeeded(claimed[0]!)).toBe(true)
+
+      const results = yield* Effect.forEach(claimed, succeeded, { concurrency: "unbounded" })
+
+      expect(results).toEqual([false, true, true, true, true])
+      for (const deliveryId of deliveryIds) {
+        expect((yield* deliveryRow(deliveryId)).status).toBe("succeeded")
+        expect((yield* attemptRows(deliveryId)).length).toBe(1)
+      }
+    }))
 })
