@@ -3,11 +3,13 @@ import { Layer } from "effect"
 import { AppConfig } from "./platform/AppConfig.ts"
 import { DatabaseMigrated } from "./platform/Database.ts"
 import { LoggingLive } from "./platform/Logging.ts"
+import { TracingLive } from "./platform/Tracing.ts"
 import { NodeServerLive, ServiceLive } from "./Server.ts"
 
 ServiceLive.pipe(
   Layer.provide(NodeServerLive),
   Layer.provide(DatabaseMigrated),
+  Layer.provide(TracingLive),
   Layer.provide(LoggingLive),
   Layer.provide(AppConfig.layer),
   Layer.launch,

@@ -1,4 +1,5 @@
 import { Config, ConfigProvider, Context, Cron, DateTime, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { tracingConfig, type TracingSettings } from "./TracingConfig.ts"
 
 /**
  * Every setting of the service, read once at start-up through Effect `Config`
@@ -36,6 +37,8 @@ export interface AppSettings {
   readonly listenProbeInterval: Duration.Duration
   /** Minimum level of the JSON log lines: trace, debug, info, warning, error or none. */
   readonly logLevel: string
+  /** Trace export over OTLP/HTTP; none, the default, means spans are not exported. */
+  readonly tracing: Option.Option<TracingSettings>
   /** Requests one API token may make per minute; past it, requests are rejected with 429. */
   readonly rateLimitPerMinute: number
   /** Requests one API token may make per day; past it, requests are rejected with 429. */
@@ -152,6 +155,7 @@ const settingsConfig = Config.all({
     Config.withDefault("info"),
     Config.withDescription("Minimum level of log lines: trace, debug, info, warning, error or none.")
   ),
+  tracing: tracingConfig,
   rateLimitPerMinute: Config.integer("RATE_LIMIT_PER_MINUTE").pipe(
     Config.withDefault(600),
     Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 }),
