@@ -26,7 +26,7 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
 
     const attempt = (delivery: ClaimedDelivery) =>
       Effect.gen(function*() {
-        const attributes = { subscriptionId: delivery.subscriptionId, deliveryId: delivery.deliveryId }
+        const attributes = { "webhook.subscription_id": delivery.subscriptionId, "webhook.delivery_id": delivery.deliveryId }
         const attemptNumber = delivery.attempts + 1
 
         // Signed only once a permit is held, so a wait for one never ages the
@@ -58,6 +58,8 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
         const nextAttemptAt = Option.map(verdict.retryAfter, (delay) => new Date(finishedAt.getTime() + Duration.toMillis(delay)))
         const statusCode = statusCodeOf(report.result)
         const error = Option.map(verdict.error, (failure) => failure.message)
+        yield* Effect.annotateCurrentSpan("webhook.outcome", verdict.outcome)
+        if (Option.isSome(statusCode)) yield* Effect.annotateCurrentSpan("http.response.status_code", statusCode.value)
 
         const recorded = yield* store.recordAttempt({
           delivery,
@@ -97,7 +99,12 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
       }).pipe(
         Effect.annotateLogs({ delivery_id: delivery.deliveryId, subscription_id: delivery.subscriptionId }),
         Effect.withSpan("Delivery.attempt", {
-          attributes: { subscriptionId: delivery.subscriptionId, deliveryId: delivery.deliveryId }
+          attributes: {
+            "webhook.subscription_id": delivery.subscriptionId,
+            "webhook.delivery_id": delivery.deliveryId,
+            "webhook.event_kind": delivery.eventKind,
+            "webhook.attempt": delivery.attempts + 1
+          }
         })
       )
 

@@ -189,7 +189,9 @@ export class Outbox extends Effect.Service<Outbox>()("saleslab/Outbox", {
           RETURNING id`
         yield* notify(queued.length > 0 ? [delivery.subscriptionId] : [])
         return queued.length > 0
-      }).pipe(Effect.withSpan("Outbox.enqueue", { attributes: { subscriptionId: delivery.subscriptionId } }))
+      }).pipe(Effect.withSpan("Outbox.enqueue", {
+        attributes: { "webhook.subscription_id": delivery.subscriptionId, "webhook.delivery_id": delivery.deliveryId }
+      }))
 
     /**
      * Queues a failed delivery again, due now, with its stored body and delivery
@@ -205,7 +207,9 @@ export class Outbox extends Effect.Service<Outbox>()("saleslab/Outbox", {
           RETURNING id`
         yield* notify(updated.length > 0 ? [subscriptionId] : [])
         return updated.length > 0
-      }).pipe(Effect.withSpan("Outbox.requeue", { attributes: { subscriptionId, deliveryId } }))
+      }).pipe(Effect.withSpan("Outbox.requeue", {
+        attributes: { "webhook.subscription_id": subscriptionId, "webhook.delivery_id": deliveryId }
+      }))
 
     /** Cancels every pending delivery of a subscription; returns how many. */
     const cancelPending = (subscriptionId: string) =>
@@ -214,7 +218,7 @@ export class Outbox extends Effect.Service<Outbox>()("saleslab/Outbox", {
         WHERE subscription_id = ${subscriptionId} AND status = 'pending'
         RETURNING id`.pipe(
         Effect.map((rows) => rows.length),
-        Effect.withSpan("Outbox.cancelPending", { attributes: { subscriptionId } })
+        Effect.withSpan("Outbox.cancelPending", { attributes: { "webhook.subscription_id": subscriptionId } })
       )
 
     /** Announces that a subscription may have due deliveries, for instance after it is resumed. */

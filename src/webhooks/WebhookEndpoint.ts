@@ -78,7 +78,8 @@ const WebhookEndpointEntity = WebhookEndpoint.toLayer(
       let attempted = 0
       while (!(yield* Ref.get(stopping))) {
         const batch = yield* store.claimDue(subscriptionId, claimBatchSize).pipe(
-          Effect.withSpan("Delivery.load", { attributes: { subscriptionId } })
+          Effect.tap((claimed) => Effect.annotateCurrentSpan("webhook.claimed_count", claimed.length)),
+          Effect.withSpan("Delivery.load", { attributes: { "webhook.subscription_id": subscriptionId } })
         )
         if (batch.length > 0) yield* attemptBatch(batch)
         attempted += batch.length
@@ -104,7 +105,7 @@ const WebhookEndpointEntity = WebhookEndpoint.toLayer(
         draining = false
       })),
       Effect.annotateLogs({ subscription_id: subscriptionId }),
-      Effect.withSpan("WebhookEndpoint.drain", { attributes: { subscriptionId } })
+      Effect.withSpan("WebhookEndpoint.drain", { attributes: { "webhook.subscription_id": subscriptionId } })
     )
 
     return {
