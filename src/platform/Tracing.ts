@@ -8,7 +8,7 @@ import type { TracingSettings } from "./TracingConfig.ts"
 /** Time one export request may take before it counts as failed; 10 s is the OTLP exporters' default timeout. */
 const exportTimeout = Duration.seconds(10)
 
-/** The URL without user info and query, which may carry credentials, for log lines. */
+/** Returns the URL for log lines, without the user info and query, which may carry credentials. */
 const urlForLogs = (text: string) => {
   const url = new URL(text)
   return `${url.origin}${url.pathname}`
