@@ -37,7 +37,7 @@ export interface AppSettings {
   readonly listenProbeInterval: Duration.Duration
   /** Minimum level of the JSON log lines: trace, debug, info, warning, error or none. */
   readonly logLevel: string
-  /** Trace export over OTLP/HTTP; none, the default, means spans are not exported. */
+  /** Trace export over OTLP/HTTP. None, the default, means spans are not exported. */
   readonly tracing: Option.Option<TracingSettings>
   /** Requests one API token may make per minute; past it, requests are rejected with 429. */
   readonly rateLimitPerMinute: number

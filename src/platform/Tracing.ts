@@ -5,7 +5,7 @@ import { Duration, Effect, Layer, Option, Record, Redacted } from "effect"
 import { AppConfig } from "./AppConfig.ts"
 import type { TracingSettings } from "./TracingConfig.ts"
 
-/** Time one export request may take before it counts as failed; 10 s is the OTLP exporters' default timeout. */
+/** Time one export request may take before it counts as failed. The OpenTelemetry SDKs' OTLP exporters also default to 10 s. */
 const exportTimeout = Duration.seconds(10)
 
 /** Returns the URL for log lines, without the user info and query, which may carry credentials. */

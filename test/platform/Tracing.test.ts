@@ -9,11 +9,11 @@ import { OtlpCollector } from "../support/OtlpCollector.ts"
 const readTracing = (variables: Record<string, string>) =>
   Effect.either(Effect.withConfigProvider(tracingConfig, ConfigProvider.fromMap(new Map(Object.entries(variables)))))
 
-/** The settings read from `variables`, failing the test when they are invalid or unset. */
+/** Returns the settings read from `variables`, failing the test when they are invalid or unset. */
 const tracingSettings = (variables: Record<string, string>) =>
   Effect.map(readTracing(variables), (result) => Option.getOrThrow(Either.getOrThrow(result)))
 
-/** The message of the error that reading `variables` fails with. */
+/** Returns the message of the error that reading `variables` fails with. */
 const tracingError = (variables: Record<string, string>) =>
   Effect.map(readTracing(variables), (result) => {
     expect(Either.isLeft(result)).toBe(true)

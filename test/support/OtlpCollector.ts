@@ -64,11 +64,11 @@ const spansOf = (body: string): ReadonlyArray<ExportedSpan> => {
 /**
  * A fake OpenTelemetry collector on 127.0.0.1 for trace export tests. It
  * parses every OTLP/HTTP JSON export and responds with the next status of
- * its queue, or 200 once the queue is empty. With `stall`, it accepts
- * requests and never responds.
+ * its queue, or 200 once the queue is empty. After `setStalled(true)`, it
+ * accepts requests and never responds.
  */
 export class OtlpCollector extends Context.Tag("test/OtlpCollector")<OtlpCollector, {
-  /** Base URL, such as `http://127.0.0.1:41234`; exports go to `/v1/traces` under it. */
+  /** Base URL, such as `http://127.0.0.1:41234`. Exports go to `/v1/traces` under it. */
   readonly url: string
   /** Export requests received so far, in arrival order. */
   readonly requests: Effect.Effect<ReadonlyArray<ExportRequest>>

@@ -69,7 +69,7 @@ const withEngine = <A, E, R>(variables: Record<string, string>, use: Effect.Effe
 
 const attributeOf = (span: ExportedSpan, key: string) => span.attributes[key]
 
-/** The only span of `spans` named `name` whose attribute `key` is `value`. */
+/** Returns the only span of `spans` named `name` whose attribute `key` is `value`, failing the test otherwise. */
 const onlySpan = (spans: ReadonlyArray<ExportedSpan>, name: string, key: string, value: unknown) => {
   const matching = spans.filter((span) => span.name === name && attributeOf(span, key) === value)
   expect(matching.map((span) => span.name)).toEqual([name])
@@ -138,7 +138,7 @@ layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("Delivery
       const drain = spans.find((span) => span.spanId === attempt.parentSpanId)
       expect(drain?.name).toBe("WebhookEndpoint.drain")
       expect(attributeOf(drain!, "webhook.subscription_id")).toBe(subscription.subscriptionId)
-      // The drain claims the delivery once, then claims until nothing is left; a wake-up during it adds empty claims.
+      // The drain claims the delivery once and then claims until nothing is left. A wake-up during the drain adds empty claims.
       const loads = spans.filter((span) => span.name === "Delivery.load" && span.parentSpanId === drain!.spanId)
       const claimedCounts = loads.map((load) => attributeOf(load, "webhook.claimed_count"))
       expect(claimedCounts.filter((count) => count !== 0)).toEqual([1])
@@ -147,7 +147,7 @@ layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("Delivery
         expect(attributeOf(load, "webhook.subscription_id")).toBe(subscription.subscriptionId)
       }
 
-      // Neither the delivery's request nor the exports have client spans: no URL, query or signature is exported.
+      // Neither the delivery's request nor the exports have client spans, so no URL, query or signature is exported.
       expect(spans.filter((span) => span.name.startsWith("http.client"))).toEqual([])
       const exported = JSON.stringify(spans.map((span) => span.attributes))
       expect(exported).not.toContain("in-the-query")
