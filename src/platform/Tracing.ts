@@ -30,12 +30,12 @@ const describeFailure = (error: HttpClientError.HttpClientError): string => {
 }
 
 /**
- * The HTTP client of the trace exporter, on top of a given client. It creates
- * no spans and sends no trace headers, so exports are never traced
- * themselves. A request that gets no 2xx response within `exportTimeout`
- * fails. The first failure of a streak logs one warning, and the next 2xx
- * response logs that exports work again, so a collector that is down writes
- * two lines however many spans and retries it misses.
+ * Builds the HTTP client of the trace exporter on top of the given client. It
+ * creates no spans and sends no trace headers, so exports are never traced
+ * themselves. A request without a response within `exportTimeout` fails. The
+ * first failed request or non-2xx response of a streak logs one warning, and
+ * the next 2xx response logs that exports work again, so a collector that is
+ * down writes two log lines however many spans and retries it misses.
  */
 export const makeExportClient = (tracesUrl: string) =>
   Effect.gen(function*() {
@@ -50,7 +50,7 @@ export const makeExportClient = (tracesUrl: string) =>
       Effect.suspend(() => {
         if (failing) return Effect.void
         failing = true
-        return Effect.logWarning("Trace export failed; spans are dropped until the collector accepts an export").pipe(
+        return Effect.logWarning("Trace export failed, so spans are dropped until the collector accepts an export").pipe(
           Effect.annotateLogs({ ...annotations, error })
         )
       })
