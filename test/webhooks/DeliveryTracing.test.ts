@@ -94,7 +94,7 @@ layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("Delivery
         Effect.gen(function*() {
           const deliveryId = yield* queueDelivery(subscription)
           yield* awaitDelivery(deliveryId, (row) => row.status === "succeeded")
-          // The drain span ends once a claim finds nothing more to send.
+          // The drain span ends once a claim returns less than a full batch.
           yield* collector.awaitSpans((spans) =>
             spans.some((span) =>
               span.name === "WebhookEndpoint.drain" &&
@@ -138,16 +138,15 @@ layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("Delivery
       const drain = spans.find((span) => span.spanId === attempt.parentSpanId)
       expect(drain?.name).toBe("WebhookEndpoint.drain")
       expect(attributeOf(drain!, "webhook.subscription_id")).toBe(subscription.subscriptionId)
-      // The drain claims the delivery once and then claims until nothing is left. A wake-up during the drain adds empty claims.
+      // The drain claims the delivery once. A wake-up during the drain may add claims that find nothing.
       const loads = spans.filter((span) => span.name === "Delivery.load" && span.parentSpanId === drain!.spanId)
       const claimedCounts = loads.map((load) => attributeOf(load, "webhook.claimed_count"))
       expect(claimedCounts.filter((count) => count !== 0)).toEqual([1])
-      expect(claimedCounts.filter((count) => count === 0).length).toBeGreaterThanOrEqual(1)
       for (const load of loads) {
         expect(attributeOf(load, "webhook.subscription_id")).toBe(subscription.subscriptionId)
       }
 
-      // Neither the delivery's request nor the exports have client spans, so no URL, query or signature is exported.
+      // Neither the delivery's request nor the exports make client spans, so no URL, query or signature is exported.
       expect(spans.filter((span) => span.name.startsWith("http.client"))).toEqual([])
       const exported = JSON.stringify(spans.map((span) => span.attributes))
       expect(exported).not.toContain("in-the-query")
