@@ -19,38 +19,31 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
     const { deliveryTimeout, maxAttemptsInFlight } = yield* AppConfig
     /** Claim time, in milliseconds, that must be left when an attempt starts. */
     const latestStart = Duration.toMillis(Duration.sum(deliveryTimeout, recordAllowance))
-    // Bounds the open requests of the runner. A stalled endpoint holds at most
-    // its subscription's concurrency of these, and each for at most the
-    // delivery timeout, so the other subscriptions keep the rest.
-    const sendPermits = yield* Effect.makeSemaphore(maxAttemptsInFlight)
+    // Bounds the attempts in flight on the runner, from the claim check to the
+    // record. A stalled endpoint holds at most its subscription's concurrency
+    // of these, and each for at most the delivery timeout plus its record, so
+    // the other subscriptions keep the rest.
+    const attemptPermits = yield* Effect.makeSemaphore(maxAttemptsInFlight)
 
     const attempt = (delivery: ClaimedDelivery) =>
       Effect.gen(function*() {
         const attributes = { "webhook.subscription_id": delivery.subscriptionId, "webhook.delivery_id": delivery.deliveryId }
         const attemptNumber = delivery.attempts + 1
 
-        // Signed only once a permit is held, so a wait for one never ages the
-        // signature's timestamp. An attempt whose claim would end before it
-        // could be sent and recorded is left for a later claim, because
-        // another runner may claim the row once this claim ends.
-        const sent = yield* sendPermits.withPermits(1)(
-          Effect.gen(function*() {
-            const startedAt = yield* now
-            if (delivery.claimedUntil.getTime() - startedAt.getTime() < latestStart) return Option.none()
-            const headers = yield* Effect.sync(() => deliveryHeaders(delivery)).pipe(
-              Effect.withSpan("Delivery.sign", { attributes })
-            )
-            const report = yield* sender.send({ url: delivery.url, headers, body: delivery.body }).pipe(
-              Effect.withSpan("Delivery.send", { attributes })
-            )
-            return Option.some({ report, startedAt })
-          })
-        )
-        if (Option.isNone(sent)) {
+        // An attempt whose claim would end before it could be sent and
+        // recorded is left for a later claim, because another runner may
+        // claim the row once this claim ends.
+        const startedAt = yield* now
+        if (delivery.claimedUntil.getTime() - startedAt.getTime() < latestStart) {
           yield* Effect.logWarning("Delivery claim ends too soon to start the attempt; it is left for a later claim")
           return
         }
-        const { report, startedAt } = sent.value
+        const headers = yield* Effect.sync(() => deliveryHeaders(delivery)).pipe(
+          Effect.withSpan("Delivery.sign", { attributes })
+        )
+        const report = yield* sender.send({ url: delivery.url, headers, body: delivery.body }).pipe(
+          Effect.withSpan("Delivery.send", { attributes })
+        )
 
         const verdict = judgeAttempt(attemptNumber, report.result)
         const finishedAt = yield* now
@@ -120,6 +113,12 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
         Effect.flatMap(Effect.forkDaemon(Effect.interruptible(attempt(delivery))), Fiber.join)
       )
 
-    return { attempt, attemptToCompletion } as const
+    /**
+     * Runs `effect` while it holds one of the runner's
+     * `AppConfig.maxAttemptsInFlight` attempt permits, waiting for one first.
+     */
+    const withAttemptPermit = <A, E, R>(effect: Effect.Effect<A, E, R>) => attemptPermits.withPermits(1)(effect)
+
+    return { attempt, attemptToCompletion, withAttemptPermit, latestStart } as const
   })
 }) {}

@@ -309,17 +309,53 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
         return recorded
       }).pipe(Effect.orDie)
 
-    /** Ends the claims of deliveries that were claimed but never attempted, so they are due again at once. */
-    const releaseClaims = (deliveries: ReadonlyArray<ClaimedDelivery>) =>
-      deliveries.length === 0
-        ? Effect.void
-        : sql`
-          UPDATE webhook_deliveries SET claimed_until = NULL
-          WHERE id IN ${sql.in(deliveries.map((delivery) => delivery.pk))}
-            AND status = 'pending'`.pipe(
-          Effect.asVoid,
-          Effect.orDie
-        )
+    /**
+     * Extends the claims of `rows`, all claimed until `claimedUntil`, by a new
+     * lease from now, once less than `minimumLeftMillis` of it is left.
+     * Returns the lease the rows are now claimed until and the keys of the
+     * rows still claimed. A row is lost when its claim was taken over after
+     * it had expired, or when it stopped being pending.
+     */
+    const extendClaims = (rows: ReadonlyArray<ClaimedDelivery>, claimedUntil: Date, minimumLeftMillis: number) =>
+      Effect.gen(function*() {
+        const at = yield* now
+        if (rows.length === 0 || claimedUntil.getTime() - at.getTime() >= minimumLeftMillis) {
+          return { claimedUntil, kept: new Set(rows.map((row) => row.pk)) }
+        }
+        const extendedUntil = new Date(at.getTime() + Duration.toMillis(claimDuration))
+        const extended = yield* sql<{ id: string }>`
+          UPDATE webhook_deliveries SET claimed_until = ${extendedUntil}
+          WHERE id IN ${sql.in(rows.map((row) => row.pk))}
+            AND claimed_until = ${claimedUntil}
+            AND status = 'pending'
+          RETURNING id::text AS id`
+        return { claimedUntil: extendedUntil, kept: new Set(extended.map((row) => row.id)) }
+      }).pipe(Effect.orDie)
+
+    /**
+     * Ends the claims of deliveries that were claimed but never attempted, so
+     * they are due again at once. A row is released only while it is still
+     * claimed until its `claimedUntil`, which leaves alone a row that another
+     * runner claimed after this claim expired.
+     */
+    const releaseClaims = (deliveries: ReadonlyArray<ClaimedDelivery>) => {
+      const byLease = new Map<number, Array<string>>()
+      for (const delivery of deliveries) {
+        const keys = byLease.get(delivery.claimedUntil.getTime()) ?? []
+        keys.push(delivery.pk)
+        byLease.set(delivery.claimedUntil.getTime(), keys)
+      }
+      return Effect.forEach(
+        byLease,
+        ([claimedUntil, keys]) =>
+          sql`
+            UPDATE webhook_deliveries SET claimed_until = NULL
+            WHERE id IN ${sql.in(keys)}
+              AND claimed_until = ${new Date(claimedUntil)}
+              AND status = 'pending'`,
+        { discard: true }
+      ).pipe(Effect.orDie)
+    }
 
     /** Returns the ids of active subscriptions that have at least one due delivery. */
     const subscriptionsWithDueDeliveries = Effect.gen(function*() {
@@ -359,7 +395,7 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
       } satisfies DueQueueStats
     }).pipe(Effect.orDie)
 
-    return { claimDue, recordAttempt, releaseClaims, subscriptionsWithDueDeliveries, dueQueueStats } as const
+    return { claimDue, extendClaims, recordAttempt, releaseClaims, subscriptionsWithDueDeliveries, dueQueueStats } as const
   })
 }) {}
 

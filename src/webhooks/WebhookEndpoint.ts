@@ -1,6 +1,6 @@
 import { Entity } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
-import { Context, Effect, Layer, Ref } from "effect"
+import { Context, Effect, Layer, Option, Ref } from "effect"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { Delivery } from "./Delivery.ts"
 import { type ClaimedDelivery, claimBatchSize, DeliveryStore } from "./DeliveryStore.ts"
@@ -48,21 +48,52 @@ const WebhookEndpointEntity = WebhookEndpoint.toLayer(
     let draining = false
     let passRequested = false
 
-    /** Attempts one claimed batch; rows of the batch that never started are released, even on interruption. */
+    /**
+     * Attempts one claimed batch, each attempt under one of the runner's
+     * attempt permits. Before an attempt starts, the claims of the rows not
+     * yet started are extended when their lease is about to end, so rows
+     * that wait for a permit or for the rows before them stay claimed. Rows
+     * of the batch that never started are released, even on interruption.
+     */
     const attemptBatch = (batch: ReadonlyArray<ClaimedDelivery>) => {
       const started = new Set<string>()
-      return Effect.forEach(
-        batch,
-        (claimed) =>
-          Effect.flatMap(Ref.get(stopping), (isStopping) => {
-            if (isStopping) return Effect.void
-            started.add(claimed.pk)
-            return delivery.attemptToCompletion(claimed)
-          }),
-        { concurrency: subscriptionConcurrency, discard: true }
-      ).pipe(
+      let lease = { claimedUntil: batch[0]!.claimedUntil, kept: new Set(batch.map((claimed) => claimed.pk)) }
+      const leaseLock = Effect.unsafeMakeSemaphore(1)
+
+      /** Returns the row with its current lease, or none when the row is no longer claimed by this runner. */
+      const withCurrentLease = (claimed: ClaimedDelivery) =>
+        leaseLock.withPermits(1)(Effect.gen(function*() {
+          const waiting = batch.filter((row) => !started.has(row.pk) && lease.kept.has(row.pk))
+          // The extra second covers the time from here to the attempt's own check of its lease.
+          lease = yield* store.extendClaims(waiting, lease.claimedUntil, delivery.latestStart + 1_000)
+          return lease.kept.has(claimed.pk)
+            ? Option.some({ ...claimed, claimedUntil: lease.claimedUntil })
+            : Option.none()
+        }))
+
+      const attemptOne = (claimed: ClaimedDelivery) =>
+        delivery.withAttemptPermit(Effect.gen(function*() {
+          if (yield* Ref.get(stopping)) return
+          const current = yield* withCurrentLease(claimed)
+          if (Option.isNone(current)) {
+            yield* Effect.logWarning("Delivery claim was lost before its attempt; another runner has the row").pipe(
+              Effect.annotateLogs({ delivery_id: claimed.deliveryId })
+            )
+            return
+          }
+          started.add(claimed.pk)
+          yield* delivery.attemptToCompletion(current.value)
+        }))
+
+      return Effect.forEach(batch, attemptOne, { concurrency: subscriptionConcurrency, discard: true }).pipe(
         Effect.ensuring(
-          Effect.suspend(() => store.releaseClaims(batch.filter((claimed) => !started.has(claimed.pk)))).pipe(
+          Effect.suspend(() =>
+            store.releaseClaims(
+              batch
+                .filter((claimed) => !started.has(claimed.pk) && lease.kept.has(claimed.pk))
+                .map((claimed) => ({ ...claimed, claimedUntil: lease.claimedUntil }))
+            )
+          ).pipe(
             Effect.catchAllCause((cause) => Effect.logError("Releasing unstarted delivery claims failed", cause))
           )
         )
