@@ -99,7 +99,8 @@ const result = await runPgRestartTrial({
   timeoutMs: timeoutSeconds * 1000,
   serviceLogLevel: values["log-level"],
   ...(serviceLog === undefined ? {} : { onServiceOutput: (line: string) => serviceLog.write(`${line}\n`) }),
-  onProgress: (line) => console.log(`> ${line}`)
+  // UTC times, to match the timestamps of the service log.
+  onProgress: (line) => console.log(`> ${new Date().toISOString().slice(11, 23)} ${line}`)
 }).catch((error: unknown) => {
   console.error(`Trial failed: ${error instanceof Error ? error.message : String(error)}`)
   return process.exit(1)
@@ -113,7 +114,7 @@ const rows: Array<[string, string]> = [
   ["delivered (unique)", String(result.receivedUnique)],
   ["lost (queued, never received)", String(result.lost)],
   ["duplicated (received more than once)", String(result.duplicates)],
-  ["attempts in flight at the restart (received, not recorded)", String(result.inFlightAtRestart)],
+  ["attempts in flight at the restart (received, no record yet)", String(result.inFlightAtRestart)],
   ["rows under a claim when PostgreSQL came back", String(result.claimedAtRestart)],
   ["delivery rate before the restart, per second", result.baselineRate.toFixed(0)],
   ["seconds the fast shutdown took", seconds(result.shutdownMs)],

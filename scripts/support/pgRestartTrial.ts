@@ -62,9 +62,8 @@ export interface PgRestartTrialResult {
   readonly requests: number
   /**
    * Delivery ids that reached the receiver before PostgreSQL accepted
-   * connections again but have no attempt row started before the
-   * shutdown: attempts that were sent while or just before the server went
-   * down, and whose record was lost.
+   * connections again but had no attempt row when it did: attempts sent
+   * before or during the outage whose record was not yet written.
    */
   readonly inFlightAtRestart: number
   /** Pending rows under a live claim when PostgreSQL accepted connections again. */
@@ -385,7 +384,6 @@ export const runPgRestartTrial = async (options: PgRestartTrialOptions): Promise
 
     // --- The restart ---
     const stopBegan = performance.now()
-    const stopBeganDate = new Date()
     if (options.mode === "busy") {
       baselineRate = rateBetween(receiver.deliveries, Math.max(stopBegan - 3_000, receiver.deliveries[0]!.receivedAt), stopBegan)
     }
@@ -400,6 +398,10 @@ export const runPgRestartTrial = async (options: PgRestartTrialOptions): Promise
     progress(`PostgreSQL accepts connections again, ${(accepting - stopBegan).toFixed(0)} ms after the shutdown began`)
 
     monitor = await connectMonitor(databaseUrl)
+    // Read first, before the service writes the records it kept retrying.
+    const recordedAtAccept = await monitor.query<{ delivery_id: string }>(
+      "SELECT DISTINCT d.delivery_id FROM webhook_deliveries d JOIN webhook_attempts a ON a.delivery_pk = d.id"
+    )
     const claimed = await monitor.query<{ count: number }>(
       "SELECT count(*)::int AS count FROM webhook_deliveries WHERE status = 'pending' AND claimed_until > now()"
     )
@@ -451,12 +453,7 @@ export const runPgRestartTrial = async (options: PgRestartTrialOptions): Promise
     const notReadySeen = readiness.samples.some((sample) => sample.at > stopBegan && sample.at <= accepting && !sample.ok)
     const rateRecoveredMs = rateRecoveredAt(receiver.deliveries, reference, baselineRate)
 
-    const recordedBeforeStop = await monitor.query<{ delivery_id: string }>(
-      `SELECT DISTINCT d.delivery_id FROM webhook_deliveries d JOIN webhook_attempts a ON a.delivery_pk = d.id
-       WHERE a.started_at < $1`,
-      [stopBeganDate]
-    )
-    const recorded = new Set(recordedBeforeStop.rows.map((row) => row.delivery_id))
+    const recorded = new Set(recordedAtAccept.rows.map((row) => row.delivery_id))
     const receivedBeforeAccepting = new Set(
       receiver.deliveries.filter((delivery) => delivery.receivedAt < accepting).map((delivery) => delivery.deliveryId)
     )
