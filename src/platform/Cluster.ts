@@ -10,7 +10,7 @@ import { SingleRunner } from "@effect/cluster"
  * 0.60 marks the shard locks unhealthy once a refresh fails or times out
  * (3 s here). The runner then drops every shard, which stops its entities
  * and singletons, probes the storage every 3 s, and takes the shards back
- * after the first probe that succeeds. In seven runs of the PostgreSQL
+ * after the first probe that succeeds. In debug runs of the PostgreSQL
  * restart trial (`npm run trial:pg-restart`), the runner either kept its
  * shards or took them back, with the sweeper singleton, 0.9 to 2.4 seconds
  * after the server accepted connections again. The library rebuilds its
