@@ -15,11 +15,19 @@ export interface ServiceOptions {
   readonly runtime: Runtime
   /** Settings passed as environment variables, on top of the caller's environment less `DATABASE_URL`. */
   readonly env: Readonly<Record<string, string>>
+  /**
+   * `DATABASE_URL` of the service: a PostgreSQL server that the caller runs.
+   * Without it the service starts an embedded PostgreSQL in a fresh
+   * temporary folder.
+   */
+  readonly databaseUrl?: string
+  /** Called with each line the service writes to stdout or stderr. */
+  readonly onOutputLine?: (line: string) => void
   /** Time to wait for `/readyz`, in milliseconds. */
   readonly readyTimeoutMs?: number
 }
 
-/** A service running as a child process on a loopback port, with an embedded PostgreSQL of its own. */
+/** A service running as a child process on a loopback port, with an embedded PostgreSQL of its own unless `databaseUrl` was given. */
 export interface RunningService {
   readonly baseUrl: string
   /** The last lines the service wrote to stdout and stderr, for error reports. */
@@ -27,7 +35,7 @@ export interface RunningService {
   /**
    * Returns the connection URL of the service's embedded PostgreSQL, read
    * from the port in its `postmaster.pid`, or undefined when that file is
-   * missing (the server is down, or `DATABASE_URL` was passed in `env`).
+   * missing (the server is down, or the service runs on `databaseUrl`).
    */
   readonly embeddedDatabaseUrl: () => string | undefined
   /** Stops the service with SIGTERM (SIGKILL after 30 s) and removes its data folder. */
@@ -71,8 +79,8 @@ const commandFor = (runtime: Runtime): { command: string; args: Array<string> } 
 
 /**
  * Starts `src/main.ts` under `runtime` on a free port of 127.0.0.1, with an
- * embedded PostgreSQL in a fresh temporary folder, and waits until
- * `/readyz` returns 200.
+ * embedded PostgreSQL in a fresh temporary folder or on `databaseUrl`, and
+ * waits until `/readyz` returns 200.
  */
 export const startService = async (options: ServiceOptions): Promise<RunningService> => {
   const port = await freeLoopbackPort()
@@ -84,7 +92,14 @@ export const startService = async (options: ServiceOptions): Promise<RunningServ
   // wrapper and the embedded PostgreSQL together when SIGTERM is not enough.
   const child = spawn(command, args, {
     cwd: projectRoot,
-    env: { ...inherited, ...options.env, HOST: "127.0.0.1", PORT: String(port), DATA_DIR: dataDirectory },
+    env: {
+      ...inherited,
+      ...options.env,
+      ...(options.databaseUrl === undefined ? {} : { DATABASE_URL: options.databaseUrl }),
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      DATA_DIR: dataDirectory
+    },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true
   })
@@ -98,7 +113,9 @@ export const startService = async (options: ServiceOptions): Promise<RunningServ
 
   const output: Array<string> = []
   const keep = (chunk: Buffer) => {
-    output.push(...chunk.toString("utf8").split("\n").filter((line) => line !== ""))
+    const lines = chunk.toString("utf8").split("\n").filter((line) => line !== "")
+    if (options.onOutputLine !== undefined) lines.forEach(options.onOutputLine)
+    output.push(...lines)
     output.splice(0, Math.max(0, output.length - 40))
   }
   child.stdout?.on("data", keep)

@@ -6,6 +6,19 @@ import { SingleRunner } from "@effect/cluster"
  * (`cluster_*` tables created by the library). An entity runs only on the
  * runner that holds its shard's lock, so one process works a subscription.
  *
+ * When the lock storage fails, as while PostgreSQL restarts, @effect/cluster
+ * 0.60 marks the shard locks unhealthy once a refresh fails or times out
+ * (3 s here). The runner then drops every shard, which stops its entities
+ * and singletons, probes the storage every 3 s, and takes the shards back
+ * after the first probe that succeeds. In debug runs of the PostgreSQL
+ * restart trial (`npm run trial:pg-restart`), the runner either kept its
+ * shards or took them back, with the sweeper singleton, 0.9 to 2.4 seconds
+ * after the server accepted connections again. The library rebuilds its
+ * lock connection only after an operation on it fails, and a rebuild during
+ * the outage fails too. So the first refresh after the restart often waits
+ * out its timeout, and the shards are dropped when the server is already
+ * back.
+ *
  * NOTE: tested with one process at a time, including a restart on the same
  * database. Several processes at once should use socket runners with
  * distinct addresses (`NodeClusterSocket.layer`). Even without them, claim

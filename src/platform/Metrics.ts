@@ -43,6 +43,12 @@ export const webhookSweepWokenSubscriptions = Metric.counter("saleslab_webhook_s
   incremental: true
 })
 
+/** Notifications on the delivery LISTEN connection that woke a subscription, not counting probes. */
+export const webhookListenNotifications = Metric.counter("saleslab_webhook_listen_notifications", {
+  description: "Notifications received on the delivery LISTEN connection that woke a subscription.",
+  incremental: true
+})
+
 /** Pending deliveries that are due, refreshed by each sweep. */
 export const webhookQueueDepth = Metric.gauge("saleslab_webhook_queue_depth", {
   description: "Pending deliveries of active subscriptions that are due, as of the last sweep on this runner."

@@ -22,7 +22,7 @@ export const makeDeliveryEngine = <CR, E, R>(options: {
   const services = Delivery.Default.pipe(Layer.provideMerge(options.sender))
   const background = Layer.mergeAll(
     WebhookEndpointLive.pipe(Layer.provide(services)),
-    DispatcherLive,
+    DispatcherLive.pipe(Layer.provide(Sweeper.Default)),
     SweeperSingletonLive.pipe(Layer.provide(Sweeper.Default))
   )
   return Layer.merge(background, Sweeper.Default).pipe(

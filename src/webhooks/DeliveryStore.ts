@@ -92,6 +92,17 @@ const recordRetrySchedule = (claimDuration: Duration.Duration) =>
     Schedule.upTo(claimDuration)
   )
 
+/**
+ * Retries a failed release of unstarted claims after 100 ms, doubling up to
+ * 2 s between tries, for `remaining`: the time until the claims end, when
+ * the rows are due again without a release.
+ */
+const releaseRetrySchedule = (remaining: Duration.Duration) =>
+  Schedule.exponential(Duration.millis(100)).pipe(
+    Schedule.either(Schedule.spaced(Duration.seconds(2))),
+    Schedule.upTo(remaining)
+  )
+
 interface ClaimedRow {
   readonly id: string
   readonly delivery_id: string
@@ -118,6 +129,7 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
     const config = yield* AppConfig
     const now = currentDate(yield* DeliveryClock)
     const claimDuration = Duration.sum(config.deliveryTimeout, claimMargin)
+    const storeScope = yield* Effect.scope
 
     /**
      * Claims, in one statement, up to `limit` due deliveries of each
@@ -332,30 +344,50 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
         return { claimedUntil: extendedUntil, kept: new Set(extended.map((row) => row.id)) }
       }).pipe(Effect.orDie)
 
+    /** Ends the claims of `deliveries` that are still pending under the claim they were claimed with. */
+    const releaseStatement = (deliveries: ReadonlyArray<ClaimedDelivery>) => {
+      const byClaim = new Map<number, Array<string>>()
+      for (const delivery of deliveries) {
+        const until = delivery.claimedUntil.getTime()
+        byClaim.set(until, [...(byClaim.get(until) ?? []), delivery.pk])
+      }
+      return Effect.forEach(byClaim, ([until, keys]) =>
+        sql`
+          UPDATE webhook_deliveries SET claimed_until = NULL
+          WHERE id IN ${sql.in(keys)}
+            AND status = 'pending'
+            AND claimed_until = ${new Date(until)}`, { discard: true })
+    }
+
     /**
      * Ends the claims of deliveries that were claimed but never attempted, so
-     * they are due again at once. A row is released only while it is still
-     * claimed until its `claimedUntil`, which leaves alone a row that another
-     * runner claimed after this claim expired.
+     * they are due again at once. Only a row still under the claim it was
+     * claimed with is released, so a late release never ends a later claim.
+     * A release that fails, such as while PostgreSQL restarts, is retried in
+     * the background until the claims end, and the caller does not wait for
+     * the retries.
      */
-    const releaseClaims = (deliveries: ReadonlyArray<ClaimedDelivery>) => {
-      const byLease = new Map<number, Array<string>>()
-      for (const delivery of deliveries) {
-        const keys = byLease.get(delivery.claimedUntil.getTime()) ?? []
-        keys.push(delivery.pk)
-        byLease.set(delivery.claimedUntil.getTime(), keys)
-      }
-      return Effect.forEach(
-        byLease,
-        ([claimedUntil, keys]) =>
-          sql`
-            UPDATE webhook_deliveries SET claimed_until = NULL
-            WHERE id IN ${sql.in(keys)}
-              AND claimed_until = ${new Date(claimedUntil)}
-              AND status = 'pending'`,
-        { discard: true }
-      ).pipe(Effect.orDie)
-    }
+    const releaseClaims = (deliveries: ReadonlyArray<ClaimedDelivery>) =>
+      deliveries.length === 0 ? Effect.void : releaseStatement(deliveries).pipe(
+        Effect.catchAll((error) =>
+          Effect.gen(function*() {
+            yield* Effect.logWarning("Releasing unstarted delivery claims failed; retrying", error).pipe(
+              Effect.annotateLogs({ deliveries: deliveries.length })
+            )
+            const claimsEnd = Math.min(...deliveries.map((delivery) => delivery.claimedUntil.getTime()))
+            const remaining = Duration.millis(Math.max(0, claimsEnd - (yield* now).getTime()))
+            yield* releaseStatement(deliveries).pipe(
+              Effect.retry(releaseRetrySchedule(remaining)),
+              Effect.catchAll((lastError) =>
+                Effect.logError("Releasing unstarted delivery claims failed; they end on their own", lastError).pipe(
+                  Effect.annotateLogs({ deliveries: deliveries.length })
+                )
+              ),
+              Effect.forkIn(storeScope)
+            )
+          })
+        )
+      )
 
     /** Returns the ids of active subscriptions that have at least one due delivery. */
     const subscriptionsWithDueDeliveries = Effect.gen(function*() {

@@ -1,8 +1,11 @@
 import { PgClient } from "@effect/sql-pg"
-import { Cause, Clock, Data, Deferred, Duration, Effect, Exit, Layer, Option, Stream } from "effect"
+import { Clock, Data, Deferred, Duration, Effect, Exit, Layer, Metric, Option, Queue, Redacted } from "effect"
 import { randomUUID } from "node:crypto"
+import pg from "pg"
 import { AppConfig } from "../platform/AppConfig.ts"
+import { webhookListenNotifications } from "../platform/Metrics.ts"
 import { deliveryChannel } from "./Outbox.ts"
+import { Sweeper } from "./Sweeper.ts"
 import { makeWaker } from "./WebhookEndpoint.ts"
 
 /** Payload prefix of probe notifications. Subscription ids start with `sub_`, so they never match it. */
@@ -11,41 +14,98 @@ const probePrefix = "probe:"
 /** Time a probe notification may take to come back before the connection is deemed lost. */
 const probeDeadline = Duration.seconds(5)
 
-/** Maximum delay between two reconnection attempts. */
-const maxReconnectDelay = Duration.seconds(30)
+/** Time a new LISTEN connection may take to connect before the attempt fails. */
+const connectTimeout = Duration.seconds(5)
 
-/** A probe sent on the LISTEN channel did not come back in time. */
-class ListenConnectionLost extends Data.TaggedError("ListenConnectionLost")<{ readonly probe: string }> {
+/** Delay before the first reconnection attempt. It doubles after each failed attempt, up to `maxReconnectDelay`. */
+const firstReconnectDelay = Duration.millis(200)
+
+/**
+ * Maximum delay between two reconnection attempts. While PostgreSQL is
+ * down each attempt fails at once, so a short cap costs little and bounds
+ * how long notifications stay lost after the server is back.
+ */
+const maxReconnectDelay = Duration.seconds(2)
+
+/** A LISTEN session that ran at least this long resets the reconnection backoff. */
+const backoffResetAfter = Duration.seconds(10)
+
+/** Consecutive failed sessions that are each logged as a warning. Later failures log one warning in every `repeatLogEvery`. */
+const warnedFailures = 3
+const repeatLogEvery = 15
+
+/** The LISTEN connection failed, ended, or lost a probe notification. */
+class ListenConnectionLost extends Data.TaggedError("ListenConnectionLost")<{
+  readonly reason: string
+  readonly cause?: unknown
+}> {
   override get message() {
-    return `The probe notification ${this.probe} did not arrive within ${Duration.format(probeDeadline)}.`
+    return `The delivery LISTEN connection was lost: ${this.reason}.`
   }
+}
+
+/** node-postgres options for one connection to the server of `config`, which `PgClient.make` completed from its URL. */
+const connectionOptions = (config: PgClient.PgClientConfig): pg.ClientConfig => {
+  const options: pg.ClientConfig = { connectionTimeoutMillis: Duration.toMillis(connectTimeout) }
+  if (config.url !== undefined) options.connectionString = Redacted.value(config.url)
+  if (config.host !== undefined) options.host = config.host
+  if (config.port !== undefined) options.port = config.port
+  if (config.database !== undefined) options.database = config.database
+  if (config.username !== undefined) options.user = config.username
+  if (config.password !== undefined) options.password = Redacted.value(config.password)
+  if (config.ssl !== undefined) options.ssl = config.ssl
+  if (config.applicationName !== undefined) options.application_name = config.applicationName
+  return options
 }
 
 /**
  * Listens on the `webhook_deliveries` channel and wakes the entity of the
- * subscription named by each notification. A dropped LISTEN connection does
- * not end the notification stream by itself, so the dispatcher sends itself
- * probe notifications every `AppConfig.listenProbeInterval`. When one does
- * not come back, or the listener fails, it reconnects with exponential
- * backoff. Notifications sent while disconnected are lost, and the sweeper
- * wakes those subscriptions instead.
+ * subscription named by each notification.
+ *
+ * The LISTEN connection is a node-postgres client of its own, because the
+ * connection behind `PgClient.listen` (@effect/sql-pg 0.53) ignores
+ * connection errors. When PostgreSQL restarts or ends the backend, this
+ * client reports the error or the end at once. The dispatcher then
+ * reconnects after `firstReconnectDelay`, doubling up to
+ * `maxReconnectDelay`. A connection that dies silently, such as behind a
+ * dropped network path, shows only as a lost probe. So the dispatcher also
+ * sends itself a probe notification every `AppConfig.listenProbeInterval`
+ * and reconnects when one does not come back within `probeDeadline`.
+ *
+ * Notifications sent while no connection listens are lost. After every
+ * reconnection the dispatcher runs one sweep, so subscriptions whose
+ * deliveries were queued in that gap, or whose drains failed while the
+ * database was unreachable, are woken without waiting for the sweeper.
  */
 export const DispatcherLive = Layer.scopedDiscard(
   Effect.gen(function*() {
-    const pg = yield* PgClient.PgClient
+    const pgClient = yield* PgClient.PgClient
     const wake = yield* makeWaker
+    const sweeper = yield* Sweeper
     const { listenProbeInterval } = yield* AppConfig
     const runnerToken = randomUUID()
+    const layerScope = yield* Effect.scope
 
     let awaitedProbe: Option.Option<{ readonly payload: string; readonly seen: Deferred.Deferred<void> }> = Option
       .none()
+    let listenedBefore = false
+
+    // Wakes run one at a time from this queue, so that a wake that waits for
+    // its shard holds up neither the connection's events nor the probes.
+    const wakes = yield* Queue.unbounded<string>()
+    yield* Queue.take(wakes).pipe(
+      Effect.flatMap((subscriptionId) => Effect.zipRight(Metric.increment(webhookListenNotifications), wake(subscriptionId))),
+      Effect.forever,
+      Effect.forkScoped
+    )
 
     const onNotification = (payload: string) => {
-      if (!payload.startsWith(probePrefix)) return wake(payload)
+      if (!payload.startsWith(probePrefix)) {
+        Queue.unsafeOffer(wakes, payload)
+        return
+      }
       const awaited = awaitedProbe
-      return Option.isSome(awaited) && awaited.value.payload === payload
-        ? Deferred.succeed(awaited.value.seen, undefined)
-        : Effect.void
+      if (Option.isSome(awaited) && awaited.value.payload === payload) Deferred.unsafeDone(awaited.value.seen, Exit.void)
     }
 
     const probeForever = Effect.gen(function*() {
@@ -54,17 +114,53 @@ export const DispatcherLive = Layer.scopedDiscard(
         const payload = `${probePrefix}${runnerToken}:${sequence}`
         const seen = yield* Deferred.make<void>()
         awaitedProbe = Option.some({ payload, seen })
-        yield* pg`SELECT pg_notify(${deliveryChannel}, ${payload})`
+        yield* pgClient`SELECT pg_notify(${deliveryChannel}, ${payload})`.pipe(
+          Effect.mapError((cause) => new ListenConnectionLost({ reason: "the probe notification could not be sent", cause }))
+        )
         const arrived = yield* Deferred.await(seen).pipe(Effect.timeoutOption(probeDeadline))
-        if (Option.isNone(arrived)) return yield* new ListenConnectionLost({ probe: payload })
+        if (Option.isNone(arrived)) {
+          return yield* new ListenConnectionLost({
+            reason: `the probe notification ${payload} did not arrive within ${Duration.format(probeDeadline)}`
+          })
+        }
       }
     })
 
+    /** Connects, listens, and runs until the connection fails, ends or loses a probe. */
     const listenSession = Effect.gen(function*() {
+      const lost = yield* Deferred.make<never, ListenConnectionLost>()
+      const client = new pg.Client(connectionOptions(pgClient.config))
+      client.on("error", (cause) => Deferred.unsafeDone(lost, Exit.fail(new ListenConnectionLost({ reason: "connection error", cause }))))
+      client.on("end", () => Deferred.unsafeDone(lost, Exit.fail(new ListenConnectionLost({ reason: "the connection ended" }))))
+      client.on("notification", (message) => {
+        if (message.channel === deliveryChannel && message.payload !== undefined) onNotification(message.payload)
+      })
+      yield* Effect.addFinalizer(() =>
+        Effect.tryPromise(() => client.end()).pipe(Effect.timeoutOption("1 second"), Effect.ignore)
+      )
+      yield* Effect.tryPromise({
+        try: () => client.connect(),
+        catch: (cause) => new ListenConnectionLost({ reason: "connecting failed", cause })
+      })
+      yield* Effect.tryPromise({
+        try: () => client.query(`LISTEN ${client.escapeIdentifier(deliveryChannel)}`),
+        catch: (cause) => new ListenConnectionLost({ reason: "LISTEN failed", cause })
+      })
       yield* Effect.logInfo("Listening for queued deliveries").pipe(Effect.annotateLogs({ channel: deliveryChannel }))
-      const listening = Stream.runForEach(pg.listen(deliveryChannel), onNotification)
-      return yield* Effect.raceFirst(listening, probeForever)
-    })
+
+      if (listenedBefore) {
+        yield* sweeper.sweep.pipe(
+          Effect.tap((woken) =>
+            Effect.logInfo("Swept after the LISTEN connection came back").pipe(Effect.annotateLogs({ subscriptions: woken }))
+          ),
+          Effect.catchAllCause((cause) => Effect.logWarning("Sweeping after the LISTEN connection came back failed", cause)),
+          Effect.forkIn(layerScope)
+        )
+      }
+      listenedBefore = true
+
+      return yield* Effect.raceFirst(Deferred.await(lost), probeForever)
+    }).pipe(Effect.scoped)
 
     const listenForever = Effect.gen(function*() {
       let failures = 0
@@ -72,14 +168,14 @@ export const DispatcherLive = Layer.scopedDiscard(
         const startedAt = yield* Clock.currentTimeMillis
         const exit = yield* Effect.exit(listenSession)
         const endedAt = yield* Clock.currentTimeMillis
-        // A session that lasted a while resets the backoff.
-        if (endedAt - startedAt > Duration.toMillis(maxReconnectDelay) * 2) failures = 0
+        if (endedAt - startedAt >= Duration.toMillis(backoffResetAfter)) failures = 0
         failures += 1
-        const delay = Duration.min(Duration.seconds(2 ** (failures - 1)), maxReconnectDelay)
-        yield* Effect.logWarning(
-          "Delivery LISTEN connection lost; reconnecting",
-          Exit.isFailure(exit) ? exit.cause : Cause.empty
-        ).pipe(Effect.annotateLogs({ channel: deliveryChannel, retry_in: Duration.format(delay) }))
+        const delay = Duration.min(Duration.times(firstReconnectDelay, 2 ** (failures - 1)), maxReconnectDelay)
+
+        const log = failures <= warnedFailures || failures % repeatLogEvery === 0 ? Effect.logWarning : Effect.logDebug
+        yield* log("Delivery LISTEN connection lost; reconnecting", ...(Exit.isFailure(exit) ? [exit.cause] : [])).pipe(
+          Effect.annotateLogs({ channel: deliveryChannel, attempt: failures, retry_in: Duration.format(delay) })
+        )
         yield* Effect.sleep(delay)
       }
     })

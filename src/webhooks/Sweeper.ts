@@ -19,6 +19,9 @@ export class Sweeper extends Effect.Service<Sweeper>()("saleslab/Sweeper", {
     const sweep = Effect.gen(function*() {
       const subscriptionIds = yield* store.subscriptionsWithDueDeliveries
       yield* Effect.forEach(subscriptionIds, wake, { discard: true })
+      // Counted before the next query, so the counter already includes these
+      // wakes when their first deliveries arrive.
+      yield* Metric.incrementBy(webhookSweepWokenSubscriptions, subscriptionIds.length)
 
       const queue = yield* store.dueQueueStats
       yield* Metric.set(webhookQueueDepth, queue.depth)
@@ -27,8 +30,8 @@ export class Sweeper extends Effect.Service<Sweeper>()("saleslab/Sweeper", {
         onSome: (dueAt) => Math.max(0, queue.at.getTime() - dueAt.getTime())
       })
       yield* Metric.set(webhookOldestDueAge, oldestDueAgeMs / 1000)
+      // Counted last, so a reader that sees the sweep counted also sees its gauges.
       yield* Metric.increment(webhookSweeps)
-      yield* Metric.incrementBy(webhookSweepWokenSubscriptions, subscriptionIds.length)
 
       if (subscriptionIds.length > 0) {
         yield* Effect.logDebug("Delivery sweep woke subscriptions").pipe(

@@ -66,6 +66,24 @@ layer(SuiteLive, { excludeTestServices: true })("DeliveryStore", (it) => {
       expect(again.map((row) => row.deliveryId)).toEqual(claimed.slice(1).map((row) => row.deliveryId))
     }))
 
+  it.effect("late release keeps a later claim", () =>
+    Effect.gen(function*() {
+      const store = yield* DeliveryStore
+      const subscription = yield* createSubscription("http://127.0.0.1:1/unused")
+      const [deliveryId] = yield* queueMany(subscription, 1)
+
+      const first = yield* store.claimDue(subscription.subscriptionId)
+      // The first claim expires and another drain claims the row again.
+      yield* ClockOffset.advance("12 seconds")
+      const second = yield* store.claimDue(subscription.subscriptionId)
+      expect(second.length).toBe(1)
+
+      yield* store.releaseClaims(first)
+      const row = yield* deliveryRow(deliveryId!)
+      expect(row.claimed_until?.getTime()).toBe(second[0]!.claimedUntil.getTime())
+      expect(yield* store.subscriptionsWithDueDeliveries).not.toContain(subscription.subscriptionId)
+    }))
+
   it.effect("paused and deleted subscriptions are not due", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
