@@ -27,6 +27,8 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
 
     const attempt = (delivery: ClaimedDelivery) =>
       Effect.gen(function*() {
+        // The spans of every attempt skip `captureStackTrace`, which would
+        // allocate an `Error` per span for a source location nobody reads.
         const attributes = { "webhook.subscription_id": delivery.subscriptionId, "webhook.delivery_id": delivery.deliveryId }
         const attemptNumber = delivery.attempts + 1
 
@@ -39,10 +41,10 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
           return
         }
         const headers = yield* Effect.sync(() => deliveryHeaders(delivery)).pipe(
-          Effect.withSpan("Delivery.sign", { attributes })
+          Effect.withSpan("Delivery.sign", { attributes, captureStackTrace: false })
         )
         const report = yield* sender.send({ url: delivery.url, headers, body: delivery.body }).pipe(
-          Effect.withSpan("Delivery.send", { attributes })
+          Effect.withSpan("Delivery.send", { attributes, captureStackTrace: false })
         )
 
         const verdict = judgeAttempt(attemptNumber, report.result)
@@ -63,7 +65,7 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
           error,
           outcome: verdict.outcome,
           nextAttemptAt
-        }).pipe(Effect.withSpan("Delivery.record", { attributes }))
+        }).pipe(Effect.withSpan("Delivery.record", { attributes, captureStackTrace: false }))
 
         const annotations = {
           attempt: attemptNumber,
@@ -85,13 +87,17 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
             Effect.annotateLogs(annotations)
           )
         } else if (verdict.outcome === "succeeded") {
-          yield* Effect.logInfo("Delivery attempt finished").pipe(Effect.annotateLogs(annotations))
+          // Successes are logged at debug level: at hundreds of deliveries a
+          // second, a line each would cost more than the attempt, and the
+          // delivery log keeps every attempt.
+          yield* Effect.logDebug("Delivery attempt finished").pipe(Effect.annotateLogs(annotations))
         } else {
           yield* Effect.logWarning("Delivery attempt finished").pipe(Effect.annotateLogs(annotations))
         }
       }).pipe(
         Effect.annotateLogs({ delivery_id: delivery.deliveryId, subscription_id: delivery.subscriptionId }),
         Effect.withSpan("Delivery.attempt", {
+          captureStackTrace: false,
           attributes: {
             "webhook.subscription_id": delivery.subscriptionId,
             "webhook.delivery_id": delivery.deliveryId,

@@ -110,7 +110,10 @@ const WebhookEndpointEntity = WebhookEndpoint.toLayer(
       while (!(yield* Ref.get(stopping))) {
         const batch = yield* store.claimDue(subscriptionId, claimBatchSize).pipe(
           Effect.tap((claimed) => Effect.annotateCurrentSpan("webhook.claimed_count", claimed.length)),
-          Effect.withSpan("Delivery.load", { attributes: { "webhook.subscription_id": subscriptionId } })
+          Effect.withSpan("Delivery.load", {
+            attributes: { "webhook.subscription_id": subscriptionId },
+            captureStackTrace: false
+          })
         )
         if (batch.length > 0) yield* attemptBatch(batch)
         attempted += batch.length
@@ -136,7 +139,10 @@ const WebhookEndpointEntity = WebhookEndpoint.toLayer(
         draining = false
       })),
       Effect.annotateLogs({ subscription_id: subscriptionId }),
-      Effect.withSpan("WebhookEndpoint.drain", { attributes: { "webhook.subscription_id": subscriptionId } })
+      Effect.withSpan("WebhookEndpoint.drain", {
+        attributes: { "webhook.subscription_id": subscriptionId },
+        captureStackTrace: false
+      })
     )
 
     return {
