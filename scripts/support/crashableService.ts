@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { join } from "node:path"
-import { freeLoopbackPort } from "./service.ts"
+import { freeLoopbackPort, serviceNodeArguments } from "./service.ts"
 
 const projectRoot = fileURLToPath(new URL("../..", import.meta.url))
 
@@ -60,7 +60,7 @@ export const startServiceProcess = async (options: {
 }): Promise<ServiceProcess> => {
   const port = await freeLoopbackPort()
   const { DATABASE_URL: _ignored, ...inherited } = process.env
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, [...serviceNodeArguments], {
     cwd: projectRoot,
     env: { ...inherited, ...options.env, HOST: "127.0.0.1", PORT: String(port), DATA_DIR: options.dataDirectory },
     stdio: ["ignore", "pipe", "pipe"],

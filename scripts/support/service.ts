@@ -42,6 +42,14 @@ export interface RunningService {
   readonly stop: () => Promise<void>
 }
 
+/**
+ * Node's arguments that run the service, as `npm start` passes them: a
+ * young generation of 32 MiB semi-spaces (V8's default is 16 MiB), which
+ * cut the service's CPU time per delivery by about a quarter in the
+ * throughput benchmark, and tsx as a loader.
+ */
+export const serviceNodeArguments = ["--max-semi-space-size=32", "--import", "tsx", "src/main.ts"] as const
+
 /** Returns a TCP port that was free on 127.0.0.1 a moment ago. */
 export const freeLoopbackPort = (): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -75,7 +83,7 @@ const commandFor = (runtime: Runtime): { command: string; args: Array<string> } 
   runtime === "deno"
     ? { command: join(projectRoot, "node_modules/.bin/deno"), args: ["task", "start"] }
     // One Node process with tsx as a loader, so SIGTERM reaches the service itself.
-    : { command: process.execPath, args: ["--import", "tsx", "src/main.ts"] }
+    : { command: process.execPath, args: [...serviceNodeArguments] }
 
 /**
  * Starts `src/main.ts` under `runtime` on a free port of 127.0.0.1, with an
