@@ -44,11 +44,18 @@ export interface ClaimedDelivery {
   readonly claimedUntil: Date
 }
 
-/** Pending deliveries that are due now, for the queue gauges. */
-export interface DueQueueStats {
+/** The pending deliveries of one subscription that are due now, for the queue gauges. */
+export interface SubscriptionDueQueue {
+  readonly subscriptionId: string
   readonly depth: number
-  /** `next_attempt_at` of the oldest due delivery; none when nothing is due. */
-  readonly oldestDueAt: Option.Option<Date>
+  /** `next_attempt_at` of the subscription's oldest due delivery. */
+  readonly oldestDueAt: Date
+}
+
+/** Pending deliveries that are due now, by subscription, for the queue gauges. */
+export interface DueQueueStats {
+  /** One entry per subscription that has due deliveries. */
+  readonly subscriptions: ReadonlyArray<SubscriptionDueQueue>
   /** The time the stats were taken at. */
   readonly at: Date
 }
@@ -406,25 +413,27 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
 
     /**
      * Counts the pending deliveries of active subscriptions that are due,
-     * claimed or not, and finds the oldest due time, in one query over the
-     * partial index of pending rows.
+     * claimed or not, and finds the oldest due time of each subscription, in
+     * one query over the partial index of pending rows. Each runner keeps the
+     * subscriptions whose shards it holds.
      */
     const dueQueueStats = Effect.gen(function*() {
       const at = yield* now
-      const rows = yield* sql<{ depth: number; oldest_due_at: Date | null }>`
-        SELECT count(*)::int AS depth, min(d.next_attempt_at) AS oldest_due_at
+      const rows = yield* sql<{ subscription_id: string; depth: number; oldest_due_at: Date }>`
+        SELECT d.subscription_id, count(*)::int AS depth, min(d.next_attempt_at) AS oldest_due_at
         FROM webhook_deliveries d
         JOIN webhook_subscriptions s ON s.id = d.subscription_id
         WHERE d.status = 'pending'
           AND d.next_attempt_at <= ${at}
           AND s.status = 'active'
-          AND s.deleted_at IS NULL`
-      const row = rows[0]
-      return {
-        depth: row?.depth ?? 0,
-        oldestDueAt: Option.fromNullable(row?.oldest_due_at),
-        at
-      } satisfies DueQueueStats
+          AND s.deleted_at IS NULL
+        GROUP BY d.subscription_id`
+      const subscriptions = rows.map((row): SubscriptionDueQueue => ({
+        subscriptionId: row.subscription_id,
+        depth: row.depth,
+        oldestDueAt: row.oldest_due_at
+      }))
+      return { subscriptions, at } satisfies DueQueueStats
     }).pipe(Effect.orDie)
 
     return { claimDue, extendClaims, recordAttempt, releaseClaims, subscriptionsWithDueDeliveries, dueQueueStats } as const
