@@ -144,6 +144,15 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
      * Each subscription must appear once. Returns the claimed rows of each
      * request, in the order they must start: by `next_attempt_at`, then by
      * row key.
+     *
+     * A claim stops at the first due row under a live claim, so that no row
+     * is sent before an earlier one that another runner claimed, such as a
+     * runner that died holding a batch. The subscription's queue then waits
+     * until that claim is recorded, released or expired.
+     *
+     * NOTE: two runners claiming for one subscription at the same moment,
+     * which the cluster's shard locks prevent, can still claim out of order;
+     * the claims then only keep each row to one sender.
      */
     const claimStatement = (requests: ReadonlyArray<ClaimRequest>) =>
       Effect.gen(function*() {
@@ -157,23 +166,31 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
           WITH requested AS (
             SELECT * FROM jsonb_to_recordset(${requested}::jsonb) AS r(subscription_id text, max_rows integer)
           ),
-          due AS (
-            SELECT picked.id
+          unblocked AS (
+            SELECT head.id
             FROM requested
             JOIN webhook_subscriptions s ON s.id = requested.subscription_id
             CROSS JOIN LATERAL (
-              SELECT d.id
+              SELECT d.id,
+                bool_or(d.claimed_until >= ${at}) OVER (ORDER BY d.next_attempt_at, d.id) AS blocked
               FROM webhook_deliveries d
               WHERE d.subscription_id = requested.subscription_id
                 AND d.status = 'pending'
                 AND d.next_attempt_at <= ${at}
-                AND (d.claimed_until IS NULL OR d.claimed_until < ${at})
               ORDER BY d.next_attempt_at, d.id
               LIMIT requested.max_rows
-              FOR UPDATE SKIP LOCKED
-            ) picked
+            ) head
             WHERE s.status = 'active'
               AND s.deleted_at IS NULL
+              AND head.blocked IS NOT TRUE
+          ),
+          due AS (
+            SELECT d.id
+            FROM webhook_deliveries d
+            JOIN unblocked u ON u.id = d.id
+            WHERE d.status = 'pending'
+              AND (d.claimed_until IS NULL OR d.claimed_until < ${at})
+            FOR UPDATE OF d SKIP LOCKED
           )
           UPDATE webhook_deliveries d
           SET claimed_until = ${claimedUntil}
