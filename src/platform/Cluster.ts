@@ -1,7 +1,8 @@
 import { RunnerAddress, SingleRunner } from "@effect/cluster"
 import type { ShardingConfig } from "@effect/cluster"
 import { NodeClusterSocket } from "@effect/platform-node"
-import { Effect, Layer, Option } from "effect"
+import { SqlClient } from "@effect/sql"
+import { Effect, Exit, Layer, Option, Scope } from "effect"
 import { AppConfig, type ClusterSettings } from "./AppConfig.ts"
 
 /** Sharding settings of both cluster modes. */
@@ -70,8 +71,33 @@ const refreshAssignmentsInterval = "1 second"
  * never share a runner address.
  */
 export const ClusterLive = Layer.unwrapEffect(
-  Effect.map(AppConfig, ({ cluster }) => cluster.mode === "socket" ? socketCluster(cluster) : singleCluster(cluster))
+  Effect.map(AppConfig, ({ cluster }) =>
+    startedOneAtATime(cluster.mode === "socket" ? socketCluster(cluster) : singleCluster(cluster)))
 )
+
+/** Key of the session advisory lock under which a runner builds its cluster layer. */
+const clusterStartLockKey = 7_421_002
+
+/**
+ * Builds `cluster` while this process holds a session advisory lock, so that
+ * runners starting together on a fresh database create the library's
+ * `cluster_*` tables one after the other. The library creates some of them
+ * with `CREATE TABLE IF NOT EXISTS`, and two sessions running that at once
+ * fail on a duplicate key in PostgreSQL's catalog. The lock is released as
+ * soon as the layer is built.
+ */
+const startedOneAtATime = <A, E, R>(cluster: Layer.Layer<A, E, R>) =>
+  Layer.scopedContext(Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const lockScope = yield* Scope.make()
+    const connection = yield* Effect.orDie(Scope.extend(sql.reserve, lockScope))
+    yield* Effect.orDie(connection.executeRaw("SELECT pg_advisory_lock($1)", [clusterStartLockKey]))
+    const unlock = connection.executeRaw("SELECT pg_advisory_unlock($1)", [clusterStartLockKey]).pipe(
+      Effect.ignore,
+      Effect.zipRight(Scope.close(lockScope, Exit.void))
+    )
+    return yield* Layer.build(cluster).pipe(Effect.ensuring(unlock))
+  }))
 
 const singleCluster = (cluster: ClusterSettings) =>
   SingleRunner.layer({
