@@ -87,7 +87,7 @@ export const dropDatabase = async (serverUrl: string, databaseUrl: string): Prom
   await withClient(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
 }
 
-/** A service process that runs as a socket runner. */
+/** A service process that runs as a cluster runner. */
 export interface Runner extends ServiceProcess {
   /** `host:port` of its runner socket, as the `runner` label of its queue gauges shows it. */
   readonly runnerAddress: string
@@ -99,15 +99,17 @@ export interface Runner extends ServiceProcess {
 export interface RunnerOptions {
   /** Database that all runners share. */
   readonly databaseUrl: string
+  /** `CLUSTER_MODE` of the process; `socket` unless set. A `single` runner must be alone on its database. */
+  readonly mode?: "single" | "socket"
   /** Further settings, such as `OPERATOR_TOKEN` or `LOG_LEVEL`. */
   readonly env: Readonly<Record<string, string>>
   readonly onOutputLine?: (line: string) => void
 }
 
 /**
- * Starts `src/main.ts` in socket mode on `databaseUrl`, with its HTTP server
- * and its runner socket on free ports of 127.0.0.1, and waits until it is
- * ready.
+ * Starts `src/main.ts` as a cluster runner on `databaseUrl`, with its HTTP
+ * server and its runner socket on free ports of 127.0.0.1, and waits until
+ * it is ready.
  */
 export const startRunner = async (options: RunnerOptions): Promise<Runner> => {
   const runnerPort = await freeLoopbackPort()
@@ -119,7 +121,7 @@ export const startRunner = async (options: RunnerOptions): Promise<Runner> => {
       env: {
         ...options.env,
         DATABASE_URL: options.databaseUrl,
-        CLUSTER_MODE: "socket",
+        CLUSTER_MODE: options.mode ?? "socket",
         RUNNER_HOST: "127.0.0.1",
         RUNNER_PORT: String(runnerPort)
       },
