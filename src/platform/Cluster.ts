@@ -27,8 +27,10 @@ const commonShardingConfig = {
 /**
  * Socket mode only. The runner that hosts the library's health check
  * singleton pings every runner this often, and marks a runner unhealthy
- * after six failed pings 500 ms apart; shards of an unhealthy runner are
- * reassigned. The library default is 1 minute.
+ * after six failed pings 500 ms apart, each of which may wait 10 s for an
+ * answer; shards of an unhealthy runner are reassigned. A killed process
+ * refuses the connection at once, so it is found within about 5 seconds.
+ * The library default is 1 minute.
  */
 const runnerHealthCheckInterval = "2 seconds"
 
@@ -49,8 +51,8 @@ const refreshAssignmentsInterval = "1 second"
  *   to other runners.
  * - `socket`: `NodeClusterSocket`, several runners on one database that
  *   forward messages to each other over TCP and ping each other. A runner
- *   that dies loses its shards to the survivors. Node only: the runner socket
- *   uses `node:net`.
+ *   that dies loses its shards to the survivors. The runner socket uses
+ *   `node:net`, which Deno 2 also provides.
  *
  * When the lock storage fails, as while PostgreSQL restarts, @effect/cluster
  * 0.60 marks the shard locks unhealthy once a refresh fails or times out
