@@ -6,11 +6,11 @@
  * Starts an embedded PostgreSQL in a temporary folder on a free loopback
  * port (DATABASE_URL is ignored) and one receiver on 127.0.0.1 that returns
  * 200 after a random delay. For each configuration it creates a fresh
- * database on that server, starts the runners on it under Node, creates
- * `--subscriptions` tenants with one subscription each through the API, and
- * queues `--events` `session.scorecard_finalized` events through the outbox
- * from this process, in transactions of 50 events, as an emit point queues
- * them. Throughput is the number of deliveries queued divided by the time
+ * database on that server and starts the runners on it under Node. It
+ * creates `--subscriptions` tenants with one subscription each through the
+ * API. Then it queues `--events` `session.scorecard_finalized` events
+ * through the outbox from this process, in transactions of 50 events on 4
+ * connections, as an emit point queues them. Throughput is the number of deliveries queued divided by the time
  * from the first transaction until every row is recorded as `succeeded`.
  * The configurations are one runner in single mode, one socket runner and
  * two socket runners; the ratio compares each with the single-mode runner of
@@ -81,7 +81,7 @@ const configurations: ReadonlyArray<Configuration> = [
   { label: "2 runners, socket mode", mode: "socket", runners: 2 }
 ]
 
-/** What one configuration measured. */
+/** The figures of one run of one configuration. */
 interface Measurement {
   readonly configuration: Configuration
   readonly round: number

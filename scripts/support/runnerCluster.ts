@@ -1,9 +1,9 @@
 /**
- * Pieces shared by the takeover trial, its test and the runners benchmark:
- * a PostgreSQL server that several service processes share, socket runners
- * on it, tenants with one subscription each, and events queued through the
- * project's `Events` service from this process, as an emit point queues
- * them. Everything listens on 127.0.0.1.
+ * Pieces shared by the takeover trial, its test and the runners benchmark.
+ * They start a PostgreSQL server that several service processes share and
+ * cluster runners on it, create tenants with one subscription each, and
+ * queue events through the project's `Events` service from this process, as
+ * an emit point queues them. Everything listens on 127.0.0.1.
  */
 import { ShardingConfig } from "@effect/cluster"
 import { SqlClient } from "@effect/sql"
@@ -223,51 +223,47 @@ export interface QueueOptions {
   readonly events: number
   /** Events published in one transaction, at most. */
   readonly transactionSize: number
-  /** Transactions in flight at once. */
+  /** Transactions in flight at once, each from its own stream of subscribers. */
   readonly concurrency: number
 }
 
 /**
  * Publishes `session.scorecard_finalized` events through `Events.publish`,
  * inside SQL transactions, as the post-call webhook does, each to one
- * subscriber's tenant. The events go out in rounds of at most one per
- * subscriber, and a round starts once the previous one has committed, so
- * each subscription's deliveries are queued in publishing order. Each
- * commit notifies the runners. Returns the number of deliveries queued.
+ * subscriber's tenant. The subscribers are dealt to `concurrency` streams.
+ * Each stream publishes its subscribers' events round-robin, one
+ * transaction after the other, so each subscription's deliveries are queued
+ * in publishing order. Each commit notifies the runners. Returns the number
+ * of deliveries queued.
  */
 export const queueScorecardEvents = (options: QueueOptions): Promise<number> => {
-  const rounds: Array<Array<Subscriber>> = []
+  const streams: Array<Array<Subscriber>> = Array.from({ length: options.concurrency }, () => [])
   for (let event = 0; event < options.events; event++) {
-    const round = Math.floor(event / options.subscribers.length)
-    ;(rounds[round] ??= []).push(options.subscribers[event % options.subscribers.length]!)
+    const subscriber = event % options.subscribers.length
+    streams[subscriber % options.concurrency]!.push(options.subscribers[subscriber]!)
   }
 
   const program = Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const events = yield* Events
     let sequence = 0
-    let queued = 0
     const publishOne = (subscriber: Subscriber) =>
       Effect.suspend(() =>
         events.publish("session.scorecard_finalized", subscriber.companyId, new Date(), trialScorecard(sequence++))
       )
-    for (const round of rounds) {
-      const transactions: Array<Array<Subscriber>> = []
-      for (let start = 0; start < round.length; start += options.transactionSize) {
-        transactions.push(round.slice(start, start + options.transactionSize))
-      }
-      const counts = yield* Effect.forEach(
-        transactions,
-        (transaction) =>
-          Effect.forEach(transaction, publishOne).pipe(
-            Effect.map((perEvent) => perEvent.reduce((sum, count) => sum + count, 0)),
+    const publishStream = (stream: ReadonlyArray<Subscriber>) =>
+      Effect.gen(function*() {
+        let queued = 0
+        for (let start = 0; start < stream.length; start += options.transactionSize) {
+          const counts = yield* Effect.forEach(stream.slice(start, start + options.transactionSize), publishOne).pipe(
             sql.withTransaction
-          ),
-        { concurrency: options.concurrency }
-      )
-      queued += counts.reduce((sum, count) => sum + count, 0)
-    }
-    return queued
+          )
+          queued += counts.reduce((sum, count) => sum + count, 0)
+        }
+        return queued
+      })
+    const perStream = yield* Effect.forEach(streams, publishStream, { concurrency: "unbounded" })
+    return perStream.reduce((sum, count) => sum + count, 0)
   })
 
   const DatabaseLive = PgClient.layer({
@@ -275,9 +271,7 @@ export const queueScorecardEvents = (options: QueueOptions): Promise<number> => 
     applicationName: "saleslab-runner-trial",
     maxConnections: options.concurrency + 1
   })
-  return Effect.runPromise(
-    program.pipe(Effect.provide(Events.Default.pipe(Layer.provideMerge(DatabaseLive))))
-  )
+  return Effect.runPromise(program.pipe(Effect.provide(Events.Default.pipe(Layer.provideMerge(DatabaseLive)))))
 }
 
 /** Returns the number of `webhook_deliveries` rows in each status. */

@@ -1,8 +1,8 @@
 /**
  * The takeover trial shared by `scripts/trial-takeover.ts` and the takeover
- * test: two socket runners share one database, events are queued for many
- * subscriptions, one runner is killed with SIGKILL in the middle of
- * delivering them, and the trial compares what a local receiver got with
+ * test. Two socket runners share one database, and events are queued for
+ * many subscriptions. One runner is killed with SIGKILL in the middle of
+ * delivering them. The trial then compares what a local receiver got with
  * what was queued and what the runners logged.
  */
 import { randomInt } from "node:crypto"
@@ -39,7 +39,7 @@ export interface TakeoverTrialOptions {
   readonly onProgress?: (line: string) => void
 }
 
-/** What one takeover trial observed. */
+/** The observations of one takeover trial. */
 export interface TakeoverTrialResult {
   readonly queued: number
   readonly receivedUnique: number
@@ -85,7 +85,7 @@ export interface TakeoverTrialResult {
    * Deliveries whose first arrival came before that of a delivery queued
    * `subscriptionConcurrency` or more places earlier for the same
    * subscription. Deliveries of a subscription start in queue order, so
-   * only such a gap shows that rows were sent out of order; smaller swaps
+   * only such a gap shows that rows were sent out of order. Smaller swaps
    * come from requests in flight together.
    */
   readonly outOfOrder: number
