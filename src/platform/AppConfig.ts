@@ -67,7 +67,7 @@ export interface AppSettings {
   readonly retentionSchedule: Cron.Cron
   /** Age past which finished deliveries, their attempts and unreferenced events are deleted. */
   readonly deliveryRetention: Duration.Duration
-  /** How this process runs as a runner of the delivery cluster. */
+  /** Cluster runner settings of this process. */
   readonly cluster: ClusterSettings
 }
 
@@ -90,7 +90,7 @@ export interface ClusterSettings {
    * in both modes.
    */
   readonly runnerAddress: RunnerEndpoint
-  /** Address the runner socket listens on in `socket` mode; the runner address unless set. */
+  /** Address the runner socket listens on in `socket` mode. Unless set, the runner address. */
   readonly listenAddress: RunnerEndpoint
 }
 

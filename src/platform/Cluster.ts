@@ -27,8 +27,8 @@ const commonShardingConfig = {
 /**
  * Socket mode only. The runner that hosts the library's health check
  * singleton pings every runner this often, and marks a runner unhealthy
- * after six failed pings 500 ms apart, each of which may wait 10 s for an
- * answer; shards of an unhealthy runner are reassigned. A killed process
+ * after six failed pings 500 ms apart, each of which may wait 10 s for a
+ * reply. The shards of an unhealthy runner are reassigned. A killed process
  * refuses the connection at once, so it is found within about 5 seconds.
  * The library default is 1 minute.
  */

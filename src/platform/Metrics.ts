@@ -54,8 +54,7 @@ export const webhookListenNotifications = Metric.counter("saleslab_webhook_liste
  * runner holds, refreshed every sweep interval and tagged with `runner`.
  */
 export const webhookQueueDepth = Metric.gauge("saleslab_webhook_queue_depth", {
-  description: "Pending deliveries of active subscriptions that are due, of the subscriptions this runner works, " +
-    "as of its last measurement."
+  description: "Due pending deliveries of the active subscriptions this runner works, as of its last measurement."
 })
 
 /**

@@ -151,8 +151,8 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
      * until that claim is recorded, released or expired.
      *
      * NOTE: two runners claiming for one subscription at the same moment,
-     * which the cluster's shard locks prevent, can still claim out of order;
-     * the claims then only keep each row to one sender.
+     * which the cluster's shard locks prevent, can still claim out of order.
+     * The claims then only keep each row to one sender.
      */
     const claimStatement = (requests: ReadonlyArray<ClaimRequest>) =>
       Effect.gen(function*() {

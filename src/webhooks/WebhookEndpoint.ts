@@ -195,7 +195,7 @@ export const makeWaker = Effect.map(WebhookEndpoint.client, (clientFor) => (subs
   ))
 
 /**
- * Returns a function that tells whether a subscription's entity runs on this
+ * Returns a predicate that is true when a subscription's entity runs on this
  * runner. In `socket` mode that is when this runner holds the lock of the
  * entity's shard, read from the runner's own view of its locks without I/O.
  * In `single` mode the runner works every subscription, also in the moments
@@ -214,9 +214,9 @@ export const makeOwnershipCheck = Effect.gen(function*() {
 /**
  * Returns a function that starts waking a subscription in a background fiber
  * and returns at once, with at most one wake-up per subscription in flight.
- * A wake-up can take long: a remote runner replies only when the drain it
- * starts has ended, and a wake-up for a runner that died is retried every
- * 100 ms until its shard has a new owner. The caller, such as the
+ * A wake-up can take long, because a remote runner replies only when the
+ * drain it starts has ended, and a wake-up for a runner that died is retried
+ * every 100 ms until its shard has a new owner. The caller, such as the
  * dispatcher's notification loop, must not wait for that. The fibers are
  * interrupted when the scope closes.
  */
