@@ -215,7 +215,16 @@ export const runTakeoverTrial = async (options: TakeoverTrialOptions): Promise<T
     })
 
     const killTarget = Math.max(1, Math.floor(queued * options.killAtShare))
-    while (receiver.arrivals.length < killTarget) await sleep(1)
+    const killDeadline = Date.now() + options.recoveryTimeoutMs
+    while (receiver.arrivals.length < killTarget) {
+      if (Date.now() > killDeadline) {
+        throw new Error(
+          `Only ${receiver.arrivals.length} of the ${killTarget} deliveries to wait for before the kill arrived ` +
+            `within ${options.recoveryTimeoutMs} ms.`
+        )
+      }
+      await sleep(1)
+    }
     // The victim is a runner that has worked at least one subscription, so that there is something to take over.
     const owners = new Map<string, number>()
     for (const start of entityStarts) owners.set(start.subscriptionId, start.runner)
