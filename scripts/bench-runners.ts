@@ -194,12 +194,23 @@ const rows = measurements.map((measurement) => {
     String(measurement.queued),
     (measurement.queueMs / 1000).toFixed(2),
     Number.isNaN(measurement.allSucceededMs) ? "-" : (measurement.allSucceededMs / 1000).toFixed(1),
+    Number.isNaN(measurement.allSucceededMs) ? "-" : ((measurement.allSucceededMs - measurement.queueMs) / 1000).toFixed(1),
     Number.isNaN(measurement.allSucceededMs) ? "-" : perSecond(measurement).toFixed(0),
     Number.isNaN(measurement.allSucceededMs) ? "-" : (perSecond(measurement) / perSecond(baseline)).toFixed(2),
     measurement.loadAverage.toFixed(1)
   ]
 })
-const header = ["round", "configuration", "deliveries", "queueing s", "all succeeded s", "per second", "ratio", "load"]
+const header = [
+  "round",
+  "configuration",
+  "deliveries",
+  "queueing s",
+  "all succeeded s",
+  "after the last commit s",
+  "per second",
+  "ratio",
+  "load"
+]
 const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)))
 console.log("")
 console.log(`Machine: ${cpus().length} cores (${cpus()[0]?.model ?? "unknown CPU"}), Node ${process.versions.node}`)
