@@ -5,14 +5,13 @@
  * compare what the receiver received with what was queued.
  */
 import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import pg from "pg"
 import { ApiClient, createCompany } from "./api.ts"
 import { mapConcurrently } from "./concurrency.ts"
 import { embeddedDatabaseUrl, type ServiceProcess, startServiceProcess } from "./crashableService.ts"
+import { startRecordingReceiver } from "./recordingReceiver.ts"
 
 /** Options of `runCrashTrial`. */
 export interface CrashTrialOptions {
@@ -64,46 +63,8 @@ export interface CrashTrialResult {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** Delay of every response while the receiver is set slow, in milliseconds. */
+/** Delay of every response while the backlog builds, in milliseconds. */
 const slowResponseDelayMs = 250
-
-/**
- * A loopback receiver that records the arrival time of every delivery id and
- * returns 200 after a random delay, or after `slowResponseDelayMs` while it
- * is set slow.
- */
-const startRecordingReceiver = async (maxDelayMs: number) => {
-  const arrivals: Array<{ readonly deliveryId: string; readonly at: number }> = []
-  let slow = false
-  const server = createServer((request, response) => {
-    request.resume()
-    request.on("end", () => {
-      arrivals.push({ deliveryId: String(request.headers["x-saleslab-delivery-id"] ?? ""), at: Date.now() })
-      setTimeout(() => {
-        response.writeHead(200, { "content-type": "text/plain" })
-        response.end("ok")
-      }, slow ? slowResponseDelayMs : Math.random() * maxDelayMs)
-    })
-  })
-  server.keepAliveTimeout = 1_000
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => resolve())
-  })
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `http://127.0.0.1:${port}/saleslab/webhook`,
-    arrivals,
-    setSlow: (value: boolean) => {
-      slow = value
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      })
-  }
-}
 
 /** Connects to the embedded PostgreSQL of `dataDirectory`, or returns undefined when it is not running. */
 const connectDatabase = async (dataDirectory: string): Promise<pg.Client | undefined> => {
@@ -139,7 +100,7 @@ export const runCrashTrial = async (options: CrashTrialOptions): Promise<CrashTr
     RATE_LIMIT_PER_DAY: "1000000",
     ...(options.deliveryTimeout === undefined ? {} : { WEBHOOK_TIMEOUT: options.deliveryTimeout })
   }
-  const receiver = await startRecordingReceiver(options.maxResponseDelayMs)
+  const receiver = await startRecordingReceiver({ maxDelayMs: options.maxResponseDelayMs })
   let service: ServiceProcess | undefined
   let database: pg.Client | undefined
   try {
@@ -154,7 +115,7 @@ export const runCrashTrial = async (options: CrashTrialOptions): Promise<CrashTr
     })
 
     // A slow receiver while queueing builds a backlog, so that the kill can come anywhere from 10 % to 90 %.
-    receiver.setSlow(true)
+    receiver.setDelay(slowResponseDelayMs)
     progress(`Queueing ${options.events} test deliveries, ${options.queueConcurrency} requests in flight`)
     const queuedIds = await mapConcurrently(
       Array.from({ length: options.events }),
@@ -167,7 +128,7 @@ export const runCrashTrial = async (options: CrashTrialOptions): Promise<CrashTr
     const low = Math.max(receiver.arrivals.length, Math.ceil(options.events * 0.1))
     const high = Math.max(low, Math.floor(options.events * 0.9))
     const killTarget = low + Math.floor(Math.random() * (high - low + 1))
-    receiver.setSlow(false)
+    receiver.setDelay(undefined)
     progress(`Queued; ${receiver.arrivals.length} delivered so far. Killing the service after ${killTarget} deliveries`)
     while (receiver.arrivals.length < killTarget) await sleep(1)
     await service.kill(options.killDatabase)

@@ -50,13 +50,16 @@ const waitForExit = (child: ChildProcess, timeoutMs: number) =>
  * an embedded PostgreSQL in `dataDirectory`, in a process group of its own,
  * and waits until `/readyz` returns 200. Starting again on the folder of a
  * killed process reuses its database: the service stops a PostgreSQL server
- * left running there before it starts its own.
+ * left running there before it starts its own. With `DATABASE_URL` in `env`
+ * the service uses that server instead and leaves `dataDirectory` unused.
  */
 export const startServiceProcess = async (options: {
   readonly dataDirectory: string
   /** Settings passed as environment variables, on top of the caller's environment less `DATABASE_URL`. */
   readonly env: Readonly<Record<string, string>>
   readonly readyTimeoutMs?: number
+  /** Called with every line the service writes to stdout or stderr, such as its JSON log lines. */
+  readonly onOutputLine?: (line: string) => void
 }): Promise<ServiceProcess> => {
   const port = await freeLoopbackPort()
   const { DATABASE_URL: _ignored, ...inherited } = process.env
@@ -77,12 +80,22 @@ export const startServiceProcess = async (options: {
   }
 
   const output: Array<string> = []
-  const keep = (chunk: Buffer) => {
-    output.push(...chunk.toString("utf8").split("\n").filter((line) => line !== ""))
-    output.splice(0, Math.max(0, output.length - 40))
+  const keepFrom = () => {
+    // A chunk may end in the middle of a line, which the next chunk completes.
+    let partial = ""
+    return (chunk: Buffer) => {
+      const lines = (partial + chunk.toString("utf8")).split("\n")
+      partial = lines.pop() ?? ""
+      for (const line of lines) {
+        if (line === "") continue
+        output.push(line)
+        options.onOutputLine?.(line)
+      }
+      output.splice(0, Math.max(0, output.length - 40))
+    }
   }
-  child.stdout?.on("data", keep)
-  child.stderr?.on("data", keep)
+  child.stdout?.on("data", keepFrom())
+  child.stderr?.on("data", keepFrom())
   const recentOutput = () => output.join("\n")
 
   // A caller that exits early takes the whole group down with it.

@@ -36,7 +36,10 @@ export const CronJobsLive = Layer.effect(
     const wageIndex = yield* WageIndexSnapshots
     const retention = yield* DeliveryRetention
     return new Map<string, CronJob>([
-      ["sweep-deliveries", { description: "Wake every subscription with due deliveries.", run: sweeper.sweep }],
+      ["sweep-deliveries", {
+        description: "Wake every subscription with due deliveries, and refresh this runner's queue gauges.",
+        run: Effect.zipRight(sweeper.sweep, sweeper.measureQueue)
+      }],
       ["coaching-briefs", {
         description: "Mail each rep the coaching brief of the week that just ended.",
         run: Effect.orDie(coachingBriefs.run),

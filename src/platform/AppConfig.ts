@@ -67,6 +67,31 @@ export interface AppSettings {
   readonly retentionSchedule: Cron.Cron
   /** Age past which finished deliveries, their attempts and unreferenced events are deleted. */
   readonly deliveryRetention: Duration.Duration
+  /** Cluster runner settings of this process. */
+  readonly cluster: ClusterSettings
+}
+
+/** A host and TCP port of a cluster runner. */
+export interface RunnerEndpoint {
+  readonly host: string
+  readonly port: number
+}
+
+/** Settings of the delivery cluster runner in this process. */
+export interface ClusterSettings {
+  /**
+   * `single`: this process is the only runner and needs no runner socket.
+   * `socket`: runners sharing one database reach each other over TCP.
+   */
+  readonly mode: "single" | "socket"
+  /**
+   * Address other runners use to reach this one. It also names the runner in
+   * the `cluster_runners` table and in the `runner` label of the queue gauges,
+   * in both modes.
+   */
+  readonly runnerAddress: RunnerEndpoint
+  /** Address the runner socket listens on in `socket` mode. Unless set, the runner address. */
+  readonly listenAddress: RunnerEndpoint
 }
 
 /**
@@ -91,6 +116,38 @@ const scheduleConfig = (options: {
       Config.withDescription(options.timeZoneDescription ?? "IANA time zone of the schedule.")
     )
   }).pipe(Config.mapAttempt(({ expression, timeZone }) => Cron.unsafeParse(expression, timeZone)))
+
+const runnerHost = (name: string) =>
+  Config.string(name).pipe(
+    Config.validate({ message: "must be a host name or IP address, not empty", validation: (host) => host.trim() !== "" })
+  )
+
+const clusterConfig = Config.all({
+  mode: Config.literal("single", "socket")("CLUSTER_MODE").pipe(
+    Config.withDefault("single" as const),
+    Config.withDescription("Cluster mode: single (one runner per database) or socket (several runners over TCP).")
+  ),
+  host: runnerHost("RUNNER_HOST").pipe(
+    Config.withDefault("127.0.0.1"),
+    Config.withDescription("Host or IP address at which other runners reach this runner; must be reachable from their machines.")
+  ),
+  port: Config.port("RUNNER_PORT").pipe(
+    Config.withDefault(34431),
+    Config.withDescription("TCP port at which other runners reach this runner.")
+  ),
+  listenHost: runnerHost("RUNNER_LISTEN_HOST").pipe(
+    Config.option,
+    Config.withDescription("Interface the runner socket binds to. Unset: RUNNER_HOST.")
+  ),
+  listenPort: Config.port("RUNNER_LISTEN_PORT").pipe(
+    Config.option,
+    Config.withDescription("TCP port the runner socket binds to. Unset: RUNNER_PORT.")
+  )
+}).pipe(Config.map(({ host, listenHost, listenPort, mode, port }): ClusterSettings => ({
+  mode,
+  runnerAddress: { host, port },
+  listenAddress: { host: Option.getOrElse(listenHost, () => host), port: Option.getOrElse(listenPort, () => port) }
+})))
 
 const settingsConfig = Config.all({
   port: Config.port("PORT").pipe(
@@ -233,7 +290,8 @@ const settingsConfig = Config.all({
       validation: (retention) => Duration.greaterThanOrEqualTo(retention, Duration.hours(1))
     }),
     Config.withDescription("Age past which finished deliveries and unreferenced events are deleted, such as 30 days.")
-  )
+  ),
+  cluster: clusterConfig
 })
 
 /** The service's settings, as a context service so tests can provide their own. */

@@ -49,14 +49,21 @@ export const webhookListenNotifications = Metric.counter("saleslab_webhook_liste
   incremental: true
 })
 
-/** Pending deliveries that are due, refreshed by each sweep. */
+/**
+ * Pending deliveries that are due, of the subscriptions whose shards this
+ * runner holds, refreshed every sweep interval and tagged with `runner`.
+ */
 export const webhookQueueDepth = Metric.gauge("saleslab_webhook_queue_depth", {
-  description: "Pending deliveries of active subscriptions that are due, as of the last sweep on this runner."
+  description: "Due pending deliveries of the active subscriptions this runner works, as of its last measurement."
 })
 
-/** Age in seconds of the oldest due delivery, refreshed by each sweep; 0 when nothing is due. */
+/**
+ * Age in seconds of the oldest due delivery of the subscriptions whose shards
+ * this runner holds, tagged with `runner`; 0 when none is due.
+ */
 export const webhookOldestDueAge = Metric.gauge("saleslab_webhook_oldest_due_age_seconds", {
-  description: "Seconds since the oldest due delivery became due, as of the last sweep on this runner; 0 when none is due."
+  description: "Seconds since the oldest due delivery of the subscriptions this runner works became due, " +
+    "as of its last measurement; 0 when none is due."
 })
 
 /** Content type of the Prometheus text exposition format, version 0.0.4. */

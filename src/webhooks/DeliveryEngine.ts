@@ -4,16 +4,16 @@ import { Delivery } from "./Delivery.ts"
 import { DeliveryClock } from "./DeliveryClock.ts"
 import { DeliveryStore } from "./DeliveryStore.ts"
 import { DispatcherLive } from "./Dispatcher.ts"
-import { Sweeper, SweeperSingletonLive } from "./Sweeper.ts"
+import { Sweeper, SweeperLive } from "./Sweeper.ts"
 import { WebhookEndpointLive } from "./WebhookEndpoint.ts"
 import { WebhookSender } from "./WebhookSender.ts"
 
 /**
  * The delivery engine with a given clock and sender: the cluster runner, the
- * `WebhookEndpoint` entities, the dispatcher, the sweeper singleton, and the
- * `Sweeper` service for on-demand sweeps, and the cluster's `Sharding` for
- * other singletons and crons. Needs `AppConfig` and a migrated
- * `PgClient` (which is also the `SqlClient`).
+ * `WebhookEndpoint` entities, the dispatcher, the sweeper singleton, the
+ * runner's queue gauges, the `Sweeper` service for on-demand sweeps, and the
+ * cluster's `Sharding` for other singletons and crons. Needs `AppConfig` and
+ * a migrated `PgClient` (which is also the `SqlClient`).
  */
 export const makeDeliveryEngine = <CR, E, R>(options: {
   readonly clock: Layer.Layer<DeliveryClock, never, CR>
@@ -23,7 +23,7 @@ export const makeDeliveryEngine = <CR, E, R>(options: {
   const background = Layer.mergeAll(
     WebhookEndpointLive.pipe(Layer.provide(services)),
     DispatcherLive.pipe(Layer.provide(Sweeper.Default)),
-    SweeperSingletonLive.pipe(Layer.provide(Sweeper.Default))
+    SweeperLive.pipe(Layer.provide(Sweeper.Default))
   )
   return Layer.merge(background, Sweeper.Default).pipe(
     Layer.provideMerge(ClusterLive),

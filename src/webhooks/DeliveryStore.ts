@@ -44,11 +44,18 @@ export interface ClaimedDelivery {
   readonly claimedUntil: Date
 }
 
-/** Pending deliveries that are due now, for the queue gauges. */
-export interface DueQueueStats {
+/** The pending deliveries of one subscription that are due now, for the queue gauges. */
+export interface SubscriptionDueQueue {
+  readonly subscriptionId: string
   readonly depth: number
-  /** `next_attempt_at` of the oldest due delivery; none when nothing is due. */
-  readonly oldestDueAt: Option.Option<Date>
+  /** `next_attempt_at` of the subscription's oldest due delivery. */
+  readonly oldestDueAt: Date
+}
+
+/** Pending deliveries that are due now, by subscription, for the queue gauges. */
+export interface DueQueueStats {
+  /** One entry per subscription that has due deliveries. */
+  readonly subscriptions: ReadonlyArray<SubscriptionDueQueue>
   /** The time the stats were taken at. */
   readonly at: Date
 }
@@ -137,6 +144,15 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
      * Each subscription must appear once. Returns the claimed rows of each
      * request, in the order they must start: by `next_attempt_at`, then by
      * row key.
+     *
+     * A claim stops at the first due row under a live claim, so that no row
+     * is sent before an earlier one that another runner claimed, such as a
+     * runner that died holding a batch. The subscription's queue then waits
+     * until that claim is recorded, released or expired.
+     *
+     * NOTE: two runners claiming for one subscription at the same moment,
+     * which the cluster's shard locks prevent, can still claim out of order.
+     * The claims then only keep each row to one sender.
      */
     const claimStatement = (requests: ReadonlyArray<ClaimRequest>) =>
       Effect.gen(function*() {
@@ -150,23 +166,31 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
           WITH requested AS (
             SELECT * FROM jsonb_to_recordset(${requested}::jsonb) AS r(subscription_id text, max_rows integer)
           ),
-          due AS (
-            SELECT picked.id
+          unblocked AS (
+            SELECT head.id
             FROM requested
             JOIN webhook_subscriptions s ON s.id = requested.subscription_id
             CROSS JOIN LATERAL (
-              SELECT d.id
+              SELECT d.id,
+                bool_or(d.claimed_until >= ${at}) OVER (ORDER BY d.next_attempt_at, d.id) AS blocked
               FROM webhook_deliveries d
               WHERE d.subscription_id = requested.subscription_id
                 AND d.status = 'pending'
                 AND d.next_attempt_at <= ${at}
-                AND (d.claimed_until IS NULL OR d.claimed_until < ${at})
               ORDER BY d.next_attempt_at, d.id
               LIMIT requested.max_rows
-              FOR UPDATE SKIP LOCKED
-            ) picked
+            ) head
             WHERE s.status = 'active'
               AND s.deleted_at IS NULL
+              AND head.blocked IS NOT TRUE
+          ),
+          due AS (
+            SELECT d.id
+            FROM webhook_deliveries d
+            JOIN unblocked u ON u.id = d.id
+            WHERE d.status = 'pending'
+              AND (d.claimed_until IS NULL OR d.claimed_until < ${at})
+            FOR UPDATE OF d SKIP LOCKED
           )
           UPDATE webhook_deliveries d
           SET claimed_until = ${claimedUntil}
@@ -406,25 +430,27 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
 
     /**
      * Counts the pending deliveries of active subscriptions that are due,
-     * claimed or not, and finds the oldest due time, in one query over the
-     * partial index of pending rows.
+     * claimed or not, and finds the oldest due time of each subscription, in
+     * one query over the partial index of pending rows. Each runner keeps the
+     * subscriptions whose shards it holds.
      */
     const dueQueueStats = Effect.gen(function*() {
       const at = yield* now
-      const rows = yield* sql<{ depth: number; oldest_due_at: Date | null }>`
-        SELECT count(*)::int AS depth, min(d.next_attempt_at) AS oldest_due_at
+      const rows = yield* sql<{ subscription_id: string; depth: number; oldest_due_at: Date }>`
+        SELECT d.subscription_id, count(*)::int AS depth, min(d.next_attempt_at) AS oldest_due_at
         FROM webhook_deliveries d
         JOIN webhook_subscriptions s ON s.id = d.subscription_id
         WHERE d.status = 'pending'
           AND d.next_attempt_at <= ${at}
           AND s.status = 'active'
-          AND s.deleted_at IS NULL`
-      const row = rows[0]
-      return {
-        depth: row?.depth ?? 0,
-        oldestDueAt: Option.fromNullable(row?.oldest_due_at),
-        at
-      } satisfies DueQueueStats
+          AND s.deleted_at IS NULL
+        GROUP BY d.subscription_id`
+      const subscriptions = rows.map((row): SubscriptionDueQueue => ({
+        subscriptionId: row.subscription_id,
+        depth: row.depth,
+        oldestDueAt: row.oldest_due_at
+      }))
+      return { subscriptions, at } satisfies DueQueueStats
     }).pipe(Effect.orDie)
 
     return { claimDue, extendClaims, recordAttempt, releaseClaims, subscriptionsWithDueDeliveries, dueQueueStats } as const

@@ -6,7 +6,7 @@ import { AppConfig } from "../platform/AppConfig.ts"
 import { webhookListenNotifications } from "../platform/Metrics.ts"
 import { deliveryChannel } from "./Outbox.ts"
 import { Sweeper } from "./Sweeper.ts"
-import { makeWaker } from "./WebhookEndpoint.ts"
+import { makeBackgroundWaker, makeOwnershipCheck } from "./WebhookEndpoint.ts"
 
 /** Payload prefix of probe notifications. Subscription ids start with `sub_`, so they never match it. */
 const probePrefix = "probe:"
@@ -60,7 +60,14 @@ const connectionOptions = (config: PgClient.PgClientConfig): pg.ClientConfig => 
 
 /**
  * Listens on the `webhook_deliveries` channel and wakes the entity of the
- * subscription named by each notification.
+ * subscription named by each notification, when that entity runs on this
+ * runner (`makeOwnershipCheck`). With socket runners every runner listens
+ * and receives every notification, so each one wakes only the entities of
+ * the shards it holds: a subscription is woken once, on the runner that
+ * works it, without a hop over the runner socket. A notification that
+ * arrives while no runner holds the shard, such as during a takeover, is
+ * dropped, and the sweeper wakes that subscription. Wake-ups run in
+ * background fibers, so no notification waits for an entity.
  *
  * The LISTEN connection is a node-postgres client of its own, because the
  * connection behind `PgClient.listen` (@effect/sql-pg 0.53) ignores
@@ -80,7 +87,8 @@ const connectionOptions = (config: PgClient.PgClientConfig): pg.ClientConfig => 
 export const DispatcherLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const pgClient = yield* PgClient.PgClient
-    const wake = yield* makeWaker
+    const wake = yield* makeBackgroundWaker
+    const ownsSubscription = yield* makeOwnershipCheck
     const sweeper = yield* Sweeper
     const { listenProbeInterval } = yield* AppConfig
     const runnerToken = randomUUID()
@@ -90,11 +98,15 @@ export const DispatcherLive = Layer.scopedDiscard(
       .none()
     let listenedBefore = false
 
-    // Wakes run one at a time from this queue, so that a wake that waits for
-    // its shard holds up neither the connection's events nor the probes.
+    // Wakes are started one at a time from this queue, away from the
+    // connection's events and the probes, each in a background fiber.
     const wakes = yield* Queue.unbounded<string>()
     yield* Queue.take(wakes).pipe(
-      Effect.flatMap((subscriptionId) => Effect.zipRight(Metric.increment(webhookListenNotifications), wake(subscriptionId))),
+      Effect.flatMap((subscriptionId) =>
+        ownsSubscription(subscriptionId)
+          ? Effect.zipRight(Metric.increment(webhookListenNotifications), wake(subscriptionId))
+          : Effect.void
+      ),
       Effect.forever,
       Effect.forkScoped
     )

@@ -1,6 +1,6 @@
-import { Entity } from "@effect/cluster"
+import { Entity, EntityId, Sharding } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
-import { Context, Effect, Layer, Option, Ref } from "effect"
+import { Context, Effect, FiberSet, Layer, Option, Ref } from "effect"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { Delivery } from "./Delivery.ts"
 import { type ClaimedDelivery, claimBatchSize, DeliveryStore } from "./DeliveryStore.ts"
@@ -44,6 +44,8 @@ const WebhookEndpointEntity = WebhookEndpoint.toLayer(
     const delivery = yield* Delivery
     const { subscriptionConcurrency } = yield* AppConfig
     const stopping = yield* EngineStopping
+    // Names the runner that works the subscription from now on, which matters when shards move.
+    yield* Effect.logDebug("Subscription entity started").pipe(Effect.annotateLogs({ subscription_id: subscriptionId }))
 
     let draining = false
     let passRequested = false
@@ -191,3 +193,44 @@ export const makeWaker = Effect.map(WebhookEndpoint.client, (clientFor) => (subs
       )
     )
   ))
+
+/**
+ * Returns a predicate that is true when a subscription's entity runs on this
+ * runner. In `socket` mode that is when this runner holds the lock of the
+ * entity's shard, read from the runner's own view of its locks without I/O.
+ * In `single` mode the runner works every subscription, also in the moments
+ * after start-up before it has acquired its shard locks.
+ */
+export const makeOwnershipCheck = Effect.gen(function*() {
+  const sharding = yield* Sharding.Sharding
+  const { cluster } = yield* AppConfig
+  if (cluster.mode === "single") return (_subscriptionId: string) => true
+  return (subscriptionId: string) => {
+    const entityId = EntityId.make(subscriptionId)
+    return sharding.hasShardId(sharding.getShardId(entityId, WebhookEndpoint.getShardGroup(entityId)))
+  }
+})
+
+/**
+ * Returns a function that starts waking a subscription in a background fiber
+ * and returns at once, with at most one wake-up per subscription in flight.
+ * A wake-up can take long, because a remote runner replies only when the
+ * drain it starts has ended, and a wake-up for a runner that died is retried
+ * every 100 ms until its shard has a new owner. The caller, such as the
+ * dispatcher's notification loop, must not wait for that. The fibers are
+ * interrupted when the scope closes.
+ */
+export const makeBackgroundWaker = Effect.gen(function*() {
+  const wake = yield* makeWaker
+  const fibers = yield* FiberSet.make()
+  const inFlight = new Set<string>()
+  return (subscriptionId: string) =>
+    Effect.suspend(() => {
+      if (inFlight.has(subscriptionId)) return Effect.void
+      inFlight.add(subscriptionId)
+      const wakeOnce = wake(subscriptionId).pipe(
+        Effect.ensuring(Effect.sync(() => inFlight.delete(subscriptionId)))
+      )
+      return Effect.asVoid(FiberSet.run(fibers, wakeOnce))
+    })
+})
