@@ -21,7 +21,11 @@ const commonShardingConfig = {
   // advisory locks, which the server frees as soon as the holder's
   // connection closes.
   shardLockRefreshInterval: "3 seconds",
-  shardLockExpiration: "10 seconds"
+  shardLockExpiration: "10 seconds",
+  // The library encodes and decodes messages to local entities too by
+  // default, to catch messages that could not cross to another runner. The
+  // engine's only message, `Wake`, has no payload, so that is pure cost.
+  simulateRemoteSerialization: false
 } satisfies Partial<ShardingConfig.ShardingConfig["Type"]>
 
 /**
