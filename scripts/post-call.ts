@@ -3,7 +3,7 @@
  * ElevenLabs post-call webhook is posted to the moment a local receiver has
  * the `session.completed` delivery it causes.
  *
- *   npm run bench:latency -- --events 1000 --rate 50
+ *   npm run bench:post-call -- --events 1000 --rate 50
  *
  * Starts the service as a child process under Node, with an embedded
  * PostgreSQL in a temporary folder (DATABASE_URL is ignored). Sets up one
@@ -21,7 +21,7 @@ import { loadPostCallSample, postCallBodyFor, postSignedPostCall } from "./suppo
 import { type ReceivedDelivery, startReceiver } from "./support/receiver.ts"
 import { startService } from "./support/service.ts"
 
-const usage = "Usage: npm run bench:latency -- [--events N (1 to 10000, default 1000)] " +
+const usage = "Usage: npm run bench:post-call -- [--events N (1 to 10000, default 1000)] " +
   "[--rate N per second (1 to 500, default 50)] [--timeout seconds to wait after the last post (default 60)]"
 
 const readOptions = () => {
