@@ -1,0 +1,222 @@
+/**
+ * Measures how delivery latency and the service's memory grow with the
+ * number of subscriptions: the latency from commit to arrival at one rate
+ * with 10, 1,000 and 10,000 subscriptions, and the resident set size of
+ * the service process at each.
+ *
+ *   npm run bench:growth -- --subscriptions 10,1000,10000 --rate 100
+ *
+ * For each count, starts a fresh service under Node with an embedded
+ * PostgreSQL in a temporary folder and creates the subscriptions, each in a
+ * tenant of its own: through the REST API up to 1,000 and with SQL inserts
+ * above, unless `--setup` says otherwise. A warm-up publishes one event to
+ * every subscription, so that every subscription has a live entity during
+ * the measured run. Then events are published through the project's
+ * `Outbox` from this process, open-loop at `--rate`, round-robin over the
+ * subscriptions. The baseline is the run with the smallest count, and
+ * the round trip of a bare POST at the same rate is measured once for
+ * reference. All traffic stays on 127.0.0.1.
+ */
+import type { SetupMethod } from "./support/benchSubscriptions.ts"
+import { type BenchEnvironment, printMachine, progress, runBenchmark, startBenchEnvironment } from "./support/deliveryBench.ts"
+import { type BaselinePhase, commitToArrival, EventBook, postAtRate, publishAtRate, type PublishPhase, waitForArrivals, waitForRecords } from "./support/loadPhase.ts"
+import { readFlags } from "./support/options.ts"
+import {
+  formatMs,
+  formatRate,
+  formatRatio,
+  type GoalLine,
+  markdownTable,
+  printGoals,
+  printSettings,
+  type Summary,
+  summaryCells,
+  summaryHeader
+} from "./support/report.ts"
+import { formatMegabytes, readRss, sampleRss } from "./support/rss.ts"
+import { startTimedReceiver, type TimedReceiver } from "./support/timedReceiver.ts"
+
+/** The memory goal: at most this RSS, in bytes, at `goalSubscriptions`. */
+const goalRssBytes = 250e6
+const goalSubscriptions = 10_000
+/** Counts up to this one are created through the REST API under `--setup auto`. */
+const apiSetupLimit = 1_000
+
+const flags = readFlags("bench:growth", {
+  subscriptions: { kind: "integers", default: [10, 1_000, 10_000], min: 1, max: 50_000, description: "subscription counts to measure, each on a fresh service" },
+  rate: { kind: "integer", default: 100, min: 1, max: 5000, description: "events per second over all subscriptions" },
+  duration: { kind: "integer", default: 30, min: 1, max: 600, description: "seconds of the measured run at each count" },
+  "warmup-rate": { kind: "integer", default: 500, min: 1, max: 5000, description: "events per second of the warm-up, one event per subscription" },
+  "baseline-duration": { kind: "integer", default: 10, min: 1, max: 600, description: "seconds of bare POSTs at the rate, measured once" },
+  "flat-tolerance": { kind: "integer", default: 20, min: 0, max: 1000, description: "percent by which P99 may exceed the P99 at the smallest count and still count as flat" },
+  setup: {
+    kind: "choice",
+    default: "auto" as SetupMethod | "auto",
+    choices: ["auto", "api", "sql"] as Array<SetupMethod | "auto">,
+    description: `create subscriptions through the REST API, with SQL inserts, or auto: the API up to ${apiSetupLimit} and SQL above`
+  },
+  "setup-concurrency": { kind: "integer", default: 16, min: 1, max: 64, description: "API requests in flight while creating subscriptions" },
+  "publisher-connections": { kind: "integer", default: 16, min: 1, max: 100, description: "database connections that publish events" },
+  "subscription-concurrency": { kind: "integer", default: 4, min: 1, max: 50, description: "WEBHOOK_SUBSCRIPTION_CONCURRENCY of the service" },
+  "drain-timeout": { kind: "integer", default: 120, min: 1, max: 600, description: "seconds to wait for the last deliveries of a run" }
+})
+
+interface CountResult {
+  readonly subscriptions: number
+  readonly setup: SetupMethod
+  readonly setupSeconds: number
+  readonly published: PublishPhase
+  readonly latency: Summary
+  readonly rssAtStart: number
+  readonly rssAfterSetup: number
+  readonly rssMax: number
+  readonly rssAtEnd: number
+}
+
+let receiver: TimedReceiver | undefined
+let environment: BenchEnvironment | undefined
+
+const measureCount = async (timed: TimedReceiver, book: EventBook, count: number, withBaseline: boolean) => {
+  const setup: SetupMethod = flags.setup === "auto" ? (count <= apiSetupLimit ? "api" : "sql") : flags.setup
+  let rssAtStart = Number.NaN
+  environment = await startBenchEnvironment({
+    receiver: timed,
+    subscriptions: count,
+    setup,
+    setupConcurrency: flags["setup-concurrency"],
+    publisherConnections: flags["publisher-connections"],
+    subscriptionConcurrency: flags["subscription-concurrency"],
+    onServiceReady: (service) => {
+      rssAtStart = readRss(service.pid) ?? Number.NaN
+    }
+  })
+  const active = environment
+  const drainMs = flags["drain-timeout"] * 1000
+  try {
+    const rssAfterSetup = readRss(active.service.pid) ?? Number.NaN
+    const sampler = sampleRss(active.service.pid)
+
+    let baseline: BaselinePhase | undefined
+    if (withBaseline) {
+      progress(`Baseline: bare POSTs at ${flags.rate}/s for ${flags["baseline-duration"]} s`)
+      baseline = await postAtRate({ receiver: timed, book, targets: active.subscriptions, rate: flags.rate, durationSeconds: flags["baseline-duration"] })
+    }
+
+    progress(`Warming up: one event to each of the ${count} subscriptions at ${flags["warmup-rate"]}/s`)
+    const warmup = await publishAtRate({
+      publisher: active.publisher,
+      book,
+      targets: active.subscriptions,
+      rate: flags["warmup-rate"],
+      durationSeconds: count / flags["warmup-rate"]
+    })
+    await waitForArrivals(timed, warmup.records, drainMs)
+    await waitForRecords(active.publisher, drainMs)
+
+    progress(`Publishing at ${flags.rate}/s for ${flags.duration} s`)
+    const published = await publishAtRate({ publisher: active.publisher, book, targets: active.subscriptions, rate: flags.rate, durationSeconds: flags.duration })
+    const missing = await waitForArrivals(timed, published.records, drainMs)
+    if (missing > 0) progress(`${missing} deliveries had not arrived ${flags["drain-timeout"]} s after the last commit`)
+    await waitForRecords(active.publisher, drainMs)
+    const samples = sampler.stop()
+
+    const result: CountResult = {
+      subscriptions: count,
+      setup,
+      setupSeconds: active.setupSeconds,
+      published,
+      latency: commitToArrival(published.records),
+      rssAtStart,
+      rssAfterSetup,
+      rssMax: samples.max,
+      rssAtEnd: samples.last
+    }
+    return { result, baseline }
+  } finally {
+    await active.stop()
+    environment = undefined
+  }
+}
+
+const main = async () => {
+  printMachine("before")
+  receiver = await startTimedReceiver()
+  const book = new EventBook(receiver)
+
+  const results: Array<CountResult> = []
+  let baseline: BaselinePhase | undefined
+  for (const [index, count] of flags.subscriptions.entries()) {
+    progress(`--- ${count} subscriptions ---`)
+    const measured = await measureCount(receiver, book, count, index === 0)
+    results.push(measured.result)
+    baseline ??= measured.baseline
+  }
+  const counters = await receiver.counters()
+  const smallest = results.reduce((low, result) => (result.subscriptions < low.subscriptions ? result : low))
+
+  console.log("")
+  console.log("## Growth: latency and memory by subscription count")
+  console.log("")
+  printSettings({
+    "offered rate": `${flags.rate}/s over all subscriptions, for ${flags.duration} s at each count`,
+    "warm-up": `one event per subscription at ${flags["warmup-rate"]}/s`,
+    "publisher connections": flags["publisher-connections"],
+    WEBHOOK_SUBSCRIPTION_CONCURRENCY: flags["subscription-concurrency"],
+    "RSS": "VmRSS of the service's Node process, sampled every 200 ms from the warm-up to the end of the run"
+  })
+  console.log("")
+  console.log(markdownTable(
+    ["subscriptions", "setup", "achieved rate", ...summaryHeader, "P99 / smallest count"],
+    [
+      ...results.map((result) => [
+        String(result.subscriptions),
+        `${result.setup === "api" ? "REST API" : "SQL"}, ${result.setupSeconds.toFixed(1)} s`,
+        formatRate(result.published.achievedRate),
+        ...summaryCells(result.latency),
+        formatRatio(result.latency.p99 / smallest.latency.p99)
+      ]),
+      ...(baseline === undefined ? [] : [["bare POST round trip", "", formatRate(baseline.achievedRate), ...summaryCells(baseline.roundTrip), ""]])
+    ]
+  ))
+  console.log("")
+  console.log(markdownTable(
+    ["subscriptions", "RSS at start", "RSS after setup", "RSS max", "RSS at the end", "publisher loop delay P99 ms"],
+    results.map((result) => [
+      String(result.subscriptions),
+      formatMegabytes(result.rssAtStart),
+      formatMegabytes(result.rssAfterSetup),
+      formatMegabytes(result.rssMax),
+      formatMegabytes(result.rssAtEnd),
+      formatMs(result.published.loopDelay.p99Ms)
+    ])
+  ))
+  console.log("")
+  console.log(`Receiver: ${counters.valid} valid requests, ${counters.invalid} with an invalid signature, ${book.duplicates} repeated deliveries`)
+  console.log("")
+  const tolerance = 1 + flags["flat-tolerance"] / 100
+  const largest = results.reduce((high, result) => (result.subscriptions > high.subscriptions ? result : high))
+  const atGoal = results.find((result) => result.subscriptions === goalSubscriptions)
+  const goals: Array<GoalLine> = [
+    {
+      goal: `flat latency: P99 at every count at most ${flags["flat-tolerance"]} % above the P99 at ${smallest.subscriptions}`,
+      measured: results.length < 2
+        ? "not measured: give at least two counts"
+        : results.map((result) => `${result.subscriptions}: ${formatMs(result.latency.p99)} ms`).join(", "),
+      met: results.length >= 2 && results.every((result) => result.latency.p99 <= tolerance * smallest.latency.p99)
+    },
+    {
+      goal: `RSS at most ${formatMegabytes(goalRssBytes)} at ${goalSubscriptions} subscriptions`,
+      measured: atGoal === undefined ? `not measured: ${goalSubscriptions} is not among --subscriptions (largest ${largest.subscriptions})` : `max ${formatMegabytes(atGoal.rssMax)}, at the end ${formatMegabytes(atGoal.rssAtEnd)}`,
+      met: atGoal !== undefined && atGoal.rssMax <= goalRssBytes
+    }
+  ]
+  printGoals(goals)
+  console.log("")
+  printMachine("after")
+  if (counters.invalid > 0) throw new Error(`${counters.invalid} deliveries had an invalid signature.`)
+}
+
+await runBenchmark(main, async () => {
+  await environment?.stop()
+  await receiver?.close()
+})

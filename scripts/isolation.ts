@@ -1,0 +1,163 @@
+/**
+ * Measures isolation between subscriptions: the delivery latency of healthy
+ * endpoints while one endpoint stalls past the delivery timeout, against
+ * an all-healthy run of the same load in the same script.
+ *
+ *   npm run bench:isolation -- --subscriptions 100 --rate 200 --duration 30
+ *
+ * Starts the service under Node with an embedded PostgreSQL in a temporary
+ * folder and creates `--subscriptions` healthy subscriptions plus one more,
+ * each in a tenant of its own. Events are published through the project's
+ * `Outbox` from this process, open-loop at `--rate`, round-robin over all
+ * of them, twice: first with every subscription pointing at the healthy
+ * endpoint of the receiver, then after the extra subscription has been
+ * moved through `PATCH /v1/webhooks/{id}` to an endpoint that reads each
+ * request and never responds, so every attempt to it runs into the 8 s
+ * delivery timeout. Both runs report the latency from commit to arrival of
+ * the healthy subscriptions only. All traffic stays on 127.0.0.1.
+ */
+import { ApiClient } from "./support/api.ts"
+import type { SetupMethod } from "./support/benchSubscriptions.ts"
+import { type BenchEnvironment, printMachine, progress, runBenchmark, startBenchEnvironment } from "./support/deliveryBench.ts"
+import { commitToArrival, EventBook, publishAtRate, type PublishPhase, waitForArrivals, waitForRecords } from "./support/loadPhase.ts"
+import { readFlags } from "./support/options.ts"
+import {
+  formatCount,
+  formatMs,
+  formatRate,
+  formatRatio,
+  type GoalLine,
+  markdownTable,
+  printGoals,
+  printSettings,
+  summaryCells,
+  summaryHeader
+} from "./support/report.ts"
+import { startTimedReceiver, type TimedReceiver } from "./support/timedReceiver.ts"
+
+/** The goal: the healthy endpoints' P99 with a stalled endpoint at most this factor of the all-healthy P99. */
+const goalFactor = 1.2
+
+const flags = readFlags("bench:isolation", {
+  subscriptions: { kind: "integer", default: 100, min: 1, max: 20_000, description: "healthy subscriptions; one more is the stalled one" },
+  rate: { kind: "integer", default: 200, min: 1, max: 5000, description: "events per second over all subscriptions, the stalled one included" },
+  duration: { kind: "integer", default: 30, min: 1, max: 600, description: "seconds of each run; above 8 the stalled attempts time out during the run" },
+  warmup: { kind: "integer", default: 5, min: 0, max: 120, description: "seconds at the rate before the first run, not reported" },
+  setup: { kind: "choice", default: "api" as SetupMethod, choices: ["api", "sql"] as Array<SetupMethod>, description: "create subscriptions through the REST API or with SQL inserts" },
+  "setup-concurrency": { kind: "integer", default: 16, min: 1, max: 64, description: "API requests in flight while creating subscriptions" },
+  "publisher-connections": { kind: "integer", default: 16, min: 1, max: 100, description: "database connections that publish events" },
+  "subscription-concurrency": { kind: "integer", default: 4, min: 1, max: 50, description: "WEBHOOK_SUBSCRIPTION_CONCURRENCY of the service" },
+  "drain-timeout": { kind: "integer", default: 60, min: 1, max: 600, description: "seconds to wait for the last deliveries of a run" }
+})
+
+let receiver: TimedReceiver | undefined
+let environment: BenchEnvironment | undefined
+
+const main = async () => {
+  printMachine("before")
+  receiver = await startTimedReceiver()
+  environment = await startBenchEnvironment({
+    receiver,
+    subscriptions: flags.subscriptions + 1,
+    setup: flags.setup,
+    setupConcurrency: flags["setup-concurrency"],
+    publisherConnections: flags["publisher-connections"],
+    subscriptionConcurrency: flags["subscription-concurrency"]
+  })
+  const active = environment
+  const timed = receiver
+  const book = new EventBook(timed)
+  const targets = active.subscriptions
+  const stalledIndex = targets.length - 1
+  const stalled = active.subscriptions[stalledIndex]!
+  const healthy = (record: { readonly target: number }) => record.target !== stalledIndex
+  const drainMs = flags["drain-timeout"] * 1000
+
+  const run = async (label: string, excluded: ReadonlyArray<string>): Promise<PublishPhase> => {
+    progress(`${label}: ${flags.rate}/s for ${flags.duration} s`)
+    const phase = await publishAtRate({ publisher: active.publisher, book, targets, rate: flags.rate, durationSeconds: flags.duration })
+    const missing = await waitForArrivals(timed, phase.records, drainMs, healthy)
+    if (missing > 0) progress(`${missing} deliveries to healthy endpoints had not arrived ${flags["drain-timeout"]} s after the last commit`)
+    await waitForRecords(active.publisher, drainMs, excluded)
+    return phase
+  }
+
+  if (flags.warmup > 0) {
+    progress(`Warming up at ${flags.rate}/s for ${flags.warmup} s`)
+    const warmup = await publishAtRate({ publisher: active.publisher, book, targets, rate: flags.rate, durationSeconds: flags.warmup })
+    await waitForArrivals(timed, warmup.records, drainMs)
+    await waitForRecords(active.publisher, drainMs)
+  }
+
+  const allHealthy = await run("All endpoints healthy", [])
+
+  progress(`Pointing subscription ${stalled.subscriptionId} at the endpoint that never responds`)
+  if (stalled.adminToken !== undefined) {
+    await new ApiClient(active.service.baseUrl, stalled.adminToken).request("PATCH", `/v1/webhooks/${stalled.subscriptionId}`, 200, { url: timed.stallUrl })
+  } else {
+    await active.publisher.query("UPDATE webhook_subscriptions SET url = $1, updated_at = now() WHERE id = $2", [timed.stallUrl, stalled.subscriptionId])
+  }
+  const withStall = await run("One endpoint stalled", [stalled.subscriptionId])
+
+  const stalledAttempts = await active.publisher.query<{ outcome: string; error: string | null; count: number }>(
+    `SELECT a.outcome, a.error, count(*)::int AS count FROM webhook_attempts a
+     JOIN webhook_deliveries d ON d.id = a.delivery_pk
+     WHERE d.subscription_id = $1 AND d.event_kind = 'session.scorecard_finalized' AND a.started_at >= to_timestamp($2 / 1000.0)
+     GROUP BY a.outcome, a.error ORDER BY count DESC`,
+    [stalled.subscriptionId, withStall.timing.startedAt]
+  )
+  const stalledPending = await active.publisher.query<{ count: number }>(
+    "SELECT count(*)::int AS count FROM webhook_deliveries WHERE subscription_id = $1 AND status = 'pending'",
+    [stalled.subscriptionId]
+  )
+  const counters = await timed.counters()
+  // The stalled requests would otherwise hold the service's shutdown until they time out.
+  await timed.releaseStalled()
+
+  const healthyBefore = commitToArrival(allHealthy.records, healthy)
+  const healthyDuring = commitToArrival(withStall.records, healthy)
+  const stalledBefore = commitToArrival(allHealthy.records, (record) => !healthy(record))
+
+  console.log("")
+  console.log("## Isolation: healthy endpoints while one endpoint stalls")
+  console.log("")
+  printSettings({
+    subscriptions: `${flags.subscriptions} healthy + 1 stalled, one per tenant, created ${flags.setup === "api" ? "through the REST API" : "with SQL inserts"} in ${active.setupSeconds.toFixed(1)} s`,
+    "offered rate": `${flags.rate}/s over all ${targets.length} subscriptions, ${formatRate(flags.rate / targets.length)}/s each`,
+    "seconds per run": `${flags.duration} (warm-up ${flags.warmup})`,
+    "publisher connections": flags["publisher-connections"],
+    WEBHOOK_SUBSCRIPTION_CONCURRENCY: flags["subscription-concurrency"],
+    "stalled endpoint moved with": stalled.adminToken !== undefined ? "PATCH /v1/webhooks/{id}" : "an SQL update (the SQL setup has no API tokens)"
+  })
+  console.log("")
+  console.log("Latency from commit to arrival:")
+  console.log("")
+  console.log(markdownTable(["run", "endpoints", "achieved rate", ...summaryHeader, "P99 / all-healthy P99"], [
+    ["all healthy (baseline)", `the ${flags.subscriptions} healthy`, formatRate(allHealthy.achievedRate), ...summaryCells(healthyBefore), ""],
+    ["all healthy (baseline)", "the one stalled later", "", ...summaryCells(stalledBefore), ""],
+    ["one stalled", `the ${flags.subscriptions} healthy`, formatRate(withStall.achievedRate), ...summaryCells(healthyDuring), formatRatio(healthyDuring.p99 / healthyBefore.p99)]
+  ]))
+  console.log("")
+  console.log(
+    `Stalled endpoint: ${formatCount(counters.stalledRequests)} requests received, ${formatCount(counters.openStalled)} held at the end, ` +
+      `${formatCount(stalledPending[0]?.count ?? 0)} deliveries pending. Its attempts recorded during the stalled run: ` +
+      (stalledAttempts.map((row) => `${formatCount(row.count)} ${row.outcome}${row.error === null ? "" : ` (${row.error})`}`).join(", ") || "none")
+  )
+  console.log(`Publisher event-loop delay P99: ${formatMs(allHealthy.loopDelay.p99Ms)} ms all healthy, ${formatMs(withStall.loopDelay.p99Ms)} ms one stalled`)
+  console.log("")
+  const goals: Array<GoalLine> = [{
+    goal: `healthy P99 with one endpoint stalled within ${Math.round((goalFactor - 1) * 100)} % of the all-healthy P99`,
+    measured: `${formatMs(healthyDuring.p99)} ms vs ${formatMs(healthyBefore.p99)} ms (${formatRatio(healthyDuring.p99 / healthyBefore.p99)})`,
+    met: healthyDuring.p99 <= goalFactor * healthyBefore.p99
+  }]
+  printGoals(goals)
+  console.log("")
+  printMachine("after")
+  if (counters.invalid > 0) throw new Error(`${counters.invalid} deliveries had an invalid signature.`)
+}
+
+await runBenchmark(main, async () => {
+  await receiver?.releaseStalled().catch(() => {})
+  await environment?.stop()
+  await receiver?.close()
+})
