@@ -19,7 +19,7 @@
  */
 import type { SetupMethod } from "./support/benchSubscriptions.ts"
 import { type BenchEnvironment, printMachine, progress, runBenchmark, startBenchEnvironment } from "./support/deliveryBench.ts"
-import { type BaselinePhase, commitToArrival, EventBook, postAtRate, publishAtRate, type PublishPhase, waitForArrivals, waitForRecords } from "./support/loadPhase.ts"
+import { type BaselinePhase, commitToArrival, describeLatency, EventBook, postAtRate, publishAtRate, type PublishPhase, waitForArrivals, waitForRecords } from "./support/loadPhase.ts"
 import { readFlags } from "./support/options.ts"
 import {
   formatMs,
@@ -112,6 +112,7 @@ const measureCount = async (timed: TimedReceiver, book: EventBook, count: number
     })
     await waitForArrivals(timed, warmup.records, drainMs)
     await waitForRecords(active.publisher, drainMs)
+    progress(`Warm-up latency, not reported: ${describeLatency(commitToArrival(warmup.records))}`)
 
     progress(`Publishing at ${flags.rate}/s for ${flags.duration} s`)
     const published = await publishAtRate({ publisher: active.publisher, book, targets: active.subscriptions, rate: flags.rate, durationSeconds: flags.duration })
@@ -119,6 +120,7 @@ const measureCount = async (timed: TimedReceiver, book: EventBook, count: number
     if (missing > 0) progress(`${missing} deliveries had not arrived ${flags["drain-timeout"]} s after the last commit`)
     await waitForRecords(active.publisher, drainMs)
     const samples = sampler.stop()
+    progress(`${count} subscriptions: ${describeLatency(commitToArrival(published.records))}; RSS max ${formatMegabytes(samples.max)}`)
 
     const result: CountResult = {
       subscriptions: count,

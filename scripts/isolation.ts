@@ -19,7 +19,7 @@
 import { ApiClient } from "./support/api.ts"
 import type { SetupMethod } from "./support/benchSubscriptions.ts"
 import { type BenchEnvironment, printMachine, progress, runBenchmark, startBenchEnvironment } from "./support/deliveryBench.ts"
-import { commitToArrival, EventBook, publishAtRate, type PublishPhase, waitForArrivals, waitForRecords } from "./support/loadPhase.ts"
+import { commitToArrival, describeLatency, EventBook, publishAtRate, type PublishPhase, waitForArrivals, waitForRecords } from "./support/loadPhase.ts"
 import { readFlags } from "./support/options.ts"
 import {
   formatCount,
@@ -79,6 +79,7 @@ const main = async () => {
     const missing = await waitForArrivals(timed, phase.records, drainMs, healthy)
     if (missing > 0) progress(`${missing} deliveries to healthy endpoints had not arrived ${flags["drain-timeout"]} s after the last commit`)
     await waitForRecords(active.publisher, drainMs, excluded)
+    progress(`${label}: healthy endpoints ${describeLatency(commitToArrival(phase.records, healthy))}`)
     return phase
   }
 
@@ -87,6 +88,7 @@ const main = async () => {
     const warmup = await publishAtRate({ publisher: active.publisher, book, targets, rate: flags.rate, durationSeconds: flags.warmup })
     await waitForArrivals(timed, warmup.records, drainMs)
     await waitForRecords(active.publisher, drainMs)
+    progress(`Warm-up latency, not reported: ${describeLatency(commitToArrival(warmup.records))}`)
   }
 
   const allHealthy = await run("All endpoints healthy", [])

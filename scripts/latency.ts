@@ -19,10 +19,13 @@ import { type BenchEnvironment, printMachine, progress, runBenchmark, startBench
 import {
   type BaselinePhase,
   commitToArrival,
+  describeLatency,
   EventBook,
+  latencyStages,
   postAtRate,
   publishAtRate,
   type PublishPhase,
+  type Stages,
   waitForArrivals,
   waitForRecords
 } from "./support/loadPhase.ts"
@@ -67,6 +70,7 @@ interface RateResult {
   readonly latency: Summary
   /** From the start of each transaction to its commit. */
   readonly commit: Summary
+  readonly stages: Stages
 }
 
 let receiver: TimedReceiver | undefined
@@ -84,12 +88,15 @@ const measureRate = async (active: BenchEnvironment, book: EventBook, rate: numb
   await waitForRecords(active.publisher, flags["drain-timeout"] * 1000)
 
   const committed = published.records.filter((record) => !record.failed)
+  const latency = commitToArrival(published.records)
+  progress(`${rate}/s: commit to arrival ${describeLatency(latency)}; bare POST ${describeLatency(baseline.roundTrip)}`)
   return {
     rate,
     baseline,
     published,
-    latency: commitToArrival(published.records),
-    commit: summarize(committed.map((record) => record.completedAt - record.startedAt))
+    latency,
+    commit: summarize(committed.map((record) => record.completedAt - record.startedAt)),
+    stages: await latencyStages(active.publisher, published.records)
   }
 }
 
@@ -119,6 +126,7 @@ const main = async () => {
     })
     await waitForArrivals(receiver, warmup.records, flags["drain-timeout"] * 1000)
     await waitForRecords(active.publisher, flags["drain-timeout"] * 1000)
+    progress(`Warm-up latency, not reported: ${describeLatency(commitToArrival(warmup.records))}`)
   }
 
   const results: Array<RateResult> = []
@@ -149,6 +157,16 @@ const main = async () => {
       ],
       [`${result.rate}/s`, "bare POST round trip (baseline)", formatRate(result.baseline.achievedRate), ...summaryCells(result.baseline.roundTrip), ""],
       [`${result.rate}/s`, "bare POST, send to arrival", "", ...summaryCells(result.baseline.sendToArrival), ""]
+    ])
+  ))
+  console.log("")
+  console.log("The same latency split at the start of the first attempt, as the service recorded it (millisecond precision):")
+  console.log("")
+  console.log(markdownTable(
+    ["offered rate", "stage", ...summaryHeader],
+    results.flatMap((result) => [
+      [`${result.rate}/s`, "commit to attempt start", ...summaryCells(result.stages.commitToAttempt)],
+      [`${result.rate}/s`, "attempt start to arrival", ...summaryCells(result.stages.attemptToArrival)]
     ])
   ))
   console.log("")

@@ -7,7 +7,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks"
 import { deliveryHeaders } from "../../src/webhooks/Signing.ts"
 import { requestTimeoutMs } from "./api.ts"
 import { benchmarkDeliveryId, benchmarkEventKind, benchmarkPayload, type OutboxPublisher, type StatusCounts, type Target } from "./outboxPublisher.ts"
-import { epochNow, summarize, type Summary } from "./report.ts"
+import { epochNow, formatMs, summarize, type Summary } from "./report.ts"
 import type { TimedReceiver } from "./timedReceiver.ts"
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -221,6 +221,45 @@ export const commitToArrival = (records: ReadonlyArray<EventRecord>, included: (
   const selected = records.filter((record) => included(record) && !record.failed)
   const arrived = selected.filter((record) => !Number.isNaN(record.arrivedAt))
   return summarize(arrived.map((record) => record.arrivedAt - record.completedAt), selected.length - arrived.length)
+}
+
+/** Returns a short text of a latency summary for progress lines, such as `median 4.10 ms, P99 38.2 ms`. */
+export const describeLatency = (summary: Summary): string =>
+  `median ${formatMs(summary.median)} ms, P99 ${formatMs(summary.p99)} ms${summary.missing > 0 ? `, ${summary.missing} missing` : ""}`
+
+/** A delivery's latency split at the start of its first attempt, as the service recorded it. */
+export interface Stages {
+  /** From commit to the start of the first attempt: notification, wake-up, claim and waiting for a free slot. */
+  readonly commitToAttempt: Summary
+  /** From the start of the first attempt to the arrival: signing and the POST up to the full body. */
+  readonly attemptToArrival: Summary
+}
+
+/**
+ * Splits the latency of the arrived records at `webhook_attempts.started_at`
+ * of their first attempt. The service takes that time from `Date`, so it
+ * has millisecond precision and the service's clock.
+ */
+export const latencyStages = async (publisher: OutboxPublisher, records: ReadonlyArray<EventRecord>): Promise<Stages> => {
+  const arrived = records.filter((record) => !record.failed && !Number.isNaN(record.arrivedAt))
+  if (arrived.length === 0) return { commitToAttempt: summarize([]), attemptToArrival: summarize([]) }
+  const sequences = arrived.map((record) => record.sequence)
+  const rows = await publisher.query<{ sequence: number; started_at: Date }>(
+    `SELECT (d.body::jsonb ->> 'sequence')::int AS sequence, a.started_at
+     FROM webhook_deliveries d JOIN webhook_attempts a ON a.delivery_pk = d.id AND a.attempt = 1
+     WHERE d.event_kind = $1 AND (d.body::jsonb ->> 'sequence')::int BETWEEN $2 AND $3`,
+    [benchmarkEventKind, Math.min(...sequences), Math.max(...sequences)]
+  )
+  const startedAt = new Map(rows.map((row) => [row.sequence, row.started_at.getTime()]))
+  const commitToAttempt: Array<number> = []
+  const attemptToArrival: Array<number> = []
+  for (const record of arrived) {
+    const attemptAt = startedAt.get(record.sequence)
+    if (attemptAt === undefined) continue
+    commitToAttempt.push(attemptAt - record.completedAt)
+    attemptToArrival.push(record.arrivedAt - attemptAt)
+  }
+  return { commitToAttempt: summarize(commitToAttempt), attemptToArrival: summarize(attemptToArrival) }
 }
 
 /** The bare-POST baseline of one rate. */
