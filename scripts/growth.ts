@@ -9,7 +9,7 @@
  * For each count, starts a fresh service under Node with an embedded
  * PostgreSQL in a temporary folder and creates the subscriptions, each in a
  * tenant of its own: through the REST API up to 1,000 and with SQL inserts
- * above, unless `--setup` says otherwise. A warm-up publishes one event to
+ * above, unless `--setup` selects one method. A warm-up publishes one event to
  * every subscription, so that every subscription has a live entity during
  * the measured run. Then events are published through the project's
  * `Outbox` from this process, open-loop at `--rate`, round-robin over the
@@ -77,7 +77,8 @@ let receiver: TimedReceiver | undefined
 let environment: BenchEnvironment | undefined
 
 const measureCount = async (timed: TimedReceiver, book: EventBook, count: number, withBaseline: boolean) => {
-  const setup: SetupMethod = flags.setup === "auto" ? (count <= apiSetupLimit ? "api" : "sql") : flags.setup
+  let setup: SetupMethod = count <= apiSetupLimit ? "api" : "sql"
+  if (flags.setup !== "auto") setup = flags.setup
   let rssAtStart = Number.NaN
   environment = await startBenchEnvironment({
     receiver: timed,
@@ -164,6 +165,7 @@ const main = async () => {
     "warm-up": `one event per subscription at ${flags["warmup-rate"]}/s`,
     "publisher connections": flags["publisher-connections"],
     WEBHOOK_SUBSCRIPTION_CONCURRENCY: flags["subscription-concurrency"],
+    "receiver clock offset, subtracted from arrivals": `${formatMs(receiver.offsetAtStart.offsetMs)} ms (IPC round trip ${formatMs(receiver.offsetAtStart.roundTripMs)} ms)`,
     "RSS": "VmRSS of the service's Node process, sampled every 200 ms from the warm-up to the end of the run"
   })
   console.log("")

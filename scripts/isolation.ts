@@ -9,12 +9,13 @@
  * folder and creates `--subscriptions` healthy subscriptions plus one more,
  * each in a tenant of its own. Events are published through the project's
  * `Outbox` from this process, open-loop at `--rate`, round-robin over all
- * of them, twice: first with every subscription pointing at the healthy
- * endpoint of the receiver, then after the extra subscription has been
- * moved through `PATCH /v1/webhooks/{id}` to an endpoint that reads each
- * request and never responds, so every attempt to it runs into the 8 s
- * delivery timeout. Both runs report the latency from commit to arrival of
- * the healthy subscriptions only. All traffic stays on 127.0.0.1.
+ * of them, in two runs. In the first, every subscription points at the
+ * healthy endpoint of the receiver. Before the second, the extra
+ * subscription is moved through `PATCH /v1/webhooks/{id}` to an endpoint
+ * that reads each request and never responds, so every attempt to it runs
+ * into the 8 s delivery timeout. Both runs report the latency from commit
+ * to arrival of the healthy subscriptions only. All traffic stays on
+ * 127.0.0.1.
  */
 import { ApiClient } from "./support/api.ts"
 import type { SetupMethod } from "./support/benchSubscriptions.ts"
@@ -129,6 +130,7 @@ const main = async () => {
     "seconds per run": `${flags.duration} (warm-up ${flags.warmup})`,
     "publisher connections": flags["publisher-connections"],
     WEBHOOK_SUBSCRIPTION_CONCURRENCY: flags["subscription-concurrency"],
+    "receiver clock offset, subtracted from arrivals": `${formatMs(timed.offsetAtStart.offsetMs)} ms (IPC round trip ${formatMs(timed.offsetAtStart.roundTripMs)} ms)`,
     "stalled endpoint moved with": stalled.adminToken !== undefined ? "PATCH /v1/webhooks/{id}" : "an SQL update (the SQL setup has no API tokens)"
   })
   console.log("")

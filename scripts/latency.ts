@@ -6,10 +6,10 @@
  *   npm run bench:latency -- --rates 100,500,1000 --duration 30
  *
  * Starts the service under Node with an embedded PostgreSQL in a temporary
- * folder, creates `--subscriptions` subscriptions, each in a tenant of its
- * own, and publishes events through the project's `Outbox` from this
- * process, open-loop at each rate, spread round-robin over the
- * subscriptions. The receiver runs in a child process and reports arrival
+ * folder and creates `--subscriptions` subscriptions, each in a tenant of
+ * its own. Events are published through the project's `Outbox` from this
+ * process, open-loop at each rate, round-robin over the subscriptions. The
+ * receiver runs in a child process and reports arrival
  * times. The baseline, measured at each rate in the same run, is the round
  * trip of a bare POST of the same kind of body to the same receiver. All
  * traffic stays on 127.0.0.1.
@@ -113,7 +113,7 @@ const main = async () => {
   })
   const active = environment
   const book = new EventBook(receiver)
-  const clock = await receiver.clockOffset()
+  const clock = receiver.offsetAtStart
 
   if (flags.warmup > 0) {
     progress(`Warming up at ${flags.rates[0]}/s for ${flags.warmup} s`)
@@ -133,6 +133,7 @@ const main = async () => {
   for (const rate of flags.rates) results.push(await measureRate(active, book, rate))
   const counters = await receiver.counters()
   const statuses = await active.publisher.statusCounts()
+  const clockAtEnd = await receiver.clockOffset()
 
   console.log("")
   console.log("## Delivery latency: event commit to arrival")
@@ -142,7 +143,8 @@ const main = async () => {
     "seconds per rate": `${flags.duration} (baseline ${flags["baseline-duration"]}, warm-up ${flags.warmup})`,
     "publisher connections": flags["publisher-connections"],
     WEBHOOK_SUBSCRIPTION_CONCURRENCY: flags["subscription-concurrency"],
-    "receiver clock offset": `${formatMs(clock.offsetMs)} ms (measured over an IPC round trip of ${formatMs(clock.roundTripMs)} ms)`
+    "receiver clock offset, subtracted from arrivals": `${formatMs(clock.offsetMs)} ms at the start (IPC round trip ${formatMs(clock.roundTripMs)} ms), ` +
+      `${formatMs(clockAtEnd.offsetMs)} ms at the end (${formatMs(clockAtEnd.roundTripMs)} ms)`
   })
   console.log("")
   console.log(markdownTable(

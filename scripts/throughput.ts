@@ -6,10 +6,10 @@
  *   npm run bench:throughput -- --subscriptions 100 --deliveries 20000
  *
  * Starts the service under Node with an embedded PostgreSQL in a temporary
- * folder, creates `--subscriptions` subscriptions, each in a tenant of its
- * own, and publishes `--deliveries` events through the project's `Outbox`
- * from this process, as fast as `--publisher-connections` connections
- * allow, spread round-robin over the subscriptions. The receiver runs in a
+ * folder and creates `--subscriptions` subscriptions, each in a tenant of
+ * its own. This process publishes `--deliveries` events through the
+ * project's `Outbox`, round-robin over the subscriptions, as fast as
+ * `--publisher-connections` connections allow. The receiver runs in a
  * child process, verifies every signature and responds 200 at once. The
  * baseline, measured in the same run, is the ceiling of keep-alive POSTs of
  * the stored bodies from the global `fetch` of this process (undici, the

@@ -7,7 +7,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks"
 import { deliveryHeaders } from "../../src/webhooks/Signing.ts"
 import { requestTimeoutMs } from "./api.ts"
 import { benchmarkDeliveryId, benchmarkEventKind, benchmarkPayload, type OutboxPublisher, type StatusCounts, type Target } from "./outboxPublisher.ts"
-import { epochNow, formatMs, summarize, type Summary } from "./report.ts"
+import { epochNow, formatMs, summarize, type Summary, wallClockOffset } from "./report.ts"
 import type { TimedReceiver } from "./timedReceiver.ts"
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -66,7 +66,7 @@ export class EventBook {
   }
 }
 
-/** How closely an open-loop schedule was kept. */
+/** Timing of an open-loop schedule. */
 export interface OpenLoopTiming {
   /** Epoch milliseconds of the first scheduled start. */
   readonly startedAt: number
@@ -117,7 +117,7 @@ const watchLoopDelay = () => {
   }
 }
 
-/** What a publishing phase did. */
+/** Outcome of a publishing phase. */
 export interface PublishPhase {
   readonly records: ReadonlyArray<EventRecord>
   readonly timing: OpenLoopTiming
@@ -238,7 +238,8 @@ export interface Stages {
 /**
  * Splits the latency of the arrived records at `webhook_attempts.started_at`
  * of their first attempt. The service takes that time from `Date`, so it
- * has millisecond precision and the service's clock.
+ * has millisecond precision; it is converted to this process's time
+ * through `wallClockOffset`.
  */
 export const latencyStages = async (publisher: OutboxPublisher, records: ReadonlyArray<EventRecord>): Promise<Stages> => {
   const arrived = records.filter((record) => !record.failed && !Number.isNaN(record.arrivedAt))
@@ -250,7 +251,9 @@ export const latencyStages = async (publisher: OutboxPublisher, records: Readonl
      WHERE d.event_kind = $1 AND (d.body::jsonb ->> 'sequence')::int BETWEEN $2 AND $3`,
     [benchmarkEventKind, Math.min(...sequences), Math.max(...sequences)]
   )
-  const startedAt = new Map(rows.map((row) => [row.sequence, row.started_at.getTime()]))
+  // A `Date` time stands for the whole millisecond it truncates, so its middle is the best estimate.
+  const toEpochNow = wallClockOffset() + 0.5
+  const startedAt = new Map(rows.map((row) => [row.sequence, row.started_at.getTime() + toEpochNow]))
   const commitToAttempt: Array<number> = []
   const attemptToArrival: Array<number> = []
   for (const record of arrived) {

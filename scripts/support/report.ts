@@ -1,5 +1,5 @@
 /**
- * What the delivery benchmarks print: latency summaries, Markdown tables,
+ * Output of the delivery benchmarks: latency summaries, Markdown tables,
  * the machine they ran on and whether each goal line was met.
  */
 import { cpus, loadavg, totalmem } from "node:os"
@@ -36,6 +36,8 @@ export const summarize = (durations: ReadonlyArray<number>, missing = 0): Summar
 export const formatMs = (value: number): string => {
   if (Number.isNaN(value)) return "-"
   if (value === Number.POSITIVE_INFINITY) return "missing"
+  // Rounds values that would print as -0.00 to zero.
+  if (Math.abs(value) < 0.005) return "0.00"
   if (Math.abs(value) >= 100) return value.toFixed(0)
   if (Math.abs(value) >= 10) return value.toFixed(1)
   return value.toFixed(2)
@@ -48,8 +50,10 @@ export const formatCount = (value: number): string => (Number.isFinite(value) ? 
 export const formatRatio = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(value >= 10 ? 0 : 2)}x` : "-")
 
 /** Formats a rate per second: whole numbers from 100 up, one decimal below. */
-export const formatRate = (value: number): string =>
-  Number.isFinite(value) ? (value >= 100 ? formatCount(value) : value.toFixed(1)) : "-"
+export const formatRate = (value: number): string => {
+  if (!Number.isFinite(value)) return "-"
+  return value >= 100 ? formatCount(value) : value.toFixed(1)
+}
 
 /** The cells of one latency summary, in the order of `summaryHeader`. */
 export const summaryCells = (summary: Summary): Array<string> => [
@@ -110,3 +114,15 @@ export const printSettings = (settings: Readonly<Record<string, string | number>
 
 /** Milliseconds since the epoch with sub-millisecond precision, comparable between processes on one machine. */
 export const epochNow = (): number => performance.timeOrigin + performance.now()
+
+/**
+ * Returns `epochNow()` minus the wall clock (`Date.now()`) of this process,
+ * in milliseconds, to convert times that other processes took from `Date`
+ * into `epochNow()` time. `Date.now()` truncates to whole milliseconds, so
+ * the average of many readings, less half a millisecond, is the estimate.
+ */
+export const wallClockOffset = (samples = 2_000): number => {
+  let sum = 0
+  for (let sample = 0; sample < samples; sample++) sum += epochNow() - Date.now()
+  return sum / samples - 0.5
+}

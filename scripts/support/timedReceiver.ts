@@ -24,27 +24,35 @@ export interface ClockOffset {
 /**
  * A webhook receiver in a child process, on 127.0.0.1. Its healthy endpoint
  * (`url`) verifies each signature with the secret of the subscription named
- * at the end of the delivery id, responds at once, 200 or 401, and reports
- * the arrival of each valid body's `sequence` with an epoch time in
- * milliseconds (`performance.timeOrigin + performance.now()` in the child).
- * Its stalling endpoint (`stallUrl`), on another port and so another
- * origin, reads every request and never responds.
+ * at the end of the delivery id and responds at once, 200 or 401. For each
+ * valid body it reports the `sequence` and an epoch time in milliseconds
+ * (`performance.timeOrigin + performance.now()` in the child). Its
+ * stalling endpoint (`stallUrl`), on another port and so another origin,
+ * reads every request and never responds.
  */
 export interface TimedReceiver {
   readonly url: string
   readonly stallUrl: string
   readonly pid: number
+  /**
+   * The clock offset measured at the start, which is subtracted from every
+   * reported arrival time so that arrivals compare with this process's
+   * `performance.timeOrigin + performance.now()`. Each process takes its
+   * `timeOrigin` from the wall clock once, at its start, and on a busy
+   * machine two processes can disagree by tens of milliseconds.
+   */
+  readonly offsetAtStart: ClockOffset
   /** Adds the secrets of subscriptions, as pairs of subscription id and secret. */
   addSecrets(entries: ReadonlyArray<readonly [string, string]>): Promise<void>
-  /** Sets the function that gets each reported arrival; arrivals before the first call are dropped. */
+  /** Sets the function that gets each reported arrival, in this process's time; arrivals before the first call are dropped. */
   onArrival(handler: (sequence: number, arrivedAt: number) => void): void
   /** Reports pending arrivals, then returns the counters. */
   counters(): Promise<ReceiverCounters>
   /** Starts a new peak count of connections from the connections open now. */
   resetPeakConnections(): Promise<void>
-  /** Measures the clock offset as the exchange with the shortest round trip out of `samples`. */
+  /** Measures the clock offset now, before any correction, as the exchange with the shortest round trip out of `samples`. */
   clockOffset(samples?: number): Promise<ClockOffset>
-  /** Closes every connection to the stalling endpoint, which the sender sees as a reset. */
+  /** Closes every connection to the stalling endpoint, so the sender gets a connection reset. */
   releaseStalled(): Promise<void>
   /** Closes both endpoints and ends the child process. */
   close(): Promise<void>
@@ -64,6 +72,7 @@ export const startTimedReceiver = async (): Promise<TimedReceiver> => {
   process.once("exit", killChild)
 
   let arrivalHandler: (sequence: number, arrivedAt: number) => void = () => {}
+  let offsetMs = 0
   const replies = new Map<number, (reply: ReceiverReply) => void>()
   let nextId = 1
 
@@ -79,7 +88,7 @@ export const startTimedReceiver = async (): Promise<TimedReceiver> => {
           clearTimeout(timer)
           return resolve({ url: reply.url, stallUrl: reply.stallUrl })
         case "arrivals":
-          for (let index = 0; index < reply.pairs.length; index += 2) arrivalHandler(reply.pairs[index]!, reply.pairs[index + 1]!)
+          for (let index = 0; index < reply.pairs.length; index += 2) arrivalHandler(reply.pairs[index]!, reply.pairs[index + 1]! - offsetMs)
           return
         default: {
           const resolveReply = replies.get(reply.id)
@@ -95,7 +104,7 @@ export const startTimedReceiver = async (): Promise<TimedReceiver> => {
       const id = nextId++
       const timer = setTimeout(() => {
         replies.delete(id)
-        reject(new Error(`The receiver process did not answer '${message.type}' within ${requestTimeoutMs} ms.`))
+        reject(new Error(`The receiver process did not respond to '${message.type}' within ${requestTimeoutMs} ms.`))
       }, requestTimeoutMs)
       replies.set(id, (reply) => {
         clearTimeout(timer)
@@ -121,10 +130,17 @@ export const startTimedReceiver = async (): Promise<TimedReceiver> => {
     return best
   }
 
+  const offsetAtStart = await clockOffset(200).catch((error: unknown) => {
+    killChild()
+    throw error
+  })
+  offsetMs = offsetAtStart.offsetMs
+
   return {
     url,
     stallUrl,
     pid,
+    offsetAtStart,
     addSecrets: async (entries) => {
       // Large lists go in chunks so that one IPC message stays small.
       for (let start = 0; start < entries.length; start += 1_000) {
