@@ -30,6 +30,13 @@ import { startTimedReceiver, type TimedReceiver } from "./support/timedReceiver.
 
 /** The goal: the engine reaches at least this share of the bare-POST ceiling. */
 const goalShare = 0.5
+/**
+ * Share of the deliveries that must still be pending at the last commit for
+ * the backlog drain to be the engine's rate. While events are published,
+ * the publisher takes CPU time from the engine on the same cores, so the
+ * drain after the last commit is the cleaner figure when it is long enough.
+ */
+const minimumBacklogShare = 0.25
 
 const flags = readFlags("bench:throughput", {
   subscriptions: { kind: "integer", default: 100, min: 1, max: 20_000, description: "subscriptions the deliveries are spread over" },
@@ -176,6 +183,10 @@ const main = async () => {
   const recordedSeconds = (engine.recordedAt - engine.startedAt) / 1000
   const engineRate = flags.deliveries / recordedSeconds
   const drainRate = engine.pendingAtPublished / ((engine.recordedAt - engine.publishedAt) / 1000)
+  const drainCounts = engine.pendingAtPublished >= minimumBacklogShare * flags.deliveries
+  const engineFigure = drainCounts
+    ? { rate: drainRate, label: "backlog drain" }
+    : { rate: engineRate, label: "first publish to every delivery recorded" }
   // The baseline posts the same bodies again, so the receiver reports their sequences a second time.
   const repeatedDeliveries = book.duplicates
 
@@ -223,9 +234,18 @@ const main = async () => {
     ])
   ]))
   console.log("")
-  console.log(`Engine / ceiling: ${(engineRate / stepRate(ceiling) * 100).toFixed(1)} %; engine / baseline at the engine's peak concurrency: ${(engineRate / stepRate(atEnginePeak) * 100).toFixed(1)} %`)
-  if (engine.pendingAtPublished < flags.deliveries * 0.05) {
-    console.log("The engine kept up with the publisher, so the engine rate above is a lower bound set by publishing.")
+  const share = (rate: number, step: BaselineStep) => `${(rate / stepRate(step) * 100).toFixed(1)} %`
+  console.log(
+    `Engine / ceiling: ${share(drainRate, ceiling)} for the backlog drain, ${share(engineRate, ceiling)} from the first publish; ` +
+      `against the baseline at the engine's peak concurrency: ${share(drainRate, atEnginePeak)} and ${share(engineRate, atEnginePeak)}`
+  )
+  if (drainCounts) {
+    console.log(`The goal uses the backlog drain: ${formatCount(engine.pendingAtPublished)} deliveries were pending at the last commit.`)
+  } else {
+    console.log(
+      `Only ${formatCount(engine.pendingAtPublished)} deliveries were pending at the last commit, fewer than ${minimumBacklogShare * 100} %, ` +
+        "so the goal uses the rate from the first publish, which the publisher may have limited."
+    )
   }
   console.log(
     `Receiver: ${formatCount(counters.valid)} valid requests (baseline included), ${formatCount(counters.invalid)} with an invalid signature, ` +
@@ -235,8 +255,8 @@ const main = async () => {
   console.log("")
   const goals: Array<GoalLine> = [{
     goal: `engine at least ${goalShare * 100} % of the bare-POST ceiling`,
-    measured: `${formatRate(engineRate)}/s of ${formatRate(stepRate(ceiling))}/s = ${(engineRate / stepRate(ceiling) * 100).toFixed(1)} %`,
-    met: engineRate >= goalShare * stepRate(ceiling)
+    measured: `${engineFigure.label}: ${formatRate(engineFigure.rate)}/s of ${formatRate(stepRate(ceiling))}/s = ${share(engineFigure.rate, ceiling)}`,
+    met: engineFigure.rate >= goalShare * stepRate(ceiling)
   }]
   printGoals(goals)
   console.log("")
