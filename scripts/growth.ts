@@ -18,6 +18,7 @@
  * reference. All traffic stays on 127.0.0.1.
  */
 import type { SetupMethod } from "./support/benchSubscriptions.ts"
+import { cpuCells, cpuHeader, type CpuUse, startCpuMeter } from "./support/cpu.ts"
 import { type BenchEnvironment, printMachine, progress, runBenchmark, startBenchEnvironment } from "./support/deliveryBench.ts"
 import { type BaselinePhase, commitToArrival, describeLatency, EventBook, postAtRate, publishAtRate, type PublishPhase, waitForArrivals, waitForRecords } from "./support/loadPhase.ts"
 import { readFlags } from "./support/options.ts"
@@ -71,6 +72,8 @@ interface CountResult {
   readonly rssAfterSetup: number
   readonly rssMax: number
   readonly rssAtEnd: number
+  /** CPU time from the first publish of the measured run until its last delivery was recorded. */
+  readonly cpu: CpuUse
 }
 
 let receiver: TimedReceiver | undefined
@@ -116,10 +119,12 @@ const measureCount = async (timed: TimedReceiver, book: EventBook, count: number
     progress(`Warm-up latency, not reported: ${describeLatency(commitToArrival(warmup.records))}`)
 
     progress(`Publishing at ${flags.rate}/s for ${flags.duration} s`)
+    const stopCpuMeter = startCpuMeter(active.service.pid)
     const published = await publishAtRate({ publisher: active.publisher, book, targets: active.subscriptions, rate: flags.rate, durationSeconds: flags.duration })
     const missing = await waitForArrivals(timed, published.records, drainMs)
     if (missing > 0) progress(`${missing} deliveries had not arrived ${flags["drain-timeout"]} s after the last commit`)
     await waitForRecords(active.publisher, drainMs)
+    const cpu = stopCpuMeter()
     const samples = sampler.stop()
     progress(`${count} subscriptions: ${describeLatency(commitToArrival(published.records))}; RSS max ${formatMegabytes(samples.max)}`)
 
@@ -132,7 +137,8 @@ const measureCount = async (timed: TimedReceiver, book: EventBook, count: number
       rssAtStart,
       rssAfterSetup,
       rssMax: samples.max,
-      rssAtEnd: samples.last
+      rssAtEnd: samples.last,
+      cpu
     }
     return { result, baseline }
   } finally {
@@ -193,6 +199,11 @@ const main = async () => {
       formatMegabytes(result.rssAtEnd),
       formatMs(result.published.loopDelay.p99Ms)
     ])
+  ))
+  console.log("")
+  console.log(markdownTable(
+    ["subscriptions", ...cpuHeader],
+    results.map((result) => [String(result.subscriptions), ...cpuCells(result.cpu, result.published.records.length)])
   ))
   console.log("")
   console.log(`Receiver: ${counters.valid} valid requests, ${counters.invalid} with an invalid signature, ${book.duplicates} repeated deliveries`)

@@ -19,6 +19,7 @@
  */
 import { ApiClient } from "./support/api.ts"
 import type { SetupMethod } from "./support/benchSubscriptions.ts"
+import { cpuCells, cpuHeader, type CpuUse, startCpuMeter } from "./support/cpu.ts"
 import { type BenchEnvironment, printMachine, progress, runBenchmark, startBenchEnvironment } from "./support/deliveryBench.ts"
 import { commitToArrival, describeLatency, EventBook, publishAtRate, type PublishPhase, waitForArrivals, waitForRecords } from "./support/loadPhase.ts"
 import { readFlags } from "./support/options.ts"
@@ -74,14 +75,16 @@ const main = async () => {
   const healthy = (record: { readonly target: number }) => record.target !== stalledIndex
   const drainMs = flags["drain-timeout"] * 1000
 
-  const run = async (label: string, excluded: ReadonlyArray<string>): Promise<PublishPhase> => {
+  const run = async (label: string, excluded: ReadonlyArray<string>): Promise<PublishPhase & { readonly cpu: CpuUse }> => {
     progress(`${label}: ${flags.rate}/s for ${flags.duration} s`)
+    const stopCpuMeter = startCpuMeter(active.service.pid)
     const phase = await publishAtRate({ publisher: active.publisher, book, targets, rate: flags.rate, durationSeconds: flags.duration })
     const missing = await waitForArrivals(timed, phase.records, drainMs, healthy)
     if (missing > 0) progress(`${missing} deliveries to healthy endpoints had not arrived ${flags["drain-timeout"]} s after the last commit`)
     await waitForRecords(active.publisher, drainMs, excluded)
+    const cpu = stopCpuMeter()
     progress(`${label}: healthy endpoints ${describeLatency(commitToArrival(phase.records, healthy))}`)
-    return phase
+    return { ...phase, cpu }
   }
 
   if (flags.warmup > 0) {
@@ -147,6 +150,12 @@ const main = async () => {
       `${formatCount(stalledPending[0]?.count ?? 0)} deliveries pending. Its attempts recorded during the stalled run: ` +
       (stalledAttempts.map((row) => `${formatCount(row.count)} ${row.outcome}${row.error === null ? "" : ` (${row.error})`}`).join(", ") || "none")
   )
+  console.log("")
+  console.log(markdownTable(["run", ...cpuHeader], [
+    ["all healthy", ...cpuCells(allHealthy.cpu, allHealthy.records.length)],
+    ["one stalled", ...cpuCells(withStall.cpu, withStall.records.length)]
+  ]))
+  console.log("")
   console.log(`Publisher event-loop delay P99: ${formatMs(allHealthy.loopDelay.p99Ms)} ms all healthy, ${formatMs(withStall.loopDelay.p99Ms)} ms one stalled`)
   console.log("")
   const goals: Array<GoalLine> = [{

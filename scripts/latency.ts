@@ -15,6 +15,7 @@
  * traffic stays on 127.0.0.1.
  */
 import type { SetupMethod } from "./support/benchSubscriptions.ts"
+import { cpuCells, cpuHeader, type CpuUse, startCpuMeter } from "./support/cpu.ts"
 import { type BenchEnvironment, printMachine, progress, runBenchmark, startBenchEnvironment } from "./support/deliveryBench.ts"
 import {
   type BaselinePhase,
@@ -71,6 +72,8 @@ interface RateResult {
   /** From the start of each transaction to its commit. */
   readonly commit: Summary
   readonly stages: Stages
+  /** CPU time from the first publish until every delivery of the rate was recorded. */
+  readonly cpu: CpuUse
 }
 
 let receiver: TimedReceiver | undefined
@@ -82,10 +85,12 @@ const measureRate = async (active: BenchEnvironment, book: EventBook, rate: numb
   const baseline = await postAtRate({ receiver: receiver!, book, targets, rate, durationSeconds: flags["baseline-duration"] })
 
   progress(`Publishing at ${rate}/s for ${flags.duration} s`)
+  const stopCpuMeter = startCpuMeter(active.service.pid)
   const published = await publishAtRate({ publisher: active.publisher, book, targets, rate, durationSeconds: flags.duration })
   const missing = await waitForArrivals(receiver!, published.records, flags["drain-timeout"] * 1000)
   if (missing > 0) progress(`${missing} deliveries had not arrived ${flags["drain-timeout"]} s after the last commit`)
   await waitForRecords(active.publisher, flags["drain-timeout"] * 1000)
+  const cpu = stopCpuMeter()
 
   const committed = published.records.filter((record) => !record.failed)
   const latency = commitToArrival(published.records)
@@ -96,7 +101,8 @@ const measureRate = async (active: BenchEnvironment, book: EventBook, rate: numb
     published,
     latency,
     commit: summarize(committed.map((record) => record.completedAt - record.startedAt)),
-    stages: await latencyStages(active.publisher, published.records)
+    stages: await latencyStages(active.publisher, published.records),
+    cpu
   }
 }
 
@@ -170,6 +176,13 @@ const main = async () => {
       [`${result.rate}/s`, "commit to attempt start", ...summaryCells(result.stages.commitToAttempt)],
       [`${result.rate}/s`, "attempt start to arrival", ...summaryCells(result.stages.attemptToArrival)]
     ])
+  ))
+  console.log("")
+  console.log("CPU time from the first publish of a rate until its last delivery was recorded, per delivery:")
+  console.log("")
+  console.log(markdownTable(
+    ["offered rate", ...cpuHeader],
+    results.map((result) => [`${result.rate}/s`, ...cpuCells(result.cpu, result.published.records.length)])
   ))
   console.log("")
   console.log("Publisher, per rate: time from the start of each transaction to its commit, the largest delay of a start")

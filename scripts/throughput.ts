@@ -21,6 +21,7 @@ import { deliveryHeaders } from "../src/webhooks/Signing.ts"
 import { requestTimeoutMs } from "./support/api.ts"
 import type { SetupMethod } from "./support/benchSubscriptions.ts"
 import { mapConcurrently } from "./support/concurrency.ts"
+import { cpuCells, cpuHeader, type CpuUse, startCpuMeter } from "./support/cpu.ts"
 import { type BenchEnvironment, printMachine, progress, runBenchmark, startBenchEnvironment } from "./support/deliveryBench.ts"
 import { EventBook, type EventRecord, waitForArrivals, waitForRecords } from "./support/loadPhase.ts"
 import { readFlags } from "./support/options.ts"
@@ -67,6 +68,10 @@ interface EngineRun {
   readonly lastArrivalAt: number
   readonly failures: number
   readonly peakConnections: number
+  /** CPU time from the first publish until every delivery was recorded. */
+  readonly cpuOverall: CpuUse
+  /** CPU time from the last commit until every delivery was recorded. */
+  readonly cpuDrain: CpuUse
 }
 
 /** One baseline step: bare POSTs at a fixed number in flight. */
@@ -87,6 +92,7 @@ const runEngine = async (active: BenchEnvironment, book: EventBook): Promise<Eng
   let pendingAtPublished = Number.NaN
 
   await receiver!.resetPeakConnections()
+  const stopOverallMeter = startCpuMeter(active.service.pid)
   const startedAt = epochNow()
   // Checks the pending rows every 100 ms, through the partial index of pending rows.
   const watcher = (async () => {
@@ -116,15 +122,29 @@ const runEngine = async (active: BenchEnvironment, book: EventBook): Promise<Eng
   })
   const publishedAt = records.reduce((last, record) => Number.isNaN(record.completedAt) ? last : Math.max(last, record.completedAt), startedAt)
   pendingAtPublished = (await active.publisher.statusCounts({ pendingOnly: true })).pending ?? 0
+  const stopDrainMeter = startCpuMeter(active.service.pid)
   publishing = false
   progress(`Published ${formatCount(records.length - failures)} events in ${((publishedAt - startedAt) / 1000).toFixed(1)} s; ${formatCount(pendingAtPublished)} deliveries still pending`)
   await watcher
+  const cpuOverall = stopOverallMeter()
+  const cpuDrain = stopDrainMeter()
 
   await waitForArrivals(receiver!, records, 5_000)
   const arrivals = records.filter((record) => !Number.isNaN(record.arrivedAt)).map((record) => record.arrivedAt)
   const lastArrivalAt = arrivals.length === 0 ? Number.NaN : arrivals.reduce((last, time) => Math.max(last, time))
   const counters = await receiver!.counters()
-  return { records, startedAt, publishedAt, pendingAtPublished, recordedAt, lastArrivalAt, failures, peakConnections: counters.peakConnections }
+  return {
+    records,
+    startedAt,
+    publishedAt,
+    pendingAtPublished,
+    recordedAt,
+    lastArrivalAt,
+    failures,
+    peakConnections: counters.peakConnections,
+    cpuOverall,
+    cpuDrain
+  }
 }
 
 /**
@@ -232,6 +252,11 @@ const main = async () => {
       step.seconds.toFixed(2),
       formatRate(stepRate(step))
     ])
+  ]))
+  console.log("")
+  console.log(markdownTable(["CPU time", ...cpuHeader], [
+    ["first publish to every delivery recorded", ...cpuCells(engine.cpuOverall, flags.deliveries)],
+    ["backlog drain", ...cpuCells(engine.cpuDrain, Math.max(1, engine.pendingAtPublished))]
   ]))
   console.log("")
   const share = (rate: number, step: BaselineStep) => `${(rate / stepRate(step) * 100).toFixed(1)} %`
