@@ -19,7 +19,7 @@
  */
 import type { SetupMethod } from "./support/benchSubscriptions.ts"
 import { cpuCells, cpuHeader, type CpuUse, startCpuMeter } from "./support/cpu.ts"
-import { type BenchEnvironment, printMachine, progress, runBenchmark, startBenchEnvironment } from "./support/deliveryBench.ts"
+import { type BenchEnvironment, environmentFlags, environmentOptions, environmentSettings, printMachine, progress, runBenchmark, startBenchEnvironment } from "./support/deliveryBench.ts"
 import { type BaselinePhase, commitToArrival, describeLatency, EventBook, postAtRate, publishAtRate, type PublishPhase, waitForArrivals, waitForRecords } from "./support/loadPhase.ts"
 import { readFlags } from "./support/options.ts"
 import {
@@ -56,9 +56,7 @@ const flags = readFlags("bench:growth", {
     choices: ["auto", "api", "sql"] as Array<SetupMethod | "auto">,
     description: `create subscriptions through the REST API, with SQL inserts, or auto: the API up to ${apiSetupLimit} and SQL above`
   },
-  "setup-concurrency": { kind: "integer", default: 16, min: 1, max: 64, description: "API requests in flight while creating subscriptions" },
-  "publisher-connections": { kind: "integer", default: 16, min: 1, max: 100, description: "database connections that publish events" },
-  "subscription-concurrency": { kind: "integer", default: 4, min: 1, max: 50, description: "WEBHOOK_SUBSCRIPTION_CONCURRENCY of the service" },
+  ...environmentFlags,
   "drain-timeout": { kind: "integer", default: 120, min: 1, max: 600, description: "seconds to wait for the last deliveries of a run" }
 })
 
@@ -87,9 +85,7 @@ const measureCount = async (timed: TimedReceiver, book: EventBook, count: number
     receiver: timed,
     subscriptions: count,
     setup,
-    setupConcurrency: flags["setup-concurrency"],
-    publisherConnections: flags["publisher-connections"],
-    subscriptionConcurrency: flags["subscription-concurrency"],
+    ...environmentOptions(flags),
     onServiceReady: (service) => {
       rssAtStart = readRss(service.pid) ?? Number.NaN
     }
@@ -169,8 +165,7 @@ const main = async () => {
   printSettings({
     "offered rate": `${flags.rate}/s over all subscriptions, for ${flags.duration} s at each count`,
     "warm-up": `one event per subscription at ${flags["warmup-rate"]}/s`,
-    "publisher connections": flags["publisher-connections"],
-    WEBHOOK_SUBSCRIPTION_CONCURRENCY: flags["subscription-concurrency"],
+    ...environmentSettings(flags),
     "receiver clock offset, subtracted from arrivals": `${formatMs(receiver.offsetAtStart.offsetMs)} ms (IPC round trip ${formatMs(receiver.offsetAtStart.roundTripMs)} ms)`,
     "RSS": "VmRSS of the service's Node process, sampled every 200 ms from the warm-up to the end of the run"
   })

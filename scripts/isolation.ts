@@ -20,7 +20,7 @@
 import { ApiClient } from "./support/api.ts"
 import type { SetupMethod } from "./support/benchSubscriptions.ts"
 import { cpuCells, cpuHeader, type CpuUse, startCpuMeter } from "./support/cpu.ts"
-import { type BenchEnvironment, printMachine, progress, runBenchmark, startBenchEnvironment } from "./support/deliveryBench.ts"
+import { type BenchEnvironment, environmentFlags, environmentOptions, environmentSettings, printMachine, progress, runBenchmark, startBenchEnvironment } from "./support/deliveryBench.ts"
 import { commitToArrival, describeLatency, EventBook, publishAtRate, type PublishPhase, waitForArrivals, waitForRecords } from "./support/loadPhase.ts"
 import { readFlags } from "./support/options.ts"
 import {
@@ -46,9 +46,7 @@ const flags = readFlags("bench:isolation", {
   duration: { kind: "integer", default: 30, min: 1, max: 600, description: "seconds of each run; above 8 the stalled attempts time out during the run" },
   warmup: { kind: "integer", default: 5, min: 0, max: 120, description: "seconds at the rate before the first run, not reported" },
   setup: { kind: "choice", default: "api" as SetupMethod, choices: ["api", "sql"] as Array<SetupMethod>, description: "create subscriptions through the REST API or with SQL inserts" },
-  "setup-concurrency": { kind: "integer", default: 16, min: 1, max: 64, description: "API requests in flight while creating subscriptions" },
-  "publisher-connections": { kind: "integer", default: 16, min: 1, max: 100, description: "database connections that publish events" },
-  "subscription-concurrency": { kind: "integer", default: 4, min: 1, max: 50, description: "WEBHOOK_SUBSCRIPTION_CONCURRENCY of the service" },
+  ...environmentFlags,
   "drain-timeout": { kind: "integer", default: 60, min: 1, max: 600, description: "seconds to wait for the last deliveries of a run" }
 })
 
@@ -62,9 +60,7 @@ const main = async () => {
     receiver,
     subscriptions: flags.subscriptions + 1,
     setup: flags.setup,
-    setupConcurrency: flags["setup-concurrency"],
-    publisherConnections: flags["publisher-connections"],
-    subscriptionConcurrency: flags["subscription-concurrency"]
+    ...environmentOptions(flags)
   })
   const active = environment
   const timed = receiver
@@ -131,8 +127,7 @@ const main = async () => {
     subscriptions: `${flags.subscriptions} healthy + 1 stalled, one per tenant, created ${flags.setup === "api" ? "through the REST API" : "with SQL inserts"} in ${active.setupSeconds.toFixed(1)} s`,
     "offered rate": `${flags.rate}/s over all ${targets.length} subscriptions, ${formatRate(flags.rate / targets.length)}/s each`,
     "seconds per run": `${flags.duration} (warm-up ${flags.warmup})`,
-    "publisher connections": flags["publisher-connections"],
-    WEBHOOK_SUBSCRIPTION_CONCURRENCY: flags["subscription-concurrency"],
+    ...environmentSettings(flags),
     "receiver clock offset, subtracted from arrivals": `${formatMs(timed.offsetAtStart.offsetMs)} ms (IPC round trip ${formatMs(timed.offsetAtStart.roundTripMs)} ms)`,
     "stalled endpoint moved with": stalled.adminToken !== undefined ? "PATCH /v1/webhooks/{id}" : "an SQL update (the SQL setup has no API tokens)"
   })

@@ -16,7 +16,7 @@
  */
 import type { SetupMethod } from "./support/benchSubscriptions.ts"
 import { cpuCells, cpuHeader, type CpuUse, startCpuMeter } from "./support/cpu.ts"
-import { type BenchEnvironment, printMachine, progress, runBenchmark, startBenchEnvironment } from "./support/deliveryBench.ts"
+import { type BenchEnvironment, environmentFlags, environmentOptions, environmentSettings, printMachine, progress, runBenchmark, startBenchEnvironment } from "./support/deliveryBench.ts"
 import {
   type BaselinePhase,
   commitToArrival,
@@ -58,9 +58,7 @@ const flags = readFlags("bench:latency", {
   warmup: { kind: "integer", default: 5, min: 0, max: 120, description: "seconds at the first rate before measuring, not reported" },
   subscriptions: { kind: "integer", default: 100, min: 1, max: 20_000, description: "subscriptions the events are spread over" },
   setup: { kind: "choice", default: "api" as SetupMethod, choices: ["api", "sql"] as Array<SetupMethod>, description: "create subscriptions through the REST API or with SQL inserts" },
-  "setup-concurrency": { kind: "integer", default: 16, min: 1, max: 64, description: "API requests in flight while creating subscriptions" },
-  "publisher-connections": { kind: "integer", default: 16, min: 1, max: 100, description: "database connections that publish events" },
-  "subscription-concurrency": { kind: "integer", default: 4, min: 1, max: 50, description: "WEBHOOK_SUBSCRIPTION_CONCURRENCY of the service" },
+  ...environmentFlags,
   "drain-timeout": { kind: "integer", default: 60, min: 1, max: 600, description: "seconds to wait for the last deliveries of a rate" }
 })
 
@@ -113,9 +111,7 @@ const main = async () => {
     receiver,
     subscriptions: flags.subscriptions,
     setup: flags.setup,
-    setupConcurrency: flags["setup-concurrency"],
-    publisherConnections: flags["publisher-connections"],
-    subscriptionConcurrency: flags["subscription-concurrency"]
+    ...environmentOptions(flags)
   })
   const active = environment
   const book = new EventBook(receiver)
@@ -147,8 +143,7 @@ const main = async () => {
   printSettings({
     subscriptions: `${flags.subscriptions}, one per tenant, created ${flags.setup === "api" ? "through the REST API" : "with SQL inserts"} in ${active.setupSeconds.toFixed(1)} s`,
     "seconds per rate": `${flags.duration} (baseline ${flags["baseline-duration"]}, warm-up ${flags.warmup})`,
-    "publisher connections": flags["publisher-connections"],
-    WEBHOOK_SUBSCRIPTION_CONCURRENCY: flags["subscription-concurrency"],
+    ...environmentSettings(flags),
     "receiver clock offset, subtracted from arrivals": `${formatMs(clock.offsetMs)} ms at the start (IPC round trip ${formatMs(clock.roundTripMs)} ms), ` +
       `${formatMs(clockAtEnd.offsetMs)} ms at the end (${formatMs(clockAtEnd.roundTripMs)} ms)`
   })

@@ -22,7 +22,7 @@ import { requestTimeoutMs } from "./support/api.ts"
 import type { SetupMethod } from "./support/benchSubscriptions.ts"
 import { mapConcurrently } from "./support/concurrency.ts"
 import { cpuCells, cpuHeader, type CpuUse, startCpuMeter } from "./support/cpu.ts"
-import { type BenchEnvironment, printMachine, progress, runBenchmark, startBenchEnvironment } from "./support/deliveryBench.ts"
+import { type BenchEnvironment, environmentFlags, environmentOptions, environmentSettings, printMachine, progress, runBenchmark, startBenchEnvironment } from "./support/deliveryBench.ts"
 import { EventBook, type EventRecord, waitForArrivals, waitForRecords } from "./support/loadPhase.ts"
 import { readFlags } from "./support/options.ts"
 import { benchmarkEventKind } from "./support/outboxPublisher.ts"
@@ -45,9 +45,7 @@ const flags = readFlags("bench:throughput", {
   "baseline-requests": { kind: "integer", default: 10_000, min: 1, max: 200_000, description: "bare POSTs at each baseline concurrency" },
   "baseline-concurrency": { kind: "integers", default: [1, 8, 32, 128], min: 1, max: 2048, description: "baseline concurrencies besides the engine's peak" },
   setup: { kind: "choice", default: "api" as SetupMethod, choices: ["api", "sql"] as Array<SetupMethod>, description: "create subscriptions through the REST API or with SQL inserts" },
-  "setup-concurrency": { kind: "integer", default: 16, min: 1, max: 64, description: "API requests in flight while creating subscriptions" },
-  "publisher-connections": { kind: "integer", default: 16, min: 1, max: 100, description: "database connections that publish events" },
-  "subscription-concurrency": { kind: "integer", default: 4, min: 1, max: 50, description: "WEBHOOK_SUBSCRIPTION_CONCURRENCY of the service" },
+  ...environmentFlags,
   timeout: { kind: "integer", default: 600, min: 1, max: 3600, description: "seconds to wait for every delivery to be recorded" }
 })
 
@@ -179,9 +177,7 @@ const main = async () => {
     receiver,
     subscriptions: flags.subscriptions,
     setup: flags.setup,
-    setupConcurrency: flags["setup-concurrency"],
-    publisherConnections: flags["publisher-connections"],
-    subscriptionConcurrency: flags["subscription-concurrency"]
+    ...environmentOptions(flags)
   })
   const active = environment
   const book = new EventBook(receiver)
@@ -234,8 +230,7 @@ const main = async () => {
   printSettings({
     subscriptions: `${flags.subscriptions}, one per tenant, created ${flags.setup === "api" ? "through the REST API" : "with SQL inserts"} in ${active.setupSeconds.toFixed(1)} s`,
     deliveries: formatCount(flags.deliveries),
-    "publisher connections": flags["publisher-connections"],
-    WEBHOOK_SUBSCRIPTION_CONCURRENCY: flags["subscription-concurrency"],
+    ...environmentSettings(flags),
     "engine connections to the receiver, peak": engine.peakConnections,
     "body size": `${Math.round(stored.reduce((sum, row) => sum + Buffer.byteLength(row.body), 0) / Math.max(1, stored.length))} bytes on average`
   })

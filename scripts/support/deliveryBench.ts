@@ -4,10 +4,42 @@
  * an outbox publisher on the service's database.
  */
 import { createSubscriptions, type BenchSubscription, type SetupMethod } from "./benchSubscriptions.ts"
+import type { FlagValues, IntegerFlag } from "./options.ts"
 import { connectPublisher, benchmarkEventKind, type OutboxPublisher } from "./outboxPublisher.ts"
 import { formatLoad, machineLine } from "./report.ts"
 import { type RunningService, startService } from "./service.ts"
 import type { TimedReceiver } from "./timedReceiver.ts"
+
+/** Flags of the service and the setup that every delivery benchmark takes. */
+export const environmentFlags = {
+  "setup-concurrency": { kind: "integer", default: 16, min: 1, max: 64, description: "API requests in flight while creating subscriptions" },
+  "publisher-connections": { kind: "integer", default: 16, min: 1, max: 100, description: "database connections that publish events" },
+  "subscription-concurrency": { kind: "integer", default: 4, min: 1, max: 50, description: "WEBHOOK_SUBSCRIPTION_CONCURRENCY of the service" },
+  "max-in-flight": {
+    kind: "integer",
+    default: 0,
+    min: 0,
+    max: 10_000,
+    description: "WEBHOOK_MAX_IN_FLIGHT of the service; 0 leaves the service's default"
+  }
+} satisfies Record<string, IntegerFlag>
+
+type EnvironmentFlagValues = FlagValues<typeof environmentFlags>
+
+/** The options of `startBenchEnvironment` that come from `environmentFlags`. */
+export const environmentOptions = (flags: EnvironmentFlagValues) => ({
+  setupConcurrency: flags["setup-concurrency"],
+  publisherConnections: flags["publisher-connections"],
+  subscriptionConcurrency: flags["subscription-concurrency"],
+  maxInFlight: flags["max-in-flight"]
+})
+
+/** The settings rows of `environmentFlags`, for `printSettings`. */
+export const environmentSettings = (flags: EnvironmentFlagValues): Record<string, string | number> => ({
+  "publisher connections": flags["publisher-connections"],
+  WEBHOOK_SUBSCRIPTION_CONCURRENCY: flags["subscription-concurrency"],
+  WEBHOOK_MAX_IN_FLIGHT: flags["max-in-flight"] === 0 ? "not set: the service's default" : flags["max-in-flight"]
+})
 
 /** Prints one progress line of a benchmark. */
 export const progress = (line: string): void => console.log(`> ${line}`)
@@ -34,6 +66,8 @@ export interface BenchEnvironmentOptions {
   readonly publisherConnections: number
   /** `WEBHOOK_SUBSCRIPTION_CONCURRENCY` of the service. */
   readonly subscriptionConcurrency: number
+  /** `WEBHOOK_MAX_IN_FLIGHT` of the service, or 0 to leave it unset. */
+  readonly maxInFlight: number
   /** Called once the service is ready, before the subscriptions are created. */
   readonly onServiceReady?: (service: RunningService) => void
 }
@@ -52,6 +86,7 @@ export const startBenchEnvironment = async (options: BenchEnvironmentOptions): P
       OPERATOR_TOKEN: operatorToken,
       LOG_LEVEL: "warning",
       WEBHOOK_SUBSCRIPTION_CONCURRENCY: String(options.subscriptionConcurrency),
+      ...(options.maxInFlight > 0 ? { WEBHOOK_MAX_IN_FLIGHT: String(options.maxInFlight) } : {}),
       // The operator token creates every tenant, past the default limit of 600 requests per minute.
       RATE_LIMIT_PER_MINUTE: "1000000",
       RATE_LIMIT_PER_DAY: "1000000"
