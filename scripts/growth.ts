@@ -9,13 +9,15 @@
  * For each count, starts a fresh service under Node with an embedded
  * PostgreSQL in a temporary folder and creates the subscriptions, each in a
  * tenant of its own: through the REST API up to 1,000 and with SQL inserts
- * above, unless `--setup` selects one method. A warm-up publishes one event to
- * every subscription, so that every subscription has a live entity during
- * the measured run. Then events are published through the project's
- * `Outbox` from this process, open-loop at `--rate`, round-robin over the
- * subscriptions. The baseline is the run with the smallest count, and
- * the round trip of a bare POST at the same rate is measured once for
- * reference. All traffic stays on 127.0.0.1.
+ * above, unless `--setup` selects one method. A warm-up publishes one event
+ * to every subscription, so that the subscriptions have live entities
+ * during the measured run. The cluster stops an entity after 1 minute
+ * without a message, so a warm-up that lasts longer leaves the first ones
+ * stopped. Then events are published through the project's `Outbox` from
+ * this process, open-loop at `--rate`, round-robin over the subscriptions.
+ * The baseline is the run with the smallest count, and the round trip of a
+ * bare POST at the same rate is measured once for reference. All traffic
+ * stays on 127.0.0.1.
  */
 import type { SetupMethod } from "./support/benchSubscriptions.ts"
 import { cpuCells, cpuHeader, type CpuUse, startCpuMeter } from "./support/cpu.ts"
@@ -47,7 +49,8 @@ const flags = readFlags("bench:growth", {
   subscriptions: { kind: "integers", default: [10, 1_000, 10_000], min: 1, max: 50_000, description: "subscription counts to measure, each on a fresh service" },
   rate: { kind: "integer", default: 100, min: 1, max: 5000, description: "events per second over all subscriptions" },
   duration: { kind: "integer", default: 30, min: 1, max: 600, description: "seconds of the measured run at each count" },
-  "warmup-rate": { kind: "integer", default: 500, min: 1, max: 5000, description: "events per second of the warm-up, one event per subscription" },
+  "warmup-rate": { kind: "integer", default: 200, min: 0, max: 5000, description: "events per second of the warm-up, one event per subscription; 0 skips it" },
+  "warmup-timeout": { kind: "integer", default: 600, min: 1, max: 3600, description: "seconds to wait for the warm-up's deliveries" },
   "baseline-duration": { kind: "integer", default: 10, min: 1, max: 600, description: "seconds of bare POSTs at the rate, measured once" },
   "flat-tolerance": { kind: "integer", default: 20, min: 0, max: 1000, description: "percent by which P99 may exceed the P99 at the smallest count and still count as flat" },
   setup: {
@@ -68,10 +71,17 @@ interface CountResult {
   readonly latency: Summary
   readonly rssAtStart: number
   readonly rssAfterSetup: number
+  /** Largest sample during the warm-up, NaN without one. */
+  readonly rssWarmupMax: number
+  /** Largest sample from the start of the measured run to its last record. */
   readonly rssMax: number
   readonly rssAtEnd: number
   /** CPU time from the first publish of the measured run until its last delivery was recorded. */
   readonly cpu: CpuUse
+  /** Deliveries that arrived more than once, warm-up included. */
+  readonly repeated: number
+  /** Delivery rows with more than one recorded attempt, warm-up included. */
+  readonly retried: number
 }
 
 let receiver: TimedReceiver | undefined
@@ -92,9 +102,9 @@ const measureCount = async (timed: TimedReceiver, book: EventBook, count: number
   })
   const active = environment
   const drainMs = flags["drain-timeout"] * 1000
+  const repeatedBefore = book.duplicates
   try {
     const rssAfterSetup = readRss(active.service.pid) ?? Number.NaN
-    const sampler = sampleRss(active.service.pid)
 
     let baseline: BaselinePhase | undefined
     if (withBaseline) {
@@ -102,19 +112,25 @@ const measureCount = async (timed: TimedReceiver, book: EventBook, count: number
       baseline = await postAtRate({ receiver: timed, book, targets: active.subscriptions, rate: flags.rate, durationSeconds: flags["baseline-duration"] })
     }
 
-    progress(`Warming up: one event to each of the ${count} subscriptions at ${flags["warmup-rate"]}/s`)
-    const warmup = await publishAtRate({
-      publisher: active.publisher,
-      book,
-      targets: active.subscriptions,
-      rate: flags["warmup-rate"],
-      durationSeconds: count / flags["warmup-rate"]
-    })
-    await waitForArrivals(timed, warmup.records, drainMs)
-    await waitForRecords(active.publisher, drainMs)
-    progress(`Warm-up latency, not reported: ${describeLatency(commitToArrival(warmup.records))}`)
+    let rssWarmupMax = Number.NaN
+    if (flags["warmup-rate"] > 0) {
+      progress(`Warming up: one event to each of the ${count} subscriptions at ${flags["warmup-rate"]}/s`)
+      const warmupSampler = sampleRss(active.service.pid)
+      const warmup = await publishAtRate({
+        publisher: active.publisher,
+        book,
+        targets: active.subscriptions,
+        rate: flags["warmup-rate"],
+        durationSeconds: count / flags["warmup-rate"]
+      })
+      await waitForArrivals(timed, warmup.records, flags["warmup-timeout"] * 1000)
+      await waitForRecords(active.publisher, flags["warmup-timeout"] * 1000)
+      rssWarmupMax = warmupSampler.stop().max
+      progress(`Warm-up latency, not reported: ${describeLatency(commitToArrival(warmup.records))}; RSS max ${formatMegabytes(rssWarmupMax)}`)
+    }
 
     progress(`Publishing at ${flags.rate}/s for ${flags.duration} s`)
+    const sampler = sampleRss(active.service.pid)
     const stopCpuMeter = startCpuMeter(active.service.pid)
     const published = await publishAtRate({ publisher: active.publisher, book, targets: active.subscriptions, rate: flags.rate, durationSeconds: flags.duration })
     const missing = await waitForArrivals(timed, published.records, drainMs)
@@ -122,6 +138,7 @@ const measureCount = async (timed: TimedReceiver, book: EventBook, count: number
     await waitForRecords(active.publisher, drainMs)
     const cpu = stopCpuMeter()
     const samples = sampler.stop()
+    const retried = await active.publisher.query<{ count: number }>("SELECT count(*)::int AS count FROM webhook_deliveries WHERE attempts > 1")
     progress(`${count} subscriptions: ${describeLatency(commitToArrival(published.records))}; RSS max ${formatMegabytes(samples.max)}`)
 
     const result: CountResult = {
@@ -132,9 +149,12 @@ const measureCount = async (timed: TimedReceiver, book: EventBook, count: number
       latency: commitToArrival(published.records),
       rssAtStart,
       rssAfterSetup,
+      rssWarmupMax,
       rssMax: samples.max,
       rssAtEnd: samples.last,
-      cpu
+      cpu,
+      repeated: book.duplicates - repeatedBefore,
+      retried: retried[0]?.count ?? 0
     }
     return { result, baseline }
   } finally {
@@ -164,10 +184,10 @@ const main = async () => {
   console.log("")
   printSettings({
     "offered rate": `${flags.rate}/s over all subscriptions, for ${flags.duration} s at each count`,
-    "warm-up": `one event per subscription at ${flags["warmup-rate"]}/s`,
+    "warm-up": flags["warmup-rate"] > 0 ? `one event per subscription at ${flags["warmup-rate"]}/s` : "none",
     ...environmentSettings(flags),
     "receiver clock offset, subtracted from arrivals": `${formatMs(receiver.offsetAtStart.offsetMs)} ms (IPC round trip ${formatMs(receiver.offsetAtStart.roundTripMs)} ms)`,
-    "RSS": "VmRSS of the service's Node process, sampled every 200 ms from the warm-up to the end of the run"
+    "RSS": "VmRSS of the service's Node process, sampled every 200 ms in the warm-up and from the first publish of the run to its last record"
   })
   console.log("")
   console.log(markdownTable(
@@ -185,14 +205,17 @@ const main = async () => {
   ))
   console.log("")
   console.log(markdownTable(
-    ["subscriptions", "RSS at start", "RSS after setup", "RSS max", "RSS at the end", "publisher loop delay P99 ms"],
+    ["subscriptions", "RSS at start", "RSS after setup", "RSS max in the warm-up", "RSS max in the run", "RSS at the end", "publisher loop delay P99 ms", "repeated deliveries", "rows with 2+ attempts"],
     results.map((result) => [
       String(result.subscriptions),
       formatMegabytes(result.rssAtStart),
       formatMegabytes(result.rssAfterSetup),
+      formatMegabytes(result.rssWarmupMax),
       formatMegabytes(result.rssMax),
       formatMegabytes(result.rssAtEnd),
-      formatMs(result.published.loopDelay.p99Ms)
+      formatMs(result.published.loopDelay.p99Ms),
+      String(result.repeated),
+      String(result.retried)
     ])
   ))
   console.log("")
