@@ -44,7 +44,7 @@ const flags = readFlags("bench:isolation", {
   subscriptions: { kind: "integer", default: 100, min: 1, max: 20_000, description: "healthy subscriptions; one more is the stalled one" },
   rate: { kind: "integer", default: 200, min: 1, max: 5000, description: "events per second over all subscriptions, the stalled one included" },
   duration: { kind: "integer", default: 30, min: 1, max: 600, description: "seconds of each run; above 8 the stalled attempts time out during the run" },
-  warmup: { kind: "integer", default: 5, min: 0, max: 120, description: "seconds at the rate before the first run, not reported" },
+  warmup: { kind: "integer", default: 10, min: 0, max: 120, description: "seconds at the rate before the first run, not reported" },
   setup: { kind: "choice", default: "api" as SetupMethod, choices: ["api", "sql"] as Array<SetupMethod>, description: "create subscriptions through the REST API or with SQL inserts" },
   ...environmentFlags,
   "drain-timeout": { kind: "integer", default: 60, min: 1, max: 600, description: "seconds to wait for the last deliveries of a run" }

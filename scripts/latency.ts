@@ -55,7 +55,7 @@ const flags = readFlags("bench:latency", {
   rates: { kind: "integers", default: [100, 500, 1000], min: 1, max: 5000, description: "event rates to measure, per second" },
   duration: { kind: "integer", default: 30, min: 1, max: 600, description: "seconds each rate is sustained" },
   "baseline-duration": { kind: "integer", default: 10, min: 1, max: 600, description: "seconds of bare POSTs at each rate" },
-  warmup: { kind: "integer", default: 5, min: 0, max: 120, description: "seconds at the first rate before measuring, not reported" },
+  warmup: { kind: "integer", default: 10, min: 0, max: 120, description: "seconds at the first rate before measuring, not reported" },
   subscriptions: { kind: "integer", default: 100, min: 1, max: 20_000, description: "subscriptions the events are spread over" },
   setup: { kind: "choice", default: "api" as SetupMethod, choices: ["api", "sql"] as Array<SetupMethod>, description: "create subscriptions through the REST API or with SQL inserts" },
   ...environmentFlags,
