@@ -66,6 +66,8 @@ interface EngineRun {
   readonly lastArrivalAt: number
   readonly failures: number
   readonly peakConnections: number
+  /** Connections the engine opened to the receiver during the run; with keep-alive, far fewer than deliveries. */
+  readonly openedConnections: number
   /** CPU time from the first publish until every delivery was recorded. */
   readonly cpuOverall: CpuUse
   /** CPU time from the last commit until every delivery was recorded. */
@@ -90,6 +92,7 @@ const runEngine = async (active: BenchEnvironment, book: EventBook): Promise<Eng
   let pendingAtPublished = Number.NaN
 
   await receiver!.resetPeakConnections()
+  const connectionsBefore = (await receiver!.counters()).totalConnections
   const stopOverallMeter = startCpuMeter(active.service.pid)
   const startedAt = epochNow()
   // Checks the pending rows every 100 ms, through the partial index of pending rows.
@@ -140,6 +143,7 @@ const runEngine = async (active: BenchEnvironment, book: EventBook): Promise<Eng
     lastArrivalAt,
     failures,
     peakConnections: counters.peakConnections,
+    openedConnections: counters.totalConnections - connectionsBefore,
     cpuOverall,
     cpuDrain
   }
@@ -231,7 +235,7 @@ const main = async () => {
     subscriptions: `${flags.subscriptions}, one per tenant, created ${flags.setup === "api" ? "through the REST API" : "with SQL inserts"} in ${active.setupSeconds.toFixed(1)} s`,
     deliveries: formatCount(flags.deliveries),
     ...environmentSettings(flags),
-    "engine connections to the receiver, peak": engine.peakConnections,
+    "engine connections to the receiver": `${engine.peakConnections} open at the peak, ${formatCount(engine.openedConnections)} opened in all`,
     "body size": `${Math.round(stored.reduce((sum, row) => sum + Buffer.byteLength(row.body), 0) / Math.max(1, stored.length))} bytes on average`
   })
   console.log("")
