@@ -50,6 +50,13 @@ const flags = readFlags("bench:growth", {
   rate: { kind: "integer", default: 100, min: 1, max: 5000, description: "events per second over all subscriptions" },
   duration: { kind: "integer", default: 30, min: 1, max: 600, description: "seconds of the measured run at each count" },
   "warmup-rate": { kind: "integer", default: 200, min: 0, max: 5000, description: "events per second of the warm-up, one event per subscription; 0 skips it" },
+  "max-rss": {
+    kind: "integer",
+    default: 4000,
+    min: 100,
+    max: 100_000,
+    description: "megabytes of service RSS past which the service is killed and its count reported as stopped"
+  },
   "warmup-timeout": { kind: "integer", default: 600, min: 1, max: 3600, description: "seconds to wait for the warm-up's deliveries" },
   "baseline-duration": { kind: "integer", default: 10, min: 1, max: 600, description: "seconds of bare POSTs at the rate, measured once" },
   "flat-tolerance": { kind: "integer", default: 20, min: 0, max: 1000, description: "percent by which P99 may exceed the P99 at the smallest count and still count as flat" },
@@ -67,7 +74,11 @@ interface CountResult {
   readonly subscriptions: number
   readonly setup: SetupMethod
   readonly setupSeconds: number
-  readonly published: PublishPhase
+  /** Committed events per second of the measured run, NaN when it did not run. */
+  readonly achievedRate: number
+  readonly loopDelayP99Ms: number
+  /** Events of the measured run. */
+  readonly deliveries: number
   readonly latency: Summary
   readonly rssAtStart: number
   readonly rssAfterSetup: number
@@ -76,11 +87,13 @@ interface CountResult {
   /** Largest sample from the start of the measured run to its last record. */
   readonly rssMax: number
   readonly rssAtEnd: number
+  /** The RSS sample past `--max-rss` at which the service was killed, if one was. */
+  readonly stoppedAtRss: number | undefined
   /** CPU time from the first publish of the measured run until its last delivery was recorded. */
   readonly cpu: CpuUse
   /** Deliveries that arrived more than once, warm-up included. */
   readonly repeated: number
-  /** Delivery rows with more than one recorded attempt, warm-up included. */
+  /** Delivery rows with more than one recorded attempt, warm-up included; NaN when the service was killed. */
   readonly retried: number
 }
 
@@ -103,6 +116,24 @@ const measureCount = async (timed: TimedReceiver, book: EventBook, count: number
   const active = environment
   const drainMs = flags["drain-timeout"] * 1000
   const repeatedBefore = book.duplicates
+
+  // Guards the shared machine: a service past --max-rss is killed, and the
+  // steps below stop early and report what they measured until then.
+  let stoppedAtRss: number | undefined
+  const guard = sampleRss(active.service.pid, 200, (rss) => {
+    if (stoppedAtRss !== undefined || rss <= flags["max-rss"] * 1e6) return
+    stoppedAtRss = rss
+    progress(`The service's RSS reached ${formatMegabytes(rss)}, past --max-rss ${flags["max-rss"]} MB: killing it`)
+    active.service.killNow()
+  })
+  const stopped = () => stoppedAtRss !== undefined
+  const unlessStopped = async (step: () => Promise<unknown>) => {
+    if (stopped()) return
+    await step().catch((error: unknown) => {
+      if (!stopped()) throw error
+    })
+  }
+
   try {
     const rssAfterSetup = readRss(active.service.pid) ?? Number.NaN
 
@@ -121,46 +152,73 @@ const measureCount = async (timed: TimedReceiver, book: EventBook, count: number
         book,
         targets: active.subscriptions,
         rate: flags["warmup-rate"],
-        durationSeconds: count / flags["warmup-rate"]
+        durationSeconds: count / flags["warmup-rate"],
+        shouldStop: stopped
       })
-      await waitForArrivals(timed, warmup.records, flags["warmup-timeout"] * 1000)
-      await waitForRecords(active.publisher, flags["warmup-timeout"] * 1000)
+      await waitForArrivals(timed, warmup.records, flags["warmup-timeout"] * 1000, undefined, stopped)
+      await unlessStopped(() => waitForRecords(active.publisher, flags["warmup-timeout"] * 1000))
       rssWarmupMax = warmupSampler.stop().max
       progress(`Warm-up latency, not reported: ${describeLatency(commitToArrival(warmup.records))}; RSS max ${formatMegabytes(rssWarmupMax)}`)
     }
 
-    progress(`Publishing at ${flags.rate}/s for ${flags.duration} s`)
     const sampler = sampleRss(active.service.pid)
     const stopCpuMeter = startCpuMeter(active.service.pid)
-    const published = await publishAtRate({ publisher: active.publisher, book, targets: active.subscriptions, rate: flags.rate, durationSeconds: flags.duration })
-    const missing = await waitForArrivals(timed, published.records, drainMs)
-    if (missing > 0) progress(`${missing} deliveries had not arrived ${flags["drain-timeout"]} s after the last commit`)
-    await waitForRecords(active.publisher, drainMs)
+    let published: PublishPhase | undefined
+    if (!stopped()) {
+      progress(`Publishing at ${flags.rate}/s for ${flags.duration} s`)
+      published = await publishAtRate({
+        publisher: active.publisher,
+        book,
+        targets: active.subscriptions,
+        rate: flags.rate,
+        durationSeconds: flags.duration,
+        shouldStop: stopped
+      })
+      const missing = await waitForArrivals(timed, published.records, drainMs, undefined, stopped)
+      if (missing > 0) progress(`${missing} deliveries had not arrived ${flags["drain-timeout"]} s after the last commit`)
+      await unlessStopped(() => waitForRecords(active.publisher, drainMs))
+    }
     const cpu = stopCpuMeter()
     const samples = sampler.stop()
-    const retried = await active.publisher.query<{ count: number }>("SELECT count(*)::int AS count FROM webhook_deliveries WHERE attempts > 1")
-    progress(`${count} subscriptions: ${describeLatency(commitToArrival(published.records))}; RSS max ${formatMegabytes(samples.max)}`)
+    let retried = Number.NaN
+    await unlessStopped(async () => {
+      const rows = await active.publisher.query<{ count: number }>("SELECT count(*)::int AS count FROM webhook_deliveries WHERE attempts > 1")
+      retried = rows[0]?.count ?? 0
+    })
+    const latency = commitToArrival(published?.records ?? [])
+    progress(`${count} subscriptions: ${describeLatency(latency)}; RSS max ${formatMegabytes(samples.max)}`)
 
     const result: CountResult = {
       subscriptions: count,
       setup,
       setupSeconds: active.setupSeconds,
-      published,
-      latency: commitToArrival(published.records),
+      achievedRate: published?.achievedRate ?? Number.NaN,
+      loopDelayP99Ms: published?.loopDelay.p99Ms ?? Number.NaN,
+      deliveries: published?.records.length ?? 0,
+      latency,
       rssAtStart,
       rssAfterSetup,
       rssWarmupMax,
       rssMax: samples.max,
       rssAtEnd: samples.last,
+      stoppedAtRss,
       cpu,
       repeated: book.duplicates - repeatedBefore,
-      retried: retried[0]?.count ?? 0
+      retried
     }
     return { result, baseline }
   } finally {
+    guard.stop()
     await active.stop()
     environment = undefined
   }
+}
+
+/** The measured side of the RSS goal line. */
+const describeRss = (atGoal: CountResult | undefined, largest: CountResult): string => {
+  if (atGoal === undefined) return `not measured: ${goalSubscriptions} is not among --subscriptions (largest ${largest.subscriptions})`
+  if (atGoal.stoppedAtRss !== undefined) return `killed at ${formatMegabytes(atGoal.stoppedAtRss)}, past --max-rss`
+  return `max ${formatMegabytes(atGoal.rssMax)}, at the end ${formatMegabytes(atGoal.rssAtEnd)}`
 }
 
 const main = async () => {
@@ -196,7 +254,7 @@ const main = async () => {
       ...results.map((result) => [
         String(result.subscriptions),
         `${result.setup === "api" ? "REST API" : "SQL"}, ${result.setupSeconds.toFixed(1)} s`,
-        formatRate(result.published.achievedRate),
+        formatRate(result.achievedRate),
         ...summaryCells(result.latency),
         formatRatio(result.latency.p99 / smallest.latency.p99)
       ]),
@@ -211,36 +269,41 @@ const main = async () => {
       formatMegabytes(result.rssAtStart),
       formatMegabytes(result.rssAfterSetup),
       formatMegabytes(result.rssWarmupMax),
-      formatMegabytes(result.rssMax),
+      result.stoppedAtRss === undefined ? formatMegabytes(result.rssMax) : `killed at ${formatMegabytes(result.stoppedAtRss)}`,
       formatMegabytes(result.rssAtEnd),
-      formatMs(result.published.loopDelay.p99Ms),
+      formatMs(result.loopDelayP99Ms),
       String(result.repeated),
-      String(result.retried)
+      Number.isNaN(result.retried) ? "-" : String(result.retried)
     ])
   ))
   console.log("")
   console.log(markdownTable(
     ["subscriptions", ...cpuHeader],
-    results.map((result) => [String(result.subscriptions), ...cpuCells(result.cpu, result.published.records.length)])
+    results.map((result) => [String(result.subscriptions), ...cpuCells(result.cpu, Math.max(1, result.deliveries))])
   ))
   console.log("")
   console.log(`Receiver: ${counters.valid} valid requests, ${counters.invalid} with an invalid signature, ${book.duplicates} repeated deliveries`)
   console.log("")
   const tolerance = 1 + flags["flat-tolerance"] / 100
+  // Flat means neither higher nor lower: the P99 ratio to the smallest count, or its inverse, within the tolerance.
+  const isFlat = (result: CountResult) => {
+    const ratio = result.latency.p99 / smallest.latency.p99
+    return ratio <= tolerance && ratio >= 1 / tolerance
+  }
   const largest = results.reduce((high, result) => (result.subscriptions > high.subscriptions ? result : high))
   const atGoal = results.find((result) => result.subscriptions === goalSubscriptions)
   const goals: Array<GoalLine> = [
     {
-      goal: `flat latency: P99 at every count at most ${flags["flat-tolerance"]} % above the P99 at ${smallest.subscriptions}`,
+      goal: `flat latency: P99 at every count within ${flags["flat-tolerance"]} % of the P99 at ${smallest.subscriptions}, either way`,
       measured: results.length < 2
         ? "not measured: give at least two counts"
         : results.map((result) => `${result.subscriptions}: ${formatMs(result.latency.p99)} ms`).join(", "),
-      met: results.length >= 2 && results.every((result) => result.latency.p99 <= tolerance * smallest.latency.p99)
+      met: results.length >= 2 && results.every(isFlat)
     },
     {
       goal: `RSS at most ${formatMegabytes(goalRssBytes)} at ${goalSubscriptions} subscriptions`,
-      measured: atGoal === undefined ? `not measured: ${goalSubscriptions} is not among --subscriptions (largest ${largest.subscriptions})` : `max ${formatMegabytes(atGoal.rssMax)}, at the end ${formatMegabytes(atGoal.rssAtEnd)}`,
-      met: atGoal !== undefined && atGoal.rssMax <= goalRssBytes
+      measured: describeRss(atGoal, largest),
+      met: atGoal !== undefined && atGoal.stoppedAtRss === undefined && atGoal.rssMax <= goalRssBytes
     }
   ]
   printGoals(goals)

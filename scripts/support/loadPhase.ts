@@ -79,17 +79,18 @@ export interface OpenLoopTiming {
  * `index / rate` seconds after the first, without waiting for earlier calls
  * (open loop): a slow call never delays the next one. Several calls start
  * in one timer tick when their times have passed. Resolves once every call
- * has been started.
+ * has been started, or early once `shouldStop` returns true.
  */
 export const runOpenLoop = async (
   count: number,
   rate: number,
-  send: (index: number, scheduledAt: number) => void
+  send: (index: number, scheduledAt: number) => void,
+  shouldStop: () => boolean = () => false
 ): Promise<OpenLoopTiming> => {
   const startedAt = epochNow()
   let index = 0
   let maxStartLagMs = 0
-  while (index < count) {
+  while (index < count && !shouldStop()) {
     const now = epochNow()
     const due = Math.min(count, Math.floor(((now - startedAt) * rate) / 1000) + 1)
     for (; index < due; index++) {
@@ -141,6 +142,8 @@ export const publishAtRate = async (options: {
   readonly targets: ReadonlyArray<Target>
   readonly rate: number
   readonly durationSeconds: number
+  /** Stops publishing early when it returns true, such as after the service was stopped. */
+  readonly shouldStop?: () => boolean
 }): Promise<PublishPhase> => {
   const { publisher, book, targets, rate } = options
   const count = Math.max(1, Math.round(rate * options.durationSeconds))
@@ -167,7 +170,7 @@ export const publishAtRate = async (options: {
         firstError ??= error instanceof Error ? error.message : String(error)
       })
     )
-  })
+  }, options.shouldStop)
   await Promise.all(pending)
   const loopDelay = stopWatching()
 
@@ -180,19 +183,20 @@ export const publishAtRate = async (options: {
 /**
  * Waits until every record that `awaited` selects has arrived, or until
  * `timeoutMs` has passed. Asks the receiver for its counters at each
- * check, which also flushes its pending arrival reports. Returns the
- * number still missing.
+ * check, which also flushes its pending arrival reports. Stops early once
+ * `shouldStop` returns true. Returns the number still missing.
  */
 export const waitForArrivals = async (
   receiver: TimedReceiver,
   records: ReadonlyArray<EventRecord>,
   timeoutMs: number,
-  awaited: (record: EventRecord) => boolean = () => true
+  awaited: (record: EventRecord) => boolean = () => true,
+  shouldStop: () => boolean = () => false
 ): Promise<number> => {
   const deadline = performance.now() + timeoutMs
   const missing = () => records.filter((record) => awaited(record) && !record.failed && Number.isNaN(record.arrivedAt)).length
   await receiver.counters()
-  while (missing() > 0 && performance.now() < deadline) {
+  while (missing() > 0 && performance.now() < deadline && !shouldStop()) {
     await sleep(100)
     await receiver.counters()
   }
@@ -224,8 +228,11 @@ export const commitToArrival = (records: ReadonlyArray<EventRecord>, included: (
 }
 
 /** Returns a short text of a latency summary for progress lines, such as `median 4.10 ms, P99 38.2 ms`. */
-export const describeLatency = (summary: Summary): string =>
-  `median ${formatMs(summary.median)} ms, P99 ${formatMs(summary.p99)} ms${summary.missing > 0 ? `, ${summary.missing} missing` : ""}`
+export const describeLatency = (summary: Summary): string => {
+  const withUnit = (value: number) => (Number.isFinite(value) ? `${formatMs(value)} ms` : formatMs(value))
+  const missing = summary.missing > 0 ? `, ${summary.missing} missing` : ""
+  return `median ${withUnit(summary.median)}, P99 ${withUnit(summary.p99)}${missing}`
+}
 
 /** A delivery's latency split at the start of its first attempt, as the service recorded it. */
 export interface Stages {

@@ -32,8 +32,11 @@ export interface RssSampler {
   stop(): RssSamples
 }
 
-/** Starts sampling the RSS of `pid` every `intervalMs` milliseconds, with a first sample at once. */
-export const sampleRss = (pid: number, intervalMs = 200): RssSampler => {
+/**
+ * Starts sampling the RSS of `pid` every `intervalMs` milliseconds, with a
+ * first sample at once, and passes each sample in bytes to `onSample`.
+ */
+export const sampleRss = (pid: number, intervalMs = 200, onSample?: (rss: number) => void): RssSampler => {
   let count = 0
   let max = Number.NaN
   let last = Number.NaN
@@ -43,6 +46,7 @@ export const sampleRss = (pid: number, intervalMs = 200): RssSampler => {
     count += 1
     last = rss
     max = Number.isNaN(max) ? rss : Math.max(max, rss)
+    onSample?.(rss)
   }
   sample()
   const timer = setInterval(sample, intervalMs)

@@ -42,6 +42,8 @@ export interface RunningService {
   readonly embeddedDatabaseUrl: () => string | undefined
   /** Stops the service with SIGTERM (SIGKILL after 30 s) and removes its data folder. */
   readonly stop: () => Promise<void>
+  /** Sends SIGKILL to the service's process group, PostgreSQL included, at once; `stop` still removes the data folder. */
+  readonly killNow: () => void
 }
 
 /** Returns a TCP port that was free on 127.0.0.1 a moment ago. */
@@ -166,7 +168,16 @@ export const startService = async (options: ServiceOptions): Promise<RunningServ
       },
       () => false
     )
-    if (ready) return { baseUrl, pid, recentOutput, embeddedDatabaseUrl: () => embeddedDatabaseUrl(dataDirectory), stop }
+    if (ready) {
+      return {
+        baseUrl,
+        pid,
+        recentOutput,
+        embeddedDatabaseUrl: () => embeddedDatabaseUrl(dataDirectory),
+        stop,
+        killNow: () => killGroup("SIGKILL")
+      }
+    }
     await sleep(250)
   }
   await stop()
