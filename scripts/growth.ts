@@ -95,6 +95,8 @@ interface CountResult {
   readonly repeated: number
   /** Delivery rows with more than one recorded attempt, warm-up included; NaN when the service was killed. */
   readonly retried: number
+  /** Attempts of the rows with more than one, counted by attempt number, outcome and error. */
+  readonly retriedAttempts: ReadonlyArray<string>
 }
 
 let receiver: TimedReceiver | undefined
@@ -181,9 +183,16 @@ const measureCount = async (timed: TimedReceiver, book: EventBook, count: number
     const cpu = stopCpuMeter()
     const samples = sampler.stop()
     let retried = Number.NaN
+    let retriedAttempts: ReadonlyArray<string> = []
     await unlessStopped(async () => {
       const rows = await active.publisher.query<{ count: number }>("SELECT count(*)::int AS count FROM webhook_deliveries WHERE attempts > 1")
       retried = rows[0]?.count ?? 0
+      const attempts = await active.publisher.query<{ attempt: number; outcome: string; error: string | null; count: number }>(
+        `SELECT a.attempt, a.outcome, a.error, count(*)::int AS count
+         FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_pk
+         WHERE d.attempts > 1 GROUP BY a.attempt, a.outcome, a.error ORDER BY a.attempt, count DESC`
+      )
+      retriedAttempts = attempts.map((row) => `attempt ${row.attempt}: ${row.count} ${row.outcome}${row.error === null ? "" : ` (${row.error})`}`)
     })
     const latency = commitToArrival(published?.records ?? [])
     progress(`${count} subscriptions: ${describeLatency(latency)}; RSS max ${formatMegabytes(samples.max)}`)
@@ -204,7 +213,8 @@ const measureCount = async (timed: TimedReceiver, book: EventBook, count: number
       stoppedAtRss,
       cpu,
       repeated: book.duplicates - repeatedBefore,
-      retried
+      retried,
+      retriedAttempts
     }
     return { result, baseline }
   } finally {
@@ -282,6 +292,9 @@ const main = async () => {
     results.map((result) => [String(result.subscriptions), ...cpuCells(result.cpu, Math.max(1, result.deliveries))])
   ))
   console.log("")
+  for (const result of results.filter((result) => result.retriedAttempts.length > 0)) {
+    console.log(`Rows with more than one attempt at ${result.subscriptions} subscriptions: ${result.retriedAttempts.join("; ")}`)
+  }
   console.log(`Receiver: ${counters.valid} valid requests, ${counters.invalid} with an invalid signature, ${book.duplicates} repeated deliveries`)
   console.log("")
   const tolerance = 1 + flags["flat-tolerance"] / 100
