@@ -1,232 +1,224 @@
 /**
- * Measures end-to-end webhook latency: the time from just before a signed
- * ElevenLabs post-call webhook is posted to the moment a local receiver has
- * the `session.completed` delivery it causes.
+ * Measures delivery latency: the time from the commit of an event in the
+ * outbox to the arrival of its delivery at a local receiver, at several
+ * steady rates.
  *
- *   npm run bench:latency -- --events 1000 --rate 50
+ *   npm run bench:latency -- --rates 100,500,1000 --duration 30
  *
- * Starts the service as a child process under Node, with an embedded
- * PostgreSQL in a temporary folder (DATABASE_URL is ignored). Sets up one
- * company, one subscription to a receiver on 127.0.0.1 and `--events`
- * started sessions, then posts one webhook per session at `--rate` per
- * second. A baseline in the same run times bare POSTs from this client to
- * the same receiver. All traffic stays on 127.0.0.1, and the run is bounded by the
- * event count and `--timeout`.
+ * Starts the service under Node with an embedded PostgreSQL in a temporary
+ * folder and creates `--subscriptions` subscriptions, each in a tenant of
+ * its own. Events are published through the project's `Outbox` from this
+ * process, open-loop at each rate, round-robin over the subscriptions. The
+ * receiver runs in a child process and reports arrival
+ * times. The baseline, measured at each rate in the same run, is the round
+ * trip of a bare POST of the same kind of body to the same receiver. All
+ * traffic stays on 127.0.0.1.
  */
-import { createHmac } from "node:crypto"
-import { cpus } from "node:os"
-import { parseArgs } from "node:util"
-import { ApiClient, createDemoTenant, requestTimeoutMs, startPracticeCall } from "./support/api.ts"
-import { loadPostCallSample, postCallBodyFor, postSignedPostCall } from "./support/postCall.ts"
-import { type ReceivedDelivery, startReceiver } from "./support/receiver.ts"
-import { startService } from "./support/service.ts"
+import type { SetupMethod } from "./support/benchSubscriptions.ts"
+import { cpuCells, cpuHeader, type CpuUse, startCpuMeter } from "./support/cpu.ts"
+import { type BenchEnvironment, environmentFlags, environmentOptions, environmentSettings, printMachine, progress, runBenchmark, startBenchEnvironment } from "./support/deliveryBench.ts"
+import {
+  type BaselinePhase,
+  commitToArrival,
+  describeLatency,
+  EventBook,
+  latencyStages,
+  postAtRate,
+  publishAtRate,
+  type PublishPhase,
+  type Stages,
+  waitForArrivals,
+  waitForRecords
+} from "./support/loadPhase.ts"
+import { readFlags } from "./support/options.ts"
+import {
+  formatCount,
+  formatMs,
+  formatRate,
+  formatRatio,
+  type GoalLine,
+  markdownTable,
+  printGoals,
+  printSettings,
+  summarize,
+  summaryCells,
+  summaryHeader,
+  type Summary
+} from "./support/report.ts"
+import { startTimedReceiver, type TimedReceiver } from "./support/timedReceiver.ts"
 
-const usage = "Usage: npm run bench:latency -- [--events N (1 to 10000, default 1000)] " +
-  "[--rate N per second (1 to 500, default 50)] [--timeout seconds to wait after the last post (default 60)]"
+/** The goal: P99 from commit to arrival of at most `goalP99Ms` at `goalRate` events per second. */
+const goalRate = 500
+const goalP99Ms = 100
 
-const readOptions = () => {
-  const { values } = parseArgs({
-    options: {
-      events: { type: "string", default: "1000" },
-      rate: { type: "string", default: "50" },
-      timeout: { type: "string", default: "60" },
-      help: { type: "boolean", default: false }
-    }
-  })
-  if (values.help) {
-    console.log(usage)
-    process.exit(0)
-  }
-  const integerIn = (name: string, text: string, min: number, max: number) => {
-    const value = Number(text)
-    if (!Number.isInteger(value) || value < min || value > max) {
-      console.error(`--${name} is invalid: '${text}' is not an integer from ${min} to ${max}.\n${usage}`)
-      process.exit(2)
-    }
-    return value
-  }
+const flags = readFlags("bench:latency", {
+  rates: { kind: "integers", default: [100, 500, 1000], min: 1, max: 5000, description: "event rates to measure, per second" },
+  duration: { kind: "integer", default: 30, min: 1, max: 600, description: "seconds each rate is sustained" },
+  "baseline-duration": { kind: "integer", default: 10, min: 1, max: 600, description: "seconds of bare POSTs at each rate" },
+  warmup: { kind: "integer", default: 10, min: 0, max: 120, description: "seconds at the first rate before measuring, not reported" },
+  subscriptions: { kind: "integer", default: 100, min: 1, max: 20_000, description: "subscriptions the events are spread over" },
+  setup: { kind: "choice", default: "api" as SetupMethod, choices: ["api", "sql"] as Array<SetupMethod>, description: "create subscriptions through the REST API or with SQL inserts" },
+  ...environmentFlags,
+  "drain-timeout": { kind: "integer", default: 60, min: 1, max: 600, description: "seconds to wait for the last deliveries of a rate" }
+})
+
+interface RateResult {
+  readonly rate: number
+  readonly baseline: BaselinePhase
+  readonly published: PublishPhase
+  readonly latency: Summary
+  /** From the start of each transaction to its commit. */
+  readonly commit: Summary
+  readonly stages: Stages
+  /** CPU time from the first publish until every delivery of the rate was recorded. */
+  readonly cpu: CpuUse
+}
+
+let receiver: TimedReceiver | undefined
+let environment: BenchEnvironment | undefined
+
+const measureRate = async (active: BenchEnvironment, book: EventBook, rate: number): Promise<RateResult> => {
+  const targets = active.subscriptions
+  progress(`Baseline: bare POSTs at ${rate}/s for ${flags["baseline-duration"]} s`)
+  const baseline = await postAtRate({ receiver: receiver!, book, targets, rate, durationSeconds: flags["baseline-duration"] })
+
+  progress(`Publishing at ${rate}/s for ${flags.duration} s`)
+  const stopCpuMeter = startCpuMeter(active.service.pid)
+  const published = await publishAtRate({ publisher: active.publisher, book, targets, rate, durationSeconds: flags.duration })
+  const missing = await waitForArrivals(receiver!, published.records, flags["drain-timeout"] * 1000)
+  if (missing > 0) progress(`${missing} deliveries had not arrived ${flags["drain-timeout"]} s after the last commit`)
+  await waitForRecords(active.publisher, flags["drain-timeout"] * 1000)
+  const cpu = stopCpuMeter()
+
+  const committed = published.records.filter((record) => !record.failed)
+  const latency = commitToArrival(published.records)
+  progress(`${rate}/s: commit to arrival ${describeLatency(latency)}; bare POST ${describeLatency(baseline.roundTrip)}`)
   return {
-    events: integerIn("events", values.events, 1, 10_000),
-    rate: integerIn("rate", values.rate, 1, 500),
-    timeoutSeconds: integerIn("timeout", values.timeout, 1, 600)
+    rate,
+    baseline,
+    published,
+    latency,
+    commit: summarize(committed.map((record) => record.completedAt - record.startedAt)),
+    stages: await latencyStages(active.publisher, published.records),
+    cpu
   }
 }
 
-/** Summary of a set of durations in milliseconds. Percentiles use the nearest-rank method. */
-interface Summary {
-  readonly count: number
-  readonly median: number
-  readonly p90: number
-  readonly p99: number
-  readonly max: number
-}
-
-const summarize = (durations: ReadonlyArray<number>): Summary => {
-  const sorted = [...durations].sort((a, b) => a - b)
-  const rank = (percentile: number) => sorted[Math.max(0, Math.ceil((percentile / 100) * sorted.length) - 1)] ?? Number.NaN
-  return { count: sorted.length, median: rank(50), p90: rank(90), p99: rank(99), max: sorted.at(-1) ?? Number.NaN }
-}
-
-const sleepUntil = (time: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, time - performance.now())))
-
-/**
- * Calls `send(i)` for i from 0 to `count - 1`, starting call i at
- * `i / rate` seconds after the first, without waiting for earlier calls to
- * finish. Resolves once every call has settled.
- */
-const atSteadyRate = async (count: number, rate: number, send: (index: number) => Promise<void>) => {
-  const start = performance.now()
-  const pending: Array<Promise<void>> = []
-  for (let index = 0; index < count; index++) {
-    await sleepUntil(start + (index * 1000) / rate)
-    pending.push(send(index))
-  }
-  await Promise.all(pending)
-}
-
-/** Runs `task` on each item with at most `concurrency` in flight, and returns the results in order. */
-const mapConcurrently = async <A, B>(items: ReadonlyArray<A>, concurrency: number, task: (item: A) => Promise<B>) => {
-  const results: Array<B> = new Array(items.length)
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await task(items[index]!)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker))
-  return results
-}
-
-const formatMs = (value: number) => (value >= 100 ? value.toFixed(0) : value.toFixed(1))
-
-const printTable = (rows: ReadonlyArray<readonly [string, Summary]>) => {
-  const header = ["", "count", "median ms", "P90 ms", "P99 ms", "max ms"]
-  const lines = rows.map(([label, summary]) => [
-    label,
-    String(summary.count),
-    formatMs(summary.median),
-    formatMs(summary.p90),
-    formatMs(summary.p99),
-    formatMs(summary.max)
-  ])
-  const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)))
-  for (const line of [header, ...lines]) {
-    console.log(line.map((cell, column) => column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)).join("  "))
-  }
-}
-
-const options = readOptions()
-const operatorToken = `operator-${crypto.randomUUID()}`
-const elevenLabsSecret = `wsec_${crypto.randomUUID().replace(/-/g, "")}`
-const progress = (line: string) => console.log(`> ${line}`)
-
-const arrivals = new Map<string, number>()
-const receiver = await startReceiver((delivery: ReceivedDelivery) => {
-  if (delivery.eventKind !== "session.completed" || !delivery.signatureValid) return
-  const payload = JSON.parse(delivery.body) as { session: { id: string } }
-  if (!arrivals.has(payload.session.id)) arrivals.set(payload.session.id, delivery.receivedAt)
-})
-
-progress("Starting the service under Node with an embedded PostgreSQL")
-const service = await startService({
-  runtime: "node",
-  env: {
-    OPERATOR_TOKEN: operatorToken,
-    ELEVENLABS_WEBHOOK_SECRET: elevenLabsSecret,
-    LOG_LEVEL: "warning",
-    // Setting up thousands of sessions with one token would pass the default limit of 600 requests per minute.
-    RATE_LIMIT_PER_MINUTE: "1000000",
-    RATE_LIMIT_PER_DAY: "1000000"
-  }
-}).catch(async (error: unknown) => {
-  console.error(`Benchmark failed: ${error instanceof Error ? error.message : String(error)}`)
-  await receiver.close()
-  return process.exit(1)
-})
-
-let exitCode = 0
-try {
-  const tenant = await createDemoTenant({
-    baseUrl: service.baseUrl,
-    operatorToken,
-    receiverUrl: receiver.url,
-    eventKinds: ["session.completed"],
-    onStep: progress
+const main = async () => {
+  printMachine("before")
+  receiver = await startTimedReceiver()
+  environment = await startBenchEnvironment({
+    receiver,
+    subscriptions: flags.subscriptions,
+    setup: flags.setup,
+    ...environmentOptions(flags)
   })
-  receiver.setSecret(tenant.subscriptionSecret)
+  const active = environment
+  const book = new EventBook(receiver)
+  const clock = receiver.offsetAtStart
 
-  progress(`Starting ${options.events} practice sessions`)
-  const api = new ApiClient(service.baseUrl, tenant.adminToken)
-  const calls = await mapConcurrently(
-    Array.from({ length: options.events }, (_, index) => index),
-    8,
-    () => startPracticeCall(api, tenant.scenarioId, tenant.userId)
-  )
-
-  progress(`Baseline: ${options.events} bare POSTs to the receiver at ${options.rate}/s`)
-  const sample = loadPostCallSample()
-  const baselineBody = postCallBodyFor(sample, calls[0]!)
-  const baselineSignature = `sha256=${createHmac("sha256", tenant.subscriptionSecret).update(baselineBody).digest("hex")}`
-  const baseline: Array<number> = []
-  await atSteadyRate(options.events, options.rate, async () => {
-    const started = performance.now()
-    const response = await fetch(receiver.url, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-saleslab-event": "baseline", "x-saleslab-signature": baselineSignature },
-      body: baselineBody,
-      signal: AbortSignal.timeout(requestTimeoutMs)
+  if (flags.warmup > 0) {
+    progress(`Warming up at ${flags.rates[0]}/s for ${flags.warmup} s`)
+    const warmup = await publishAtRate({
+      publisher: active.publisher,
+      book,
+      targets: active.subscriptions,
+      rate: flags.rates[0]!,
+      durationSeconds: flags.warmup
     })
-    await response.text()
-    baseline.push(performance.now() - started)
-  })
+    await waitForArrivals(receiver, warmup.records, flags["drain-timeout"] * 1000)
+    await waitForRecords(active.publisher, flags["drain-timeout"] * 1000)
+    progress(`Warm-up latency, not reported: ${describeLatency(commitToArrival(warmup.records))}`)
+  }
 
-  progress(`Posting ${options.events} signed post-call webhooks at ${options.rate}/s`)
-  const postedAt = new Map<string, number>()
-  const rejected: Array<string> = []
-  const firstPost = performance.now()
-  await atSteadyRate(options.events, options.rate, async (index) => {
-    const call = calls[index]!
-    const body = postCallBodyFor(sample, call)
-    postedAt.set(call.sessionId, performance.now())
-    const response = await postSignedPostCall(service.baseUrl, elevenLabsSecret, body)
-    if (response.status !== 200) rejected.push(`${response.status} ${response.text.slice(0, 120)}`)
-  })
-
-  progress(`Waiting up to ${options.timeoutSeconds} s for the remaining deliveries`)
-  const deadline = performance.now() + options.timeoutSeconds * 1000
-  while (arrivals.size < options.events && performance.now() < deadline) await sleepUntil(performance.now() + 100)
-
-  const latencies = [...postedAt].flatMap(([sessionId, posted]) => {
-    const arrived = arrivals.get(sessionId)
-    return arrived === undefined ? [] : [arrived - posted]
-  })
-  const lastArrival = arrivals.size === 0 ? performance.now() : Math.max(...arrivals.values())
-  const endToEnd = summarize(latencies)
-  const bare = summarize(baseline)
+  const results: Array<RateResult> = []
+  for (const rate of flags.rates) results.push(await measureRate(active, book, rate))
+  const counters = await receiver.counters()
+  const statuses = await active.publisher.statusCounts()
+  const clockAtEnd = await receiver.clockOffset()
 
   console.log("")
-  console.log(`Machine: ${cpus().length} cores (${cpus()[0]?.model ?? "unknown CPU"}), Node ${process.versions.node}`)
-  console.log(`Run: ${options.events} events offered at ${options.rate}/s to one subscription`)
+  console.log("## Delivery latency: event commit to arrival")
   console.log("")
-  printTable([["post-call webhook to delivery", endToEnd], ["bare POST to the receiver", bare]])
+  printSettings({
+    subscriptions: `${flags.subscriptions}, one per tenant, created ${flags.setup === "api" ? "through the REST API" : "with SQL inserts"} in ${active.setupSeconds.toFixed(1)} s`,
+    "seconds per rate": `${flags.duration} (baseline ${flags["baseline-duration"]}, warm-up ${flags.warmup})`,
+    ...environmentSettings(flags),
+    "receiver clock offset, subtracted from arrivals": `${formatMs(clock.offsetMs)} ms at the start (IPC round trip ${formatMs(clock.roundTripMs)} ms), ` +
+      `${formatMs(clockAtEnd.offsetMs)} ms at the end (${formatMs(clockAtEnd.roundTripMs)} ms)`
+  })
   console.log("")
-  console.log(`Ratio to baseline: median ${(endToEnd.median / bare.median).toFixed(1)}x, P99 ${(endToEnd.p99 / bare.p99).toFixed(1)}x`)
+  console.log(markdownTable(
+    ["offered rate", "path", "achieved rate", ...summaryHeader, "P99 / baseline P99"],
+    results.flatMap((result) => [
+      [
+        `${result.rate}/s`,
+        "commit to arrival",
+        formatRate(result.published.achievedRate),
+        ...summaryCells(result.latency),
+        formatRatio(result.latency.p99 / result.baseline.roundTrip.p99)
+      ],
+      [`${result.rate}/s`, "bare POST round trip (baseline)", formatRate(result.baseline.achievedRate), ...summaryCells(result.baseline.roundTrip), ""],
+      [`${result.rate}/s`, "bare POST, send to arrival", "", ...summaryCells(result.baseline.sendToArrival), ""]
+    ])
+  ))
+  console.log("")
+  console.log("The same latency split at the start of the first attempt, as the service recorded it (millisecond precision):")
+  console.log("")
+  console.log(markdownTable(
+    ["offered rate", "stage", ...summaryHeader],
+    results.flatMap((result) => [
+      [`${result.rate}/s`, "commit to attempt start", ...summaryCells(result.stages.commitToAttempt)],
+      [`${result.rate}/s`, "attempt start to arrival", ...summaryCells(result.stages.attemptToArrival)]
+    ])
+  ))
+  console.log("")
+  console.log("CPU time from the first publish of a rate until its last delivery was recorded, per delivery:")
+  console.log("")
+  console.log(markdownTable(
+    ["offered rate", ...cpuHeader],
+    results.map((result) => [`${result.rate}/s`, ...cpuCells(result.cpu, result.published.records.length)])
+  ))
+  console.log("")
+  console.log("Publisher, per rate: time from the start of each transaction to its commit, the largest delay of a start")
+  console.log("behind its schedule, and the publisher's event-loop delay, which delays commit timestamps by as much.")
+  console.log("")
+  console.log(markdownTable(
+    ["offered rate", "events", "failed", "commit median ms", "commit P99 ms", "max start lag ms", "loop delay P99 ms", "loop delay max ms"],
+    results.map((result) => [
+      `${result.rate}/s`,
+      formatCount(result.published.records.length),
+      formatCount(result.published.failures),
+      formatMs(result.commit.median),
+      formatMs(result.commit.p99),
+      formatMs(result.published.timing.maxStartLagMs),
+      formatMs(result.published.loopDelay.p99Ms),
+      formatMs(result.published.loopDelay.maxMs)
+    ])
+  ))
+  for (const result of results) {
+    if (result.published.firstError !== undefined) console.log(`First publishing error at ${result.rate}/s: ${result.published.firstError}`)
+  }
+  console.log("")
   console.log(
-    `Throughput: ${latencies.length} deliveries in ${((lastArrival - firstPost) / 1000).toFixed(1)} s = ` +
-      `${(latencies.length / ((lastArrival - firstPost) / 1000)).toFixed(1)} per second`
+    `Receiver: ${formatCount(counters.valid)} valid requests, ${formatCount(counters.invalid)} with an invalid signature, ` +
+      `${formatCount(book.duplicates)} repeated deliveries; deliveries in the database: ` +
+      Object.entries(statuses).map(([status, count]) => `${formatCount(count)} ${status}`).join(", ")
   )
-
-  const missing = options.events - latencies.length
-  if (rejected.length > 0) console.error(`${rejected.length} post-call webhooks were rejected, first: ${rejected[0]}`)
-  if (missing > 0) console.error(`${missing} deliveries did not arrive within ${options.timeoutSeconds} s of the last post.`)
-  if (rejected.length > 0 || missing > 0) exitCode = 1
-} catch (error) {
-  console.error(`Benchmark failed: ${error instanceof Error ? error.message : String(error)}`)
-  console.error(`Last service output:\n${service.recentOutput()}`)
-  exitCode = 1
-} finally {
-  await receiver.close()
-  await service.stop()
+  console.log("")
+  const atGoal = results.find((result) => result.rate === goalRate)
+  const goals: Array<GoalLine> = [{
+    goal: `P99 commit to arrival at most ${goalP99Ms} ms at ${goalRate}/s`,
+    measured: atGoal === undefined ? `not measured: ${goalRate} is not among --rates` : `${formatMs(atGoal.latency.p99)} ms`,
+    met: atGoal !== undefined && atGoal.latency.p99 <= goalP99Ms
+  }]
+  printGoals(goals)
+  console.log("")
+  printMachine("after")
+  if (counters.invalid > 0) throw new Error(`${counters.invalid} deliveries had an invalid signature.`)
 }
-process.exit(exitCode)
+
+await runBenchmark(main, async () => {
+  await environment?.stop()
+  await receiver?.close()
+})

@@ -30,6 +30,8 @@ export interface ServiceOptions {
 /** A service running as a child process on a loopback port, with an embedded PostgreSQL of its own unless `databaseUrl` was given. */
 export interface RunningService {
   readonly baseUrl: string
+  /** Process id of the service: the Node process under `node`, the `deno task` wrapper under `deno`. */
+  readonly pid: number
   /** The last lines the service wrote to stdout and stderr, for error reports. */
   readonly recentOutput: () => string
   /**
@@ -40,6 +42,8 @@ export interface RunningService {
   readonly embeddedDatabaseUrl: () => string | undefined
   /** Stops the service with SIGTERM (SIGKILL after 30 s) and removes its data folder. */
   readonly stop: () => Promise<void>
+  /** Sends SIGKILL to the service's process group, PostgreSQL included, at once; `stop` still removes the data folder. */
+  readonly killNow: () => void
 }
 
 /**
@@ -111,9 +115,14 @@ export const startService = async (options: ServiceOptions): Promise<RunningServ
     stdio: ["ignore", "pipe", "pipe"],
     detached: true
   })
+  const pid = child.pid
+  if (pid === undefined) {
+    rmSync(dataDirectory, { recursive: true, force: true })
+    throw new Error(`The service process did not start: ${command} ${args.join(" ")}`)
+  }
   const killGroup = (signal: NodeJS.Signals) => {
     try {
-      if (child.pid !== undefined) process.kill(-child.pid, signal)
+      process.kill(-pid, signal)
     } catch {
       // The group is already gone.
     }
@@ -132,6 +141,7 @@ export const startService = async (options: ServiceOptions): Promise<RunningServ
 
   const stop = async () => {
     process.off("SIGINT", onInterrupt)
+    process.off("SIGTERM", onInterrupt)
     process.off("exit", onExit)
     if (!exited(child)) {
       const done = new Promise((resolve) => child.once("exit", resolve))
@@ -143,12 +153,13 @@ export const startService = async (options: ServiceOptions): Promise<RunningServ
   }
 
   // The group does not get the terminal's Ctrl-C, so the caller passes it on,
-  // and a caller that exits early takes the group down with it.
-  const onInterrupt = () => {
-    void stop().finally(() => process.exit(130))
+  // as it does SIGTERM, and a caller that exits early takes the group down with it.
+  const onInterrupt = (signal: NodeJS.Signals) => {
+    void stop().finally(() => process.exit(signal === "SIGINT" ? 130 : 143))
   }
   const onExit = () => killGroup("SIGKILL")
   process.once("SIGINT", onInterrupt)
+  process.once("SIGTERM", onInterrupt)
   process.once("exit", onExit)
 
   const baseUrl = `http://127.0.0.1:${port}`
@@ -165,7 +176,16 @@ export const startService = async (options: ServiceOptions): Promise<RunningServ
       },
       () => false
     )
-    if (ready) return { baseUrl, recentOutput, embeddedDatabaseUrl: () => embeddedDatabaseUrl(dataDirectory), stop }
+    if (ready) {
+      return {
+        baseUrl,
+        pid,
+        recentOutput,
+        embeddedDatabaseUrl: () => embeddedDatabaseUrl(dataDirectory),
+        stop,
+        killNow: () => killGroup("SIGKILL")
+      }
+    }
     await sleep(250)
   }
   await stop()
