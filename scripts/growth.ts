@@ -8,8 +8,8 @@
  *
  * For each count, starts a fresh service under Node with an embedded
  * PostgreSQL in a temporary folder and creates the subscriptions, each in a
- * tenant of its own: through the REST API up to 1,000 and with SQL inserts
- * above, unless `--setup` selects one method. A warm-up publishes one event
+ * tenant of its own. Counts up to 1,000 are created through the REST API
+ * and larger ones with SQL inserts, unless `--setup` selects one method. A warm-up publishes one event
  * to every subscription, so that the subscriptions have live entities
  * during the measured run. The cluster stops an entity after 1 minute
  * without a message, so a warm-up that lasts longer leaves the first ones
@@ -224,7 +224,7 @@ const measureCount = async (timed: TimedReceiver, book: EventBook, count: number
   }
 }
 
-/** The measured side of the RSS goal line. */
+/** Describes the RSS figure that the RSS goal line is checked against. */
 const describeRss = (atGoal: CountResult | undefined, largest: CountResult): string => {
   if (atGoal === undefined) return `not measured: ${goalSubscriptions} is not among --subscriptions (largest ${largest.subscriptions})`
   if (atGoal.stoppedAtRss !== undefined) return `killed at ${formatMegabytes(atGoal.stoppedAtRss)}, past --max-rss`

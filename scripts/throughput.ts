@@ -11,11 +11,11 @@
  * project's `Outbox`, round-robin over the subscriptions, as fast as
  * `--publisher-connections` connections allow. The receiver runs in a
  * child process, verifies every signature and responds 200 at once. The
- * baseline, measured in the same run, is the ceiling of keep-alive POSTs of
- * the stored bodies from the global `fetch` of this process (undici, the
- * client the service sends with) to the same receiver, with no database,
- * at the concurrency the engine reached and at a sweep of others. All
- * traffic stays on 127.0.0.1.
+ * baseline, measured in the same run, posts the stored bodies to the same
+ * receiver over keep-alive connections, with no database in between, from
+ * the global `fetch` of this process (undici, the client the service sends
+ * with). It runs at the concurrency the engine reached and at a sweep of
+ * others, and the fastest is the ceiling. All traffic stays on 127.0.0.1.
  */
 import { deliveryHeaders } from "../src/webhooks/Signing.ts"
 import { requestTimeoutMs } from "./support/api.ts"
@@ -54,7 +54,7 @@ let environment: BenchEnvironment | undefined
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** What the engine did with the published deliveries. Times are epoch milliseconds. */
+/** Outcome of the engine run over the published deliveries. Times are epoch milliseconds. */
 interface EngineRun {
   readonly records: ReadonlyArray<EventRecord>
   readonly startedAt: number

@@ -14,7 +14,7 @@ export interface BenchSubscription extends Target {
   readonly adminToken: string | undefined
 }
 
-/** How the subscriptions are created: through the REST API, or with direct inserts into the service's tables. */
+/** Method of creating the subscriptions: through the REST API, or with direct inserts into the service's tables. */
 export type SetupMethod = "api" | "sql"
 
 /** Options of `createSubscriptions`. */

@@ -11,7 +11,7 @@ export interface IntegerFlag {
   readonly default: number
   readonly min: number
   readonly max: number
-  /** What the flag sets, with its unit. */
+  /** Help text: the setting the flag changes, with its unit. */
   readonly description: string
 }
 

@@ -16,7 +16,7 @@ export interface ReceiverCounters {
   readonly totalConnections: number
   /** Requests the stalling endpoint has received. */
   readonly stalledRequests: number
-  /** Requests the stalling endpoint holds now. */
+  /** Requests the stalling endpoint has open now, without a response. */
   readonly openStalled: number
 }
 
