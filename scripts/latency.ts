@@ -67,7 +67,7 @@ interface RateResult {
   readonly baseline: BaselinePhase
   readonly published: PublishPhase
   readonly latency: Summary
-  /** From the start of each transaction to its commit. */
+  /** From the call of each publish, the wait for a pooled connection included, to its commit. */
   readonly commit: Summary
   readonly stages: Stages
   /** CPU time from the first publish until every delivery of the rate was recorded. */
@@ -180,8 +180,9 @@ const main = async () => {
     results.map((result) => [`${result.rate}/s`, ...cpuCells(result.cpu, result.published.records.length)])
   ))
   console.log("")
-  console.log("Publisher, per rate: time from the start of each transaction to its commit, the largest delay of a start")
-  console.log("behind its schedule, and the publisher's event-loop delay, which delays commit timestamps by as much.")
+  console.log("Publisher, per rate: time from the call of each publish to its commit, the wait for a pooled connection")
+  console.log("included, the largest delay of a start behind its schedule, and the publisher's event-loop delay, which")
+  console.log("delays commit timestamps by as much.")
   console.log("")
   console.log(markdownTable(
     ["offered rate", "events", "failed", "commit median ms", "commit P99 ms", "max start lag ms", "loop delay P99 ms", "loop delay max ms"],

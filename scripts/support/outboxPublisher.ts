@@ -52,7 +52,7 @@ export const benchmarkDeliveryId = (scorecardId: string, subscriptionId: string)
 
 /** Times of one published event, as epoch milliseconds. */
 export interface PublishTiming {
-  /** Just before the transaction began. */
+  /** When `publish` was called, before the wait for a pooled connection. */
   readonly startedAt: number
   /** Just after the transaction had committed. */
   readonly committedAt: number
