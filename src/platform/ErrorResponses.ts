@@ -27,19 +27,54 @@ const maxIssueLength = 300
 
 const truncate = (text: string) => text.length <= maxIssueLength ? text : `${text.slice(0, maxIssueLength)}…`
 
-/** Returns the path of the first string in `value` that contains a NUL character, which PostgreSQL cannot store. */
-const findNulCharacter = (value: unknown, path: ReadonlyArray<string>): ReadonlyArray<string> | undefined => {
-  if (typeof value === "string") return value.includes("\u0000") ? path : undefined
-  if (typeof value !== "object" || value === null) return undefined
-  for (const [key, item] of Object.entries(value)) {
-    const found = findNulCharacter(key, [...path, key]) ?? findNulCharacter(item, [...path, key])
-    if (found !== undefined) return found
+/**
+ * Deepest nesting of arrays and objects a JSON body may have. No request of
+ * the API nests more than a few levels, and the schema decoder's error
+ * formatting recurses over the value, so a deeper body would overflow its
+ * stack.
+ */
+export const maxJsonDepth = 64
+
+/**
+ * Returns the path of the first string in `value` that contains a NUL
+ * character, which PostgreSQL cannot store, or "too deep" for a value nested
+ * deeper than `maxJsonDepth`. The walk uses an explicit stack, so a deeply
+ * nested body cannot overflow the call stack.
+ */
+const findNulCharacter = (value: unknown): ReadonlyArray<string> | "too deep" | undefined => {
+  interface Visit {
+    readonly value: unknown
+    readonly key: string | undefined
+    readonly parent: Visit | undefined
+    readonly depth: number
+  }
+  const pathOf = (visit: Visit | undefined, last: ReadonlyArray<string> = []): ReadonlyArray<string> => {
+    const keys: Array<string> = [...last]
+    for (let at = visit; at !== undefined && at.key !== undefined; at = at.parent) keys.unshift(at.key)
+    return keys
+  }
+  const pending: Array<Visit> = [{ value, key: undefined, parent: undefined, depth: 0 }]
+  while (pending.length > 0) {
+    const visit = pending.pop()!
+    if (typeof visit.value === "string") {
+      if (visit.value.includes("\u0000")) return pathOf(visit)
+      continue
+    }
+    if (typeof visit.value !== "object" || visit.value === null) continue
+    if (visit.depth >= maxJsonDepth) return "too deep"
+    // Pushed in reverse, so entries are visited in document order.
+    const entries = Object.entries(visit.value).reverse()
+    for (const [key, item] of entries) {
+      if (key.includes("\u0000")) return pathOf(visit, [key])
+      pending.push({ value: item, key, parent: visit, depth: visit.depth + 1 })
+    }
   }
   return undefined
 }
 
 // JSON bodies are checked for NUL characters before any route reads them, so
-// that such text is a 400 naming the field instead of a database error. The
+// that such text is a 400 naming the field instead of a database error, and
+// for nesting deeper than `maxJsonDepth`, which is a 400 as well. The
 // body read here as text is cached by the request, so a route that decodes JSON
 // reads it again for free. Incoming webhooks under /api/webhooks/ are skipped:
 // they read the raw bytes to check a signature, and a body read as text first
@@ -55,7 +90,12 @@ const rejectNulCharacters = Effect.flatMap(HttpServerRequest.HttpServerRequest, 
     } catch {
       return Effect.void
     }
-    const path = findNulCharacter(parsed, [])
+    const path = findNulCharacter(parsed)
+    if (path === "too deep") {
+      return Effect.fail(
+        new BadRequest({ message: `Invalid request. The JSON body nests arrays and objects deeper than ${maxJsonDepth} levels.` })
+      )
+    }
     return path === undefined ? Effect.void : Effect.fail(
       new BadRequest({
         message: `Invalid request. '${path.join(".") || "body"}' contains the NUL character (\\u0000), which cannot be stored; remove it.`,

@@ -1,7 +1,7 @@
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { maxRequestBodyBytes } from "../../src/platform/ErrorResponses.ts"
+import { maxJsonDepth, maxRequestBodyBytes } from "../../src/platform/ErrorResponses.ts"
 import { TestServerLive, TestServerUrl } from "../support/TestServer.ts"
 import { createTenant, sendAs } from "../support/Tenants.ts"
 
@@ -67,6 +67,24 @@ describe("Request errors", () => {
         expect(result.status).toBe(400)
         expect(result.body._tag).toBe("BadRequest")
         expect(result.body.message).toContain("NUL")
+      }))
+
+    it.effect("NUL character path is named", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Nested nul")
+        const result = yield* postRaw(token, "/v1/scenarios", JSON.stringify({ prompt: "ok", tags: [{ name: "x\u0000" }] }))
+
+        expect(result.status).toBe(400)
+        expect(result.body.message).toContain("'tags.0.name'")
+      }))
+
+    it.effect("deeply nested JSON is a 400", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Deep")
+        const result = yield* postRaw(token, "/v1/scenarios", "[".repeat(5_000) + "]".repeat(5_000))
+
+        expect(result.status).toBe(400)
+        expect(result.body.message).toContain(`deeper than ${maxJsonDepth} levels`)
       }))
 
     it.effect("long path parameter gets a JSON 404", () =>
