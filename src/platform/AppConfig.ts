@@ -187,21 +187,23 @@ const settingsConfig = Config.all({
     Config.withDescription("Base URL of the ElevenLabs REST API, without a trailing slash.")
   ),
   deliveryTimeout: Config.duration("WEBHOOK_TIMEOUT").pipe(
+    Config.validate({ message: "must be at least 100 millis", validation: (d) => Duration.toMillis(d) >= 100 }),
     Config.withDefault(Duration.seconds(8)),
     Config.withDescription("Time one delivery attempt may take before it is aborted and retried.")
   ),
   sweepInterval: Config.duration("WEBHOOK_SWEEP_INTERVAL").pipe(
+    Config.validate({ message: "must be at least 100 millis", validation: (d) => Duration.toMillis(d) >= 100 }),
     Config.withDefault(Duration.seconds(5)),
     Config.withDescription("Interval between two sweeps that wake subscriptions with due deliveries.")
   ),
   subscriptionConcurrency: Config.integer("WEBHOOK_SUBSCRIPTION_CONCURRENCY").pipe(
-    Config.withDefault(4),
     Config.validate({ message: "must be between 1 and 50", validation: (n) => n >= 1 && n <= 50 }),
+    Config.withDefault(4),
     Config.withDescription("Deliveries of one subscription in flight at once (1 to 50).")
   ),
   maxAttemptsInFlight: Config.integer("WEBHOOK_MAX_IN_FLIGHT").pipe(
-    Config.withDefault(128),
     Config.validate({ message: "must be between 1 and 10000", validation: (n) => n >= 1 && n <= 10_000 }),
+    Config.withDefault(128),
     Config.withDescription("Delivery attempts one runner may have in flight at once, over all subscriptions (1 to 10000).")
   ),
   listenProbeInterval: Config.duration("WEBHOOK_LISTEN_PROBE_INTERVAL").pipe(
@@ -209,18 +211,22 @@ const settingsConfig = Config.all({
     Config.withDescription("Interval between probes of the LISTEN connection; a lost probe reconnects it.")
   ),
   logLevel: Config.string("LOG_LEVEL").pipe(
+    Config.validate({
+      message: "must be one of trace, debug, info, warning, error or none",
+      validation: (level) => ["trace", "debug", "info", "warning", "error", "none"].includes(level.toLowerCase())
+    }),
     Config.withDefault("info"),
     Config.withDescription("Minimum level of log lines: trace, debug, info, warning, error or none.")
   ),
   tracing: tracingConfig,
   rateLimitPerMinute: Config.integer("RATE_LIMIT_PER_MINUTE").pipe(
-    Config.withDefault(600),
     Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 }),
+    Config.withDefault(600),
     Config.withDescription("Requests one API token may make per minute; past it, requests are rejected with 429.")
   ),
   rateLimitPerDay: Config.integer("RATE_LIMIT_PER_DAY").pipe(
-    Config.withDefault(10_000),
     Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 }),
+    Config.withDefault(10_000),
     Config.withDescription("Requests one API token may make per day; past it, requests are rejected with 429.")
   ),
   smtpUrl: Config.redacted("SMTP_URL").pipe(
@@ -232,19 +238,19 @@ const settingsConfig = Config.all({
     Config.withDescription("Sender of outgoing mail, an address or Name <address>.")
   ),
   coachingBriefsCron: Config.string("COACHING_BRIEFS_CRON").pipe(
-    Config.withDefault("0 18 * * 0"),
     Config.validate({
       message: "must be a cron expression of 5 or 6 fields",
       validation: (expression) => Either.isRight(Cron.parse(expression))
     }),
+    Config.withDefault("0 18 * * 0"),
     Config.withDescription("When the weekly coaching-briefs job runs, as a cron expression. Default: Sunday 18:00.")
   ),
   coachingBriefsTimeZone: Config.string("COACHING_BRIEFS_TIME_ZONE").pipe(
-    Config.withDefault("UTC"),
     Config.validate({
       message: "must be an IANA time zone such as Europe/Berlin",
       validation: (zone) => Option.isSome(DateTime.zoneMakeNamed(zone))
     }),
+    Config.withDefault("UTC"),
     Config.withDescription("IANA time zone of the coaching-briefs schedule and of the Monday-to-Sunday weeks briefs cover.")
   ),
   stripeWebhookSecret: Config.redacted("STRIPE_WEBHOOK_SECRET").pipe(
@@ -284,11 +290,11 @@ const settingsConfig = Config.all({
     description: "Cron expression (minute hour day month weekday, UTC) of the job that prunes old deliveries."
   }),
   deliveryRetention: Config.duration("DELIVERY_RETENTION").pipe(
-    Config.withDefault(Duration.days(30)),
     Config.validate({
       message: "must be at least 1 hour",
       validation: (retention) => Duration.greaterThanOrEqualTo(retention, Duration.hours(1))
     }),
+    Config.withDefault(Duration.days(30)),
     Config.withDescription("Age past which finished deliveries and unreferenced events are deleted, such as 30 days.")
   ),
   cluster: clusterConfig
