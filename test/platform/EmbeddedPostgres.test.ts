@@ -1,0 +1,31 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either } from "effect"
+import { spawn } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { ownerFileName, startEmbeddedPostgres } from "../../src/platform/EmbeddedPostgres.ts"
+
+describe("startEmbeddedPostgres", () => {
+  it.scoped("rejects a folder another live process owns", () =>
+    Effect.gen(function*() {
+      const directory = mkdtempSync(join(tmpdir(), "saleslab-owned-"))
+      // A live process other than this one stands in for a running service.
+      const owner = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60_000)"], { stdio: "ignore" })
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          owner.kill("SIGKILL")
+          rmSync(directory, { recursive: true, force: true })
+        })
+      )
+      writeFileSync(join(directory, ownerFileName), `${owner.pid}\n`)
+
+      const result = yield* Effect.either(startEmbeddedPostgres(directory))
+
+      expect(Either.isLeft(result)).toBe(true)
+      if (Either.isLeft(result)) {
+        expect(result.left.message).toContain(`in use by process ${owner.pid}`)
+        expect(result.left.message).toContain("DATA_DIR")
+      }
+    }))
+})
