@@ -61,7 +61,7 @@ const JobServicesLive = Layer.mergeAll(
 )
 
 /** Every route handler of `SalesLabApi`, with the services they use. */
-const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
+export const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
   Layer.provide(RoutesLive),
   Layer.provide(JobServicesLive),
   Layer.provide(SecurityLive),
@@ -92,3 +92,12 @@ export const ServiceLive = HttpApiBuilder.serve(HttpMiddleware.logger).pipe(
 export const NodeServerLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) => NodeHttpServer.layer(createServer, { port: config.port, host: config.host }))
 )
+
+/**
+ * The Node HTTP server, opened only once the routes and the delivery engine
+ * are built. The server listens as soon as it is built, but answers only
+ * after `ServiceLive` attaches the routes, so a request that arrived during
+ * the engine's start-up would wait forever. `ApiLive` is the same layer that
+ * `ServiceLive` uses, so it is built once.
+ */
+export const NodeServerAfterApiLive = Layer.provide(NodeServerLive, ApiLive)

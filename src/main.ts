@@ -4,10 +4,10 @@ import { AppConfig } from "./platform/AppConfig.ts"
 import { DatabaseMigrated } from "./platform/Database.ts"
 import { LoggingLive } from "./platform/Logging.ts"
 import { TracingLive } from "./platform/Tracing.ts"
-import { NodeServerLive, ServiceLive } from "./Server.ts"
+import { NodeServerAfterApiLive, ServiceLive } from "./Server.ts"
 
 ServiceLive.pipe(
-  Layer.provide(NodeServerLive),
+  Layer.provide(NodeServerAfterApiLive),
   Layer.provide(DatabaseMigrated),
   Layer.provide(TracingLive),
   Layer.provide(LoggingLive),
