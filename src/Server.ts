@@ -95,9 +95,9 @@ export const NodeServerLive = Layer.unwrapEffect(
 
 /**
  * The Node HTTP server, opened only once the routes and the delivery engine
- * are built. The server listens as soon as it is built, but answers only
- * after `ServiceLive` attaches the routes, so a request that arrived during
- * the engine's start-up would wait forever. `ApiLive` is the same layer that
- * `ServiceLive` uses, so it is built once.
+ * are built. The server listens as soon as it is built but handles requests
+ * only after `ServiceLive` attaches the routes, so a request that arrived
+ * during the engine's start-up would wait forever. `ApiLive` is the same
+ * layer that `ServiceLive` uses, so it is built once.
  */
 export const NodeServerAfterApiLive = Layer.provide(NodeServerLive, ApiLive)
