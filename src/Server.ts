@@ -1,6 +1,6 @@
 import { HttpApiBuilder, HttpApiScalar, HttpMiddleware, HttpRouter, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
+import { Data, Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import { SalesLabApi } from "./Api.ts"
 import { AssignmentsHttpLive } from "./assignments/Http.ts"
@@ -88,9 +88,24 @@ export const ServiceLive = HttpApiBuilder.serve(HttpMiddleware.logger).pipe(
   HttpServer.withLogAddress
 )
 
+/** The HTTP server could not listen, with the address and the system's reason. */
+export class ListenFailed extends Data.TaggedError("ListenFailed")<{ readonly host: string; readonly port: number; readonly reason: string }> {
+  override get message() {
+    return `Could not listen on ${this.host}:${this.port} (${this.reason}). ` +
+      "Set PORT to a free port and HOST to an address of this machine."
+  }
+}
+
 /** A Node HTTP server listening on `HOST`:`PORT`. */
 export const NodeServerLive = Layer.unwrapEffect(
-  Effect.map(AppConfig, (config) => NodeHttpServer.layer(createServer, { port: config.port, host: config.host }))
+  Effect.map(AppConfig, (config) =>
+    NodeHttpServer.layer(createServer, { port: config.port, host: config.host }).pipe(
+      Layer.mapError((error) => {
+        const cause = (error as { readonly cause?: { readonly code?: unknown; readonly message?: unknown } }).cause
+        const reason = typeof cause?.message === "string" ? cause.message : String(error)
+        return new ListenFailed({ host: config.host, port: config.port, reason })
+      })
+    ))
 )
 
 /**
