@@ -13,7 +13,7 @@
  * connections, as an emit point queues them. Throughput is the number of deliveries queued divided by the time
  * from the first transaction until every row is recorded as `succeeded`.
  * The configurations are one runner in single mode, one socket runner and
- * two socket runners; the ratio compares each with the single-mode runner of
+ * two socket runners. The ratio compares each with the single-mode runner of
  * the same round.
  */
 import { cpus, loadavg } from "node:os"

@@ -67,7 +67,7 @@ export interface TakeoverTrialResult {
   /**
    * Milliseconds from the kill until the survivor started the entity of a
    * subscription the killed runner owned, which it can do only once it
-   * holds the shard; NaN when it started none.
+   * owns the shard, or NaN when it started none.
    */
   readonly shardTakeoverMs: number
   /**

@@ -61,7 +61,7 @@ export const makeBatcher = <A, B, E>(
       Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(
           restore(Queue.takeBetween(queue, 1, options.maxBatchSize)),
-          (taken) => runBatch(Array.from(taken))
+          (items) => runBatch(Array.from(items))
         )
       )
     )
@@ -71,9 +71,9 @@ export const makeBatcher = <A, B, E>(
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         for (;;) {
-          const taken = yield* Queue.takeUpTo(queue, options.maxBatchSize)
-          if (taken.length === 0) break
-          yield* runBatch(Array.from(taken))
+          const items = yield* Queue.takeUpTo(queue, options.maxBatchSize)
+          if (items.length === 0) break
+          yield* runBatch(Array.from(items))
         }
         yield* Queue.shutdown(queue)
       })

@@ -84,7 +84,7 @@ const optionalString = (name: string, description: string) =>
     Config.withDescription(description)
   )
 
-/** Trace export settings. They are none, so nothing is exported, unless an OTLP endpoint variable is set. */
+/** Trace export settings: none, so that nothing is exported, unless an OTLP endpoint variable is set. */
 export const tracingConfig: Config.Config<Option.Option<TracingSettings>> = Config.all({
   tracesEndpoint: optionalString(
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",

@@ -20,7 +20,7 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
     /** Claim time, in milliseconds, that must be left when an attempt starts. */
     const latestStart = Duration.toMillis(Duration.sum(deliveryTimeout, recordAllowance))
     // Bounds the attempts in flight on the runner, from the claim check to the
-    // record. A stalled endpoint holds at most its subscription's concurrency
+    // record. A stalled endpoint takes at most its subscription's concurrency
     // of these, and each for at most the delivery timeout plus its record, so
     // the other subscriptions keep the rest.
     const attemptPermits = yield* Effect.makeSemaphore(maxAttemptsInFlight)
@@ -28,7 +28,7 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
     const attempt = (delivery: ClaimedDelivery) =>
       Effect.gen(function*() {
         // The spans of every attempt skip `captureStackTrace`, which would
-        // allocate an `Error` per span for a source location nobody reads.
+        // allocate an `Error` per span for a source location that is never read.
         const attributes = { "webhook.subscription_id": delivery.subscriptionId, "webhook.delivery_id": delivery.deliveryId }
         const attemptNumber = delivery.attempts + 1
 
@@ -120,7 +120,7 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
       )
 
     /**
-     * Runs `effect` while it holds one of the runner's
+     * Runs `effect` under one of the runner's
      * `AppConfig.maxAttemptsInFlight` attempt permits, waiting for one first.
      */
     const withAttemptPermit = <A, E, R>(effect: Effect.Effect<A, E, R>) => attemptPermits.withPermits(1)(effect)

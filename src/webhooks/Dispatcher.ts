@@ -65,7 +65,7 @@ const connectionOptions = (config: PgClient.PgClientConfig): pg.ClientConfig => 
  * and receives every notification, so each one wakes only the entities of
  * the shards it holds: a subscription is woken once, on the runner that
  * works it, without a hop over the runner socket. A notification that
- * arrives while no runner holds the shard, such as during a takeover, is
+ * arrives while no runner owns the shard, such as during a takeover, is
  * dropped, and the sweeper wakes that subscription. Wake-ups run in
  * background fibers, so no notification waits for an entity.
  *

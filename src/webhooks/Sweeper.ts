@@ -43,7 +43,7 @@ export class Sweeper extends Effect.Service<Sweeper>()("saleslab/Sweeper", {
 
     /**
      * Sets this runner's queue gauges from the due deliveries of the
-     * subscriptions whose shards it holds now. With one runner, that is
+     * subscriptions whose shards it owns now. With one runner, that is
      * every subscription.
      */
     const measureQueue = Effect.gen(function*() {

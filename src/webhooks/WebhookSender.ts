@@ -65,10 +65,10 @@ class FetchFailed {
 }
 
 // The sender calls `fetch` itself rather than through `@effect/platform`'s
-// `HttpClient`: reading the response through the client's body stream cost
+// `HttpClient`. Reading the response through the client's body stream cost
 // two to four times the raw `fetch` per request in a loopback benchmark of
-// 500 sequential POSTs (Node 20), and a delivery needs only a status, one
-// header and the first bytes of the body.
+// 500 sequential POSTs (Node 20). A delivery needs only a status, one header
+// and the first bytes of the body.
 const makeFetchSender = Effect.gen(function*() {
   const config = yield* AppConfig
   const timeout = config.deliveryTimeout

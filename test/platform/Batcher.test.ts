@@ -68,8 +68,8 @@ describe("makeBatcher", () => {
       })
 
       const exit = yield* Effect.exit(submit(1))
-      expect(Exit.isFailure(exit) && Exit.isInterrupted(exit)).toBe(false)
       expect(Exit.isFailure(exit)).toBe(true)
+      expect(Exit.isInterrupted(exit)).toBe(false)
     }))
 
   it.effect("finishes queued items when its scope closes", () =>

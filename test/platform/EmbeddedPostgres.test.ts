@@ -10,7 +10,7 @@ describe("startEmbeddedPostgres", () => {
   it.scoped("rejects a folder another live process owns", () =>
     Effect.gen(function*() {
       const directory = mkdtempSync(join(tmpdir(), "saleslab-owned-"))
-      // A live process other than this one stands in for a running service.
+      // A live process other than this one plays the running service.
       const owner = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60_000)"], { stdio: "ignore" })
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {

@@ -133,7 +133,7 @@ layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("GET /met
       const after = (yield* awaitSample(queueDepthSeries, 1)).text
 
       // The retry above is due a minute from now, so the claimed row is the only due one. The
-      // gauges of a runner carry its address, and the single runner holds every shard.
+      // gauges of a runner carry its address, and the single runner owns every shard.
       expect(sampleValue(after, queueDepthSeries)).toBe(1)
       expect(sampleValue(after, oldestDueAgeSeries)).toBeGreaterThanOrEqual(30)
       expect(sampleValue(after, oldestDueAgeSeries)).toBeLessThan(120)
