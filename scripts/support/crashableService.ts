@@ -9,7 +9,7 @@ const projectRoot = fileURLToPath(new URL("../..", import.meta.url))
 /** The service as one Node child process on a data folder that the caller owns and may reuse after a crash. */
 export interface ServiceProcess {
   readonly baseUrl: string
-  /** Process id of the Node process that runs `src/main.ts`. */
+  /** Process id of the Node process that runs the service. */
   readonly pid: number
   /** The last lines the service wrote to stdout and stderr, for error reports. */
   readonly recentOutput: () => string
@@ -46,7 +46,7 @@ const waitForExit = (child: ChildProcess, timeoutMs: number) =>
     : Promise.race([new Promise<boolean>((resolve) => child.once("exit", () => resolve(true))), sleep(timeoutMs).then(() => false)])
 
 /**
- * Starts `node --import tsx src/main.ts` on a free port of 127.0.0.1 with
+ * Starts the service as `npm start` runs it on a free port of 127.0.0.1 with
  * an embedded PostgreSQL in `dataDirectory`, in a process group of its own,
  * and waits until `/readyz` returns 200. Starting again on the folder of a
  * killed process reuses its database: the service stops a PostgreSQL server
@@ -63,7 +63,7 @@ export const startServiceProcess = async (options: {
 }): Promise<ServiceProcess> => {
   const port = await freeLoopbackPort()
   const { DATABASE_URL: _ignored, ...inherited } = process.env
-  const child = spawn(process.execPath, [...serviceNodeArguments], {
+  const child = spawn(process.execPath, serviceNodeArguments(), {
     cwd: projectRoot,
     env: { ...inherited, ...options.env, HOST: "127.0.0.1", PORT: String(port), DATA_DIR: options.dataDirectory },
     stdio: ["ignore", "pipe", "pipe"],

@@ -107,7 +107,7 @@ export interface RunnerOptions {
 }
 
 /**
- * Starts `src/main.ts` as a cluster runner on `databaseUrl`, with its HTTP
+ * Starts the service as a cluster runner on `databaseUrl`, with its HTTP
  * server and its runner socket on free ports of 127.0.0.1, and waits until
  * it is ready.
  */

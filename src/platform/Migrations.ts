@@ -1,6 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
-import { readdirSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 /** One numbered SQL file from `sql/`, such as `0001_init.sql`. */
@@ -24,7 +25,20 @@ export const readMigrations = (folder: string): ReadonlyArray<Migration> =>
     })
     .sort((a, b) => a.id - b.id)
 
-const defaultFolder = fileURLToPath(new URL("../../sql", import.meta.url))
+/**
+ * Returns the `sql` folder of the nearest folder above `start` that has one.
+ * The same search finds the project's `sql/` from `src/platform/` under tsx
+ * or Deno and from `dist/` in the bundle that `npm start` runs.
+ */
+export const findSqlFolder = (start: string): string => {
+  for (let folder = start;; folder = dirname(folder)) {
+    const candidate = join(folder, "sql")
+    if (existsSync(candidate)) return candidate
+    if (dirname(folder) === folder) throw new Error(`No sql folder above ${start}`)
+  }
+}
+
+const defaultFolder = () => findSqlFolder(dirname(fileURLToPath(import.meta.url)))
 
 /**
  * Applies the migrations that are not yet recorded in `schema_migrations`, all
@@ -56,7 +70,7 @@ export const migrate = (migrations: ReadonlyArray<Migration>) =>
 
 /** Runs the migrations of `sql/` when the layer is built. */
 export class Migrations {
-  static readonly layer = Layer.effectDiscard(Effect.suspend(() => migrate(readMigrations(defaultFolder)))).pipe(
+  static readonly layer = Layer.effectDiscard(Effect.suspend(() => migrate(readMigrations(defaultFolder())))).pipe(
     Layer.orDie
   )
 }

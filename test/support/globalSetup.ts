@@ -1,6 +1,7 @@
 import { Effect, Exit, Option, Redacted, Scope } from "effect"
 import { rmSync } from "node:fs"
 import type { TestProject } from "vitest/node"
+import { buildServiceBundle } from "../../scripts/support/service.ts"
 import { startEmbeddedPostgres } from "../../src/platform/EmbeddedPostgres.ts"
 
 declare module "vitest" {
@@ -11,11 +12,14 @@ declare module "vitest" {
 }
 
 /**
- * Provides the PostgreSQL server of the test run: `DATABASE_URL` when set,
- * otherwise an embedded server in a folder of its own under `.data/`, so that
- * two test runs can share a machine, stopped and removed at the end.
+ * Builds the service bundle, then provides the PostgreSQL server of the test
+ * run: `DATABASE_URL` when set, otherwise an embedded server in a folder of
+ * its own under `.data/`, so that two test runs can share a machine, stopped
+ * and removed at the end.
  */
 export default async function setup(project: TestProject) {
+  // The suites that start the service as a process run the bundle that `npm start` runs.
+  buildServiceBundle()
   const configured = process.env.DATABASE_URL
   if (configured !== undefined && configured !== "") {
     project.provide("databaseUrl", configured)
