@@ -194,43 +194,82 @@ export const makeWaker = Effect.map(WebhookEndpoint.client, (clientFor) => (subs
     )
   ))
 
+/** Where a subscription's entity runs, as far as this runner can tell without I/O. */
+export type EntityPlace = "here" | "elsewhere" | "nowhere"
+
 /**
- * Returns a predicate that is true when a subscription's entity runs on this
- * runner. In `socket` mode that is when this runner holds the lock of the
- * entity's shard, read from the runner's own view of its locks without I/O.
- * In `single` mode the runner works every subscription, also in the moments
- * after start-up before it has acquired its shard locks.
+ * Returns a function that tells where a subscription's entity runs, from
+ * the runner's own view of its shard locks:
+ *
+ * - `here`: this runner holds the lock of the entity's shard. In single
+ *   mode also before the runner first acquires its locks, so that the first
+ *   wake-ups wait for them.
+ * - `elsewhere`: socket mode, and another runner holds the lock or will.
+ * - `nowhere`: single mode, after the runner lost its locks, as when its
+ *   lock storage fails. The sweep that runs when it takes them back wakes
+ *   every subscription with due deliveries.
  */
-export const makeOwnershipCheck = Effect.gen(function*() {
+export const makeEntityLocator = Effect.gen(function*() {
   const sharding = yield* Sharding.Sharding
   const { cluster } = yield* AppConfig
-  if (cluster.mode === "single") return (_subscriptionId: string) => true
-  return (subscriptionId: string) => {
+  let heldShards = false
+  return (subscriptionId: string): EntityPlace => {
     const entityId = EntityId.make(subscriptionId)
-    return sharding.hasShardId(sharding.getShardId(entityId, WebhookEndpoint.getShardGroup(entityId)))
+    if (sharding.hasShardId(sharding.getShardId(entityId, WebhookEndpoint.getShardGroup(entityId)))) {
+      heldShards = true
+      return "here"
+    }
+    if (cluster.mode === "socket") return "elsewhere"
+    return heldShards ? "nowhere" : "here"
   }
 })
 
+/** Returns a predicate that is true when a subscription's entity runs on this runner (`makeEntityLocator`). */
+export const makeOwnershipCheck = Effect.map(
+  makeEntityLocator,
+  (locate) => (subscriptionId: string) => locate(subscriptionId) === "here"
+)
+
 /**
- * Returns a function that starts waking a subscription in a background fiber
- * and returns at once, with at most one wake-up per subscription in flight.
- * A wake-up can take long, because a remote runner replies only when the
- * drain it starts has ended, and a wake-up for a runner that died is retried
- * every 100 ms until its shard has a new owner. The caller, such as the
- * dispatcher's notification loop, must not wait for that. The fibers are
+ * Maximum wake-ups in flight from one waker to entities of this runner. A
+ * sweep can wake thousands of subscriptions, and unbounded, their entity
+ * starts queued ahead of every other fiber. With 10,000 subscriptions the
+ * shard lock refresh then timed out and the runner dropped all its shards.
+ */
+export const localWakesInFlight = 64
+
+/**
+ * Returns a function that runs `wake` for a subscription in a background
+ * fiber and returns at once. It keeps at most one wake-up per subscription
+ * in flight, at most `localWakesInFlight` to entities `here`, and drops
+ * those for entities `nowhere`. Remote wake-ups are not bounded: a remote
+ * runner replies only when the drain ends, and a wake-up for a dead runner
+ * is retried every 100 ms until its shard has a new owner. The fibers are
  * interrupted when the scope closes.
  */
+export const makeBackgroundWakerOf = <R>(
+  wake: (subscriptionId: string) => Effect.Effect<void, never, R>,
+  locate: (subscriptionId: string) => EntityPlace
+) =>
+  Effect.gen(function*() {
+    const localPermits = yield* Effect.makeSemaphore(localWakesInFlight)
+    const fibers = yield* FiberSet.make()
+    const inFlight = new Set<string>()
+    return (subscriptionId: string) =>
+      Effect.suspend(() => {
+        if (inFlight.has(subscriptionId)) return Effect.void
+        const place = locate(subscriptionId)
+        if (place === "nowhere") return Effect.void
+        inFlight.add(subscriptionId)
+        const send = place === "here" ? localPermits.withPermits(1)(wake(subscriptionId)) : wake(subscriptionId)
+        const wakeOnce = send.pipe(Effect.ensuring(Effect.sync(() => inFlight.delete(subscriptionId))))
+        return Effect.asVoid(FiberSet.run(fibers, wakeOnce))
+      })
+  })
+
+/** `makeBackgroundWakerOf` with the cluster's `Wake` and the runner's `makeEntityLocator`. */
 export const makeBackgroundWaker = Effect.gen(function*() {
   const wake = yield* makeWaker
-  const fibers = yield* FiberSet.make()
-  const inFlight = new Set<string>()
-  return (subscriptionId: string) =>
-    Effect.suspend(() => {
-      if (inFlight.has(subscriptionId)) return Effect.void
-      inFlight.add(subscriptionId)
-      const wakeOnce = wake(subscriptionId).pipe(
-        Effect.ensuring(Effect.sync(() => inFlight.delete(subscriptionId)))
-      )
-      return Effect.asVoid(FiberSet.run(fibers, wakeOnce))
-    })
+  const locate = yield* makeEntityLocator
+  return yield* makeBackgroundWakerOf(wake, locate)
 })

@@ -1,0 +1,87 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber, TestClock } from "effect"
+import { type EntityPlace, localWakesInFlight, makeBackgroundWakerOf } from "../../src/webhooks/WebhookEndpoint.ts"
+
+/** A wake-up that records its start and then waits until `release` is done. */
+const makeBlockedWake = Effect.gen(function*() {
+  const release = yield* Deferred.make<void>()
+  const started: Array<string> = []
+  const wake = (subscriptionId: string) =>
+    Effect.suspend(() => {
+      started.push(subscriptionId)
+      return Deferred.await(release)
+    })
+  return { wake, started, release } as const
+})
+
+const placeByPrefix = (subscriptionId: string): EntityPlace =>
+  subscriptionId.startsWith("remote") ? "elsewhere" : subscriptionId.startsWith("lost") ? "nowhere" : "here"
+
+/** Lets the background fibers run until each has started or is waiting for a permit. */
+const settle = TestClock.adjust("1 millis")
+
+describe("Background waker", () => {
+  it.scoped("bounds local wake-ups in flight", () =>
+    Effect.gen(function*() {
+      const { wake, started, release } = yield* makeBlockedWake
+      const wakeInBackground = yield* makeBackgroundWakerOf(wake, placeByPrefix)
+      const count = localWakesInFlight * 3
+      for (let index = 0; index < count; index++) yield* wakeInBackground(`local-${index}`)
+      yield* settle
+      expect(started.length).toBe(localWakesInFlight)
+      yield* Deferred.succeed(release, undefined)
+      yield* settle
+      expect(new Set(started).size).toBe(count)
+    }))
+
+  it.scoped("leaves remote wake-ups unbounded", () =>
+    Effect.gen(function*() {
+      const { wake, started } = yield* makeBlockedWake
+      const wakeInBackground = yield* makeBackgroundWakerOf(wake, placeByPrefix)
+      for (let index = 0; index < localWakesInFlight; index++) yield* wakeInBackground(`local-${index}`)
+      for (let index = 0; index < 10; index++) yield* wakeInBackground(`remote-${index}`)
+      yield* settle
+      expect(started.filter((id) => id.startsWith("remote")).length).toBe(10)
+    }))
+
+  it.scoped("drops wake-ups for lost shards", () =>
+    Effect.gen(function*() {
+      const { wake, started } = yield* makeBlockedWake
+      const wakeInBackground = yield* makeBackgroundWakerOf(wake, placeByPrefix)
+      yield* wakeInBackground("lost-1")
+      yield* settle
+      expect(started).toEqual([])
+    }))
+
+  it.scoped("keeps one wake-up per subscription", () =>
+    Effect.gen(function*() {
+      const { wake, started, release } = yield* makeBlockedWake
+      const wakeInBackground = yield* makeBackgroundWakerOf(wake, placeByPrefix)
+      yield* wakeInBackground("local-1")
+      yield* wakeInBackground("local-1")
+      yield* settle
+      expect(started).toEqual(["local-1"])
+      yield* Deferred.succeed(release, undefined)
+      yield* settle
+      yield* wakeInBackground("local-1")
+      yield* settle
+      expect(started).toEqual(["local-1", "local-1"])
+    }))
+
+  it.scoped("interrupts wake-ups when scope closes", () =>
+    Effect.gen(function*() {
+      const { wake, started } = yield* makeBlockedWake
+      const interrupted = yield* Deferred.make<void>()
+      const fiber = yield* Effect.forkScoped(Effect.scoped(Effect.gen(function*() {
+        const wakeInBackground = yield* makeBackgroundWakerOf(
+          (id) => Effect.onInterrupt(wake(id), () => Deferred.succeed(interrupted, undefined)),
+          placeByPrefix
+        )
+        yield* wakeInBackground("local-1")
+        yield* settle
+      })))
+      yield* Fiber.join(fiber)
+      expect(started).toEqual(["local-1"])
+      expect(yield* Deferred.isDone(interrupted)).toBe(true)
+    }))
+})
