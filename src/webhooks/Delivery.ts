@@ -1,11 +1,18 @@
 import { Duration, Effect, Fiber, Metric, Option } from "effect"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { webhookAttemptDuration, webhookAttempts, webhookDeliveryLag } from "../platform/Metrics.ts"
+import { makePermitQueue } from "../platform/PermitQueue.ts"
 import { currentDate, DeliveryClock } from "./DeliveryClock.ts"
 import { type ClaimedDelivery, DeliveryStore, recordAllowance } from "./DeliveryStore.ts"
 import { judgeAttempt } from "./RetryPolicy.ts"
 import { deliveryHeaders } from "./Signing.ts"
 import { statusCodeOf, WebhookSender } from "./WebhookSender.ts"
+
+/**
+ * Drain permits per attempt permit. An estimate: with two, the attempt
+ * permits stay busy while half of the draining subscriptions claim.
+ */
+export const drainsPerAttemptPermit = 2
 
 /**
  * One attempt of one claimed delivery, in phases: sign the stored body, send
@@ -23,7 +30,11 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
     // record. A stalled endpoint takes at most its subscription's concurrency
     // of these, and each for at most the delivery timeout plus its record, so
     // the other subscriptions keep the rest.
-    const attemptPermits = yield* Effect.makeSemaphore(maxAttemptsInFlight)
+    const attemptPermits = yield* makePermitQueue(maxAttemptsInFlight)
+    // Bounds the subscriptions that claim and attempt at once. Without it, a
+    // sweep made thousands of entities drain at once, and the fibers of their
+    // claims and attempts queued ahead of the shard lock refresh.
+    const drainPermits = yield* makePermitQueue(maxAttemptsInFlight * drainsPerAttemptPermit)
 
     const attempt = (delivery: ClaimedDelivery) =>
       Effect.gen(function*() {
@@ -123,8 +134,14 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
      * Runs `effect` under one of the runner's
      * `AppConfig.maxAttemptsInFlight` attempt permits, waiting for one first.
      */
-    const withAttemptPermit = <A, E, R>(effect: Effect.Effect<A, E, R>) => attemptPermits.withPermits(1)(effect)
+    const withAttemptPermit = <A, E, R>(effect: Effect.Effect<A, E, R>) => attemptPermits.withPermit(effect)
 
-    return { attempt, attemptToCompletion, withAttemptPermit, latestStart } as const
+    /**
+     * Runs a subscription's drain under one of the runner's drain permits,
+     * `drainsPerAttemptPermit` per attempt permit, waiting in line for one first.
+     */
+    const withDrainPermit = <A, E, R>(effect: Effect.Effect<A, E, R>) => drainPermits.withPermit(effect)
+
+    return { attempt, attemptToCompletion, withAttemptPermit, withDrainPermit, latestStart } as const
   })
 }) {}

@@ -2,6 +2,7 @@ import { Entity, EntityId, Sharding } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
 import { Context, Effect, FiberSet, Layer, Option, Ref } from "effect"
 import { AppConfig } from "../platform/AppConfig.ts"
+import { makePermitQueue } from "../platform/PermitQueue.ts"
 import { Delivery } from "./Delivery.ts"
 import { type ClaimedDelivery, claimBatchSize, DeliveryStore } from "./DeliveryStore.ts"
 
@@ -128,7 +129,7 @@ const WebhookEndpointEntity = WebhookEndpoint.toLayer(
       let attempted = 0
       while (passRequested) {
         passRequested = false
-        attempted += yield* drainDue
+        attempted += yield* delivery.withDrainPermit(drainDue)
       }
       if (attempted > 0) {
         yield* Effect.logDebug("Subscription drained").pipe(Effect.annotateLogs({ attempted }))
@@ -252,7 +253,7 @@ export const makeBackgroundWakerOf = <R>(
   locate: (subscriptionId: string) => EntityPlace
 ) =>
   Effect.gen(function*() {
-    const localPermits = yield* Effect.makeSemaphore(localWakesInFlight)
+    const localPermits = yield* makePermitQueue(localWakesInFlight)
     const fibers = yield* FiberSet.make()
     const inFlight = new Set<string>()
     return (subscriptionId: string) =>
@@ -261,7 +262,7 @@ export const makeBackgroundWakerOf = <R>(
         const place = locate(subscriptionId)
         if (place === "nowhere") return Effect.void
         inFlight.add(subscriptionId)
-        const send = place === "here" ? localPermits.withPermits(1)(wake(subscriptionId)) : wake(subscriptionId)
+        const send = place === "here" ? localPermits.withPermit(wake(subscriptionId)) : wake(subscriptionId)
         const wakeOnce = send.pipe(Effect.ensuring(Effect.sync(() => inFlight.delete(subscriptionId))))
         return Effect.asVoid(FiberSet.run(fibers, wakeOnce))
       })
