@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -72,6 +72,9 @@ export const buildServiceBundle = () => {
   execFileSync("npm", ["run", "build", "--silent"], { cwd: projectRoot, stdio: ["ignore", "inherit", "inherit"] })
   process.env.SERVICE_BUNDLE_BUILT = "1"
 }
+
+/** File to which `startService` appends every line the service writes, from `SERVICE_LOG_FILE`. */
+const serviceLogFile = process.env.SERVICE_LOG_FILE === "" ? undefined : process.env.SERVICE_LOG_FILE
 
 /** Returns a TCP port that was free on 127.0.0.1 a moment ago. */
 export const freeLoopbackPort = (): Promise<number> =>
@@ -151,6 +154,7 @@ export const startService = async (options: ServiceOptions): Promise<RunningServ
   const keep = (chunk: Buffer) => {
     const lines = chunk.toString("utf8").split("\n").filter((line) => line !== "")
     if (options.onOutputLine !== undefined) lines.forEach(options.onOutputLine)
+    if (serviceLogFile !== undefined) appendFileSync(serviceLogFile, lines.map((line) => `${line}\n`).join(""))
     output.push(...lines)
     output.splice(0, Math.max(0, output.length - 40))
   }
