@@ -37,7 +37,7 @@ const badRequest = (field: string, message: string) => new BadRequest({ field, m
 
 /**
  * Validates a subscription URL: an absolute `http:` or `https:` URL of at most
- * 2048 characters, without credentials. Returns it without surrounding whitespace.
+ * 2048 characters, without credentials or port 0. Returns it without surrounding whitespace.
  */
 export const validateUrl = (value: string): Effect.Effect<string, BadRequest> => {
   // NOTE: loopback and private-network hosts are accepted, so an admin can
@@ -61,6 +61,10 @@ export const validateUrl = (value: string): Effect.Effect<string, BadRequest> =>
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
     return Effect.fail(badRequest("url", `url must use http or https, not '${parsed.protocol}'.`))
+  }
+  // No host listens on port 0, so every delivery to it would fail.
+  if (parsed.port === "0") {
+    return Effect.fail(badRequest("url", `url '${url}' has port 0: give a port from 1 to 65535, or none for the default.`))
   }
   // Deliveries authenticate with their signature; credentials in the URL could
   // not be sent by the HTTP client and would show up in delivery errors.

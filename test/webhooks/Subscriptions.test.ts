@@ -43,6 +43,14 @@ describe("Subscriptions", () => {
       expect(yield* validateUrl("http://127.0.0.1:8080/hook")).toBe("http://127.0.0.1:8080/hook")
     }))
 
+  it.effect("validateUrl rejects port 0", () =>
+    Effect.gen(function*() {
+      const error = yield* failureOf(validateUrl("http://127.0.0.1:0/hook"))
+      expect(error.field).toBe("url")
+      expect(error.message).toContain("port 0")
+      expect(yield* validateUrl("http://127.0.0.1:1/hook")).toBe("http://127.0.0.1:1/hook")
+    }))
+
   it.effect("validateUrl rejects credentials in the URL", () =>
     Effect.gen(function*() {
       for (const url of ["https://user:secret@example.com/hook", "https://user@example.com/hook"]) {
