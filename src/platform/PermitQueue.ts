@@ -6,9 +6,9 @@ import { Deferred, Effect, Exit, FiberId } from "effect"
  *
  * Effect's own `Semaphore` (effect 3.22) wakes every waiter on each release
  * and lets them race for the permit, and the losers queue again. So each
- * release costs work in proportion to the waiters. With 10,000 subscription
- * entities waiting for attempt permits, the runner spent its CPU time on
- * those wake-ups instead of on deliveries.
+ * release costs work in proportion to the waiters: with thousands of
+ * subscription entities waiting for attempt permits, thousands of fiber
+ * resumptions per finished attempt.
  */
 export interface PermitQueue {
   /** Runs `effect` while holding one permit, waiting in line for it when none is free. */

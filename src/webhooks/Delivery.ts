@@ -31,9 +31,8 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
     // of these, and each for at most the delivery timeout plus its record, so
     // the other subscriptions keep the rest.
     const attemptPermits = yield* makePermitQueue(maxAttemptsInFlight)
-    // Bounds the subscriptions that claim and attempt at once. Without it, a
-    // sweep made thousands of entities drain at once, and the fibers of their
-    // claims and attempts queued ahead of the shard lock refresh.
+    // Bounds the subscriptions that claim and attempt at once, so that after a
+    // sweep over thousands of subscriptions most of them wait as suspended fibers.
     const drainPermits = yield* makePermitQueue(maxAttemptsInFlight * drainsPerAttemptPermit)
 
     const attempt = (delivery: ClaimedDelivery) =>

@@ -234,8 +234,7 @@ export const makeOwnershipCheck = Effect.map(
 /**
  * Maximum wake-ups in flight from one waker to entities of this runner. A
  * sweep can wake thousands of subscriptions, and unbounded, their entity
- * starts queued ahead of every other fiber. With 10,000 subscriptions the
- * shard lock refresh then timed out and the runner dropped all its shards.
+ * starts would all queue ahead of other fibers, such as the shard lock refresh.
  */
 export const localWakesInFlight = 64
 
