@@ -195,33 +195,25 @@ export const makeWaker = Effect.map(WebhookEndpoint.client, (clientFor) => (subs
     )
   ))
 
-/** Where a subscription's entity runs, as far as this runner can tell without I/O. */
-export type EntityPlace = "here" | "elsewhere" | "nowhere"
+/** The runner of a subscription's entity, as this runner sees it without I/O. */
+export type EntityPlace = "here" | "elsewhere"
 
 /**
- * Returns a function that tells where a subscription's entity runs, from
- * the runner's own view of its shard locks:
- *
- * - `here`: this runner holds the lock of the entity's shard. In single
- *   mode also before the runner first acquires its locks, so that the first
- *   wake-ups wait for them.
- * - `elsewhere`: socket mode, and another runner holds the lock or will.
- * - `nowhere`: single mode, after the runner lost its locks, as when its
- *   lock storage fails. The sweep that runs when it takes them back wakes
- *   every subscription with due deliveries.
+ * Returns a function that locates a subscription's entity, from
+ * the runner's own view of its shard locks. In `socket` mode it runs `here`
+ * when this runner holds the lock of the entity's shard. In `single` mode it
+ * always runs `here`, also before the runner has acquired its locks or
+ * after it lost them, and a wake-up then waits until the locks are back.
  */
 export const makeEntityLocator = Effect.gen(function*() {
   const sharding = yield* Sharding.Sharding
   const { cluster } = yield* AppConfig
-  let heldShards = false
+  if (cluster.mode === "single") return (_subscriptionId: string): EntityPlace => "here"
   return (subscriptionId: string): EntityPlace => {
     const entityId = EntityId.make(subscriptionId)
-    if (sharding.hasShardId(sharding.getShardId(entityId, WebhookEndpoint.getShardGroup(entityId)))) {
-      heldShards = true
-      return "here"
-    }
-    if (cluster.mode === "socket") return "elsewhere"
-    return heldShards ? "nowhere" : "here"
+    return sharding.hasShardId(sharding.getShardId(entityId, WebhookEndpoint.getShardGroup(entityId)))
+      ? "here"
+      : "elsewhere"
   }
 })
 
@@ -241,8 +233,9 @@ export const localWakesInFlight = 64
 /**
  * Returns a function that runs `wake` for a subscription in a background
  * fiber and returns at once. It keeps at most one wake-up per subscription
- * in flight, at most `localWakesInFlight` to entities `here`, and drops
- * those for entities `nowhere`. Remote wake-ups are not bounded: a remote
+ * in flight and at most `localWakesInFlight` to entities `here`, so that
+ * while the runner waits for its shard locks, only that many retry every
+ * 100 ms and the rest wait in line. Remote wake-ups are not bounded: a remote
  * runner replies only when the drain ends, and a wake-up for a dead runner
  * is retried every 100 ms until its shard has a new owner. The fibers are
  * interrupted when the scope closes.
@@ -258,10 +251,8 @@ export const makeBackgroundWakerOf = <R>(
     return (subscriptionId: string) =>
       Effect.suspend(() => {
         if (inFlight.has(subscriptionId)) return Effect.void
-        const place = locate(subscriptionId)
-        if (place === "nowhere") return Effect.void
         inFlight.add(subscriptionId)
-        const send = place === "here" ? localPermits.withPermit(wake(subscriptionId)) : wake(subscriptionId)
+        const send = locate(subscriptionId) === "here" ? localPermits.withPermit(wake(subscriptionId)) : wake(subscriptionId)
         const wakeOnce = send.pipe(Effect.ensuring(Effect.sync(() => inFlight.delete(subscriptionId))))
         return Effect.asVoid(FiberSet.run(fibers, wakeOnce))
       })

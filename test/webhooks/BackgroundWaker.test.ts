@@ -15,7 +15,7 @@ const makeBlockedWake = Effect.gen(function*() {
 })
 
 const placeByPrefix = (subscriptionId: string): EntityPlace =>
-  subscriptionId.startsWith("remote") ? "elsewhere" : subscriptionId.startsWith("lost") ? "nowhere" : "here"
+  subscriptionId.startsWith("remote") ? "elsewhere" : "here"
 
 /** Lets the background fibers run until each has started or is waiting for a permit. */
 const settle = TestClock.adjust("1 millis")
@@ -42,15 +42,6 @@ describe("Background waker", () => {
       for (let index = 0; index < 10; index++) yield* wakeInBackground(`remote-${index}`)
       yield* settle
       expect(started.filter((id) => id.startsWith("remote")).length).toBe(10)
-    }))
-
-  it.scoped("drops wake-ups for lost shards", () =>
-    Effect.gen(function*() {
-      const { wake, started } = yield* makeBlockedWake
-      const wakeInBackground = yield* makeBackgroundWakerOf(wake, placeByPrefix)
-      yield* wakeInBackground("lost-1")
-      yield* settle
-      expect(started).toEqual([])
     }))
 
   it.scoped("keeps one wake-up per subscription", () =>
