@@ -232,7 +232,8 @@ layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("Delivery
       )
 
       const requests = yield* receiver.awaitRequests(120, "30 seconds")
-      yield* Effect.sleep("300 millis")
+      // Attempts are recorded after the response, in batches, so the last records can trail the requests.
+      for (const deliveryId of deliveryIds) yield* awaitDelivery(deliveryId, (row) => row.status === "succeeded")
       const received = (yield* receiver.requests).map((request) => request.headers["x-saleslab-delivery-id"])
       expect(requests.length).toBe(120)
       expect(received.length).toBe(120)
