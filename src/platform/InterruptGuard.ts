@@ -6,21 +6,28 @@
 export const repeatWindowMs = 2_000
 
 /**
+ * Returns a SIGINT listener that ignores the first SIGINT and any repeat
+ * within `repeatWindowMs` of it, and calls `exit(130)` on a later one.
+ */
+export const makeInterruptListener = (now: () => number, exit: (code: number) => void) => {
+  let firstAt: number | undefined
+  return () => {
+    const at = now()
+    if (firstAt === undefined) {
+      firstAt = at
+      return
+    }
+    if (at - firstAt > repeatWindowMs) exit(130)
+  }
+}
+
+/**
  * Keeps a repeated SIGINT from ending the process during its shutdown.
  * `NodeRuntime.runMain` stops listening for SIGINT once the first one arrives,
  * and Node's default action would then end the process on the second, before
- * the attempts in flight are recorded. This listener ignores a SIGINT that
- * follows the first within `repeatWindowMs`, and exits with 130 at once on a
- * later one, for an operator who presses Ctrl-C again to force the stop.
+ * the attempts in flight are recorded. A SIGINT after `repeatWindowMs` still
+ * exits at once, for an operator who presses Ctrl-C again to force the stop.
  */
 export const installInterruptGuard = (): void => {
-  let firstAt: number | undefined
-  process.on("SIGINT", () => {
-    const now = Date.now()
-    if (firstAt === undefined) {
-      firstAt = now
-      return
-    }
-    if (now - firstAt > repeatWindowMs) process.exit(130)
-  })
+  process.on("SIGINT", makeInterruptListener(Date.now, (code) => process.exit(code)))
 }
