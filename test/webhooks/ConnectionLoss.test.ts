@@ -12,13 +12,14 @@ const subscriptionConcurrency = 4
 const deliveriesPerSubscription = 150
 
 // A 1 second sweep interval, so that rows whose attempt was sent but never
-// recorded are picked up soon after their claims expire (the 1 s delivery
-// timeout plus the store's 10 s margin).
+// recorded are picked up soon after their claims expire (the 3 s delivery
+// timeout plus the store's 10 s margin). With a 1 s timeout, a busy machine
+// timed out requests, whose retries came a minute later, after the wait.
 const SuiteLive = TestEngineLive.pipe(
   Layer.provideMerge(Layer.mergeAll(Outbox.Default, Receiver.layer)),
   Layer.provideMerge(ClockOffsetLive),
   Layer.provideMerge(TestDatabaseLive),
-  Layer.provideMerge(testSettings({ subscriptionConcurrency, sweepInterval: Duration.seconds(1) }))
+  Layer.provideMerge(testSettings({ subscriptionConcurrency, sweepInterval: Duration.seconds(1), deliveryTimeout: Duration.seconds(3) }))
 )
 
 /** Runs `query` on a connection of its own to the test database, outside the engine's pool. */
@@ -104,5 +105,5 @@ layer(SuiteLive, { excludeTestServices: true, timeout: "90 seconds" })("Database
         Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("10 seconds")))
       )
       expect(listenerAfter[0]).not.toBe(listenerBefore[0])
-    }))
+    }), { timeout: 120_000 })
 })
