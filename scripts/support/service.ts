@@ -63,9 +63,9 @@ export const serviceNodeArguments = (): Array<string> => {
 
 /**
  * Writes `dist/main.js` from the sources with `npm run build`, once per
- * process tree: the variable `SERVICE_BUNDLE_BUILT` tells child processes,
- * such as the test workers after the test run's global setup, that the
- * bundle is current, so that no two processes write it at once.
+ * process tree. It then sets `SERVICE_BUNDLE_BUILT`, which child processes
+ * such as the test workers inherit, so that no two processes write the
+ * bundle at once.
  */
 export const buildServiceBundle = () => {
   if (process.env.SERVICE_BUNDLE_BUILT === "1") return

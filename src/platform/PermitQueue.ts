@@ -26,7 +26,7 @@ export const makePermitQueue = (permits: number): Effect.Effect<PermitQueue> =>
     // A Set keeps insertion order, so its first entry is the longest waiting fiber.
     const waiters = new Set<Deferred.Deferred<void>>()
 
-    /** Hands the permit to the first waiter, or returns it to the pool when nobody waits. */
+    /** Hands the permit to the first waiter, or returns it to the pool when no fiber waits. */
     const releaseUnsafe = () => {
       const first = waiters.values().next()
       if (first.done === true) {

@@ -195,7 +195,7 @@ export const makeWaker = Effect.map(WebhookEndpoint.client, (clientFor) => (subs
     )
   ))
 
-/** The runner of a subscription's entity, as this runner sees it without I/O. */
+/** The runner of a subscription's entity, from this runner's view of its shard locks. */
 export type EntityPlace = "here" | "elsewhere"
 
 /**

@@ -5,8 +5,8 @@ import { createDatabase, dropDatabase } from "../../scripts/support/runnerCluste
 import { runTakeoverTrial } from "../../scripts/support/takeoverTrial.ts"
 
 // One delivery in flight per subscription, so each subscription's deliveries must arrive
-// exactly in queue order. The killed runner's claims last the 3 s timeout plus 10 s; a
-// shorter timeout let a busy machine time out first requests, whose retries come a minute later.
+// exactly in queue order. The killed runner's claims last the 3 s timeout plus 10 s.
+// With 1 s, a busy machine timed out first requests, and their retries came a minute later.
 const subscriptionConcurrency = 1
 
 // Two runner processes on a fresh database of the test server, which DATABASE_URL sets.
