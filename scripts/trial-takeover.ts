@@ -104,7 +104,7 @@ const rows: Array<[string, string]> = [
   ["subscriptions of the killed runner", String(result.victimSubscriptions)],
   ["  with deliveries left at the kill", String(result.victimSubscriptionsWithBacklog)],
   ["  delivered by the survivor after the kill", String(result.deliveredBySurvivor)],
-  ["seconds from the kill to the survivor's first entity start for them", seconds(result.shardTakeoverMs)],
+  ["seconds from the kill to the survivor's first drain of them", seconds(result.shardTakeoverMs)],
   ["seconds from the kill to the survivor's first delivery for them", seconds(result.takeoverMs)],
   ["seconds from the kill to all received", seconds(result.allReceivedMs)],
   ["seconds from the kill to all recorded as succeeded", seconds(result.allSucceededMs)],

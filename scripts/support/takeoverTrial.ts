@@ -56,18 +56,18 @@ export interface TakeoverTrialResult {
   /** `host:port` of the killed runner and of the survivor. */
   readonly victim: string
   readonly survivor: string
-  /** Subscriptions whose entity last started on the killed runner before the kill. */
+  /** Subscriptions whose last drain before the kill started on the killed runner. */
   readonly victimSubscriptions: number
   /** Those of them that still had a delivery to make at the kill: queued, not yet arrived. */
   readonly victimSubscriptionsWithBacklog: number
-  /** Those of them whose entity the survivor started after the kill. */
+  /** Those of them that the survivor drained after the kill. */
   readonly takenOver: number
   /** Those of them that got a delivery from the survivor after the kill. */
   readonly deliveredBySurvivor: number
   /**
-   * Milliseconds from the kill until the survivor started the entity of a
+   * Milliseconds from the kill until the survivor started a drain of a
    * subscription the killed runner owned, which it can do only once it
-   * owns the shard, or NaN when it started none.
+   * owns the partition's shard, or NaN when it started none.
    */
   readonly shardTakeoverMs: number
   /**
@@ -100,20 +100,20 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 /** The subscription id at the end of a `scorecard.finalized:<scorecard_id>:<subscription_id>` delivery id. */
 const subscriptionOf = (deliveryId: string) => deliveryId.slice(deliveryId.lastIndexOf(":") + 1)
 
-/** A `Subscription entity started` log line of one runner. */
-interface EntityStart {
+/** A `Subscription drain started` log line of one runner. */
+interface DrainStart {
   readonly runner: number
   readonly subscriptionId: string
   readonly at: number
 }
 
-/** Reads a JSON log line of the service and returns the entity start it reports, if it is one. */
-const parseEntityStart = (runner: number, line: string): EntityStart | undefined => {
-  if (!line.includes("Subscription entity started")) return undefined
+/** Reads a JSON log line of the service and returns the drain start it reports, if it is one. */
+const parseDrainStart = (runner: number, line: string): DrainStart | undefined => {
+  if (!line.includes("Subscription drain started")) return undefined
   try {
     const entry = JSON.parse(line) as { message?: unknown; timestamp?: unknown; annotations?: Record<string, unknown> }
     const subscriptionId = entry.annotations?.subscription_id
-    if (entry.message !== "Subscription entity started" || typeof subscriptionId !== "string") return undefined
+    if (entry.message !== "Subscription drain started" || typeof subscriptionId !== "string") return undefined
     return { runner, subscriptionId, at: Date.parse(String(entry.timestamp)) }
   } catch {
     return undefined
@@ -158,7 +158,7 @@ const countOutOfOrder = (
  * 127.0.0.1, events queued through the outbox from this process, and a
  * SIGKILL of a random runner that owns subscriptions once `killAtShare` of
  * the deliveries has arrived. The runners log at debug level, so that their
- * `Subscription entity started` lines tell which runner worked which
+ * `Subscription drain started` lines tell which runner worked which
  * subscription. Stops the survivor before it returns.
  */
 export const runTakeoverTrial = async (options: TakeoverTrialOptions): Promise<TakeoverTrialResult> => {
@@ -174,7 +174,7 @@ export const runTakeoverTrial = async (options: TakeoverTrialOptions): Promise<T
     ...(options.deliveryTimeout === undefined ? {} : { WEBHOOK_TIMEOUT: options.deliveryTimeout })
   }
   const receiver = await startRecordingReceiver({ maxDelayMs: options.maxResponseDelayMs, inFlightKey: subscriptionOf })
-  const entityStarts: Array<EntityStart> = []
+  const drainStarts: Array<DrainStart> = []
   const runners: Array<Runner> = []
   let database: pg.Client | undefined
   try {
@@ -184,8 +184,8 @@ export const runTakeoverTrial = async (options: TakeoverTrialOptions): Promise<T
         databaseUrl: options.databaseUrl,
         env,
         onOutputLine: (line) => {
-          const start = parseEntityStart(index, line)
-          if (start !== undefined) entityStarts.push(start)
+          const start = parseDrainStart(index, line)
+          if (start !== undefined) drainStarts.push(start)
         }
       })
     ))
@@ -227,7 +227,7 @@ export const runTakeoverTrial = async (options: TakeoverTrialOptions): Promise<T
     }
     // The victim is a runner that has worked at least one subscription, so that there is something to take over.
     const owners = new Map<string, number>()
-    for (const start of entityStarts) owners.set(start.subscriptionId, start.runner)
+    for (const start of drainStarts) owners.set(start.subscriptionId, start.runner)
     const candidates = [0, 1].filter((index) => [...owners.values()].includes(index))
     const victimIndex = candidates.length === 0 ? randomInt(2) : candidates[randomInt(candidates.length)]!
     const victim = runners[victimIndex]!
@@ -269,19 +269,19 @@ export const runTakeoverTrial = async (options: TakeoverTrialOptions): Promise<T
     const duplicated = [...timesReceived].filter(([, count]) => count > 1).map(([id]) => id)
     const queuedIds = queueRows.rows.map((row) => row.delivery_id)
 
-    // Ownership at the kill: the runner that last started the subscription's entity before it.
+    // Ownership at the kill: the runner that last started a drain of the subscription before it.
     const ownerAtKill = new Map<string, number>()
-    for (const start of [...entityStarts].sort((a, b) => a.at - b.at)) {
+    for (const start of [...drainStarts].sort((a, b) => a.at - b.at)) {
       if (start.at <= killedAt) ownerAtKill.set(start.subscriptionId, start.runner)
     }
     const victimSubscriptions = new Set([...ownerAtKill].filter(([, runner]) => runner === victimIndex).map(([id]) => id))
     const survivorStartedAt = new Map<string, number>()
-    for (const start of entityStarts) {
+    for (const start of drainStarts) {
       if (start.runner !== victimIndex && start.at > killedAt && !survivorStartedAt.has(start.subscriptionId)) {
         survivorStartedAt.set(start.subscriptionId, start.at)
       }
     }
-    // A request counts for the survivor once it has started the subscription's entity, which
+    // A request counts for the survivor once it has started a drain of the subscription, which
     // leaves out requests that the killed runner wrote just before it died.
     const survivorDeliveries = receiver.arrivals.filter((arrival) => {
       const subscriptionId = subscriptionOf(arrival.deliveryId)

@@ -24,7 +24,7 @@ const commonShardingConfig = {
   shardLockExpiration: "10 seconds",
   // The library encodes and decodes messages to local entities too by
   // default, to catch messages that could not cross to another runner. The
-  // engine's only message, `Wake`, has no payload, so that is pure cost.
+  // engine's only message, `Wake`, carries one string, so that is pure cost.
   simulateRemoteSerialization: false
 } satisfies Partial<ShardingConfig.ShardingConfig["Type"]>
 

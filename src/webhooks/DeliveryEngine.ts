@@ -1,16 +1,16 @@
 import { Clock, Context, DefaultServices, Layer } from "effect"
 import { ClusterLive } from "../platform/Cluster.ts"
 import { Delivery } from "./Delivery.ts"
+import { DeliveryPartitionLive } from "./DeliveryPartition.ts"
 import { DeliveryClock } from "./DeliveryClock.ts"
 import { DeliveryStore } from "./DeliveryStore.ts"
 import { DispatcherLive } from "./Dispatcher.ts"
 import { Sweeper, SweeperLive } from "./Sweeper.ts"
-import { WebhookEndpointLive } from "./WebhookEndpoint.ts"
 import { WebhookSender } from "./WebhookSender.ts"
 
 /**
  * The delivery engine with a given clock and sender: the cluster runner, the
- * `WebhookEndpoint` entities, the dispatcher, the sweeper singleton, the
+ * `DeliveryPartition` entities, the dispatcher, the sweeper singleton, the
  * runner's queue gauges, the `Sweeper` service for on-demand sweeps, and the
  * cluster's `Sharding` for other singletons and crons. Needs `AppConfig` and
  * a migrated `PgClient` (which is also the `SqlClient`).
@@ -21,7 +21,7 @@ export const makeDeliveryEngine = <CR, E, R>(options: {
 }) => {
   const services = Delivery.Default.pipe(Layer.provideMerge(options.sender))
   const background = Layer.mergeAll(
-    WebhookEndpointLive.pipe(Layer.provide(services)),
+    DeliveryPartitionLive.pipe(Layer.provide(services)),
     DispatcherLive.pipe(Layer.provide(Sweeper.Default)),
     SweeperLive.pipe(Layer.provide(Sweeper.Default))
   )

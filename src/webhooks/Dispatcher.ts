@@ -4,9 +4,9 @@ import { randomUUID } from "node:crypto"
 import pg from "pg"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { webhookListenNotifications } from "../platform/Metrics.ts"
+import { makeBackgroundWaker, makeOwnershipCheck } from "./DeliveryPartition.ts"
 import { deliveryChannel } from "./Outbox.ts"
 import { Sweeper } from "./Sweeper.ts"
-import { makeBackgroundWaker, makeOwnershipCheck } from "./WebhookEndpoint.ts"
 
 /** Payload prefix of probe notifications. Subscription ids start with `sub_`, so they never match it. */
 const probePrefix = "probe:"

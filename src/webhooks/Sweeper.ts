@@ -2,8 +2,8 @@ import { Singleton } from "@effect/cluster"
 import { Effect, Layer, Metric, Schedule } from "effect"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { webhookOldestDueAge, webhookQueueDepth, webhookSweeps, webhookSweepWokenSubscriptions } from "../platform/Metrics.ts"
+import { makeBackgroundWaker, makeOwnershipCheck } from "./DeliveryPartition.ts"
 import { DeliveryStore } from "./DeliveryStore.ts"
-import { makeBackgroundWaker, makeOwnershipCheck } from "./WebhookEndpoint.ts"
 
 /**
  * Wakes every subscription that has due deliveries, and measures the due

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, TestClock } from "effect"
-import { type EntityPlace, localWakesInFlight, makeBackgroundWakerOf } from "../../src/webhooks/WebhookEndpoint.ts"
+import { type EntityPlace, localWakesInFlight, makeBackgroundWakerOf } from "../../src/webhooks/DeliveryPartition.ts"
 
 /** A wake-up that records its start and then waits until `release` is done. */
 const makeBlockedWake = Effect.gen(function*() {

@@ -11,16 +11,19 @@ import { ShiftedClockLive } from "../support/ShiftedClock.ts"
 /** The engine on the shifted clock and the real fetch sender. */
 export const TestEngineLive = makeDeliveryEngine({ clock: ShiftedClockLive, sender: WebhookSender.layer })
 
+/** A subscription id in the service's format. */
+export const newSubscriptionId = () => `sub_${randomBase62(16)}`
+
 /** Settings of the delivery tests: a 1 second timeout, and sweeps only at start-up unless a test runs one. */
 export const testSettings = (overrides: Partial<AppSettings> = {}) =>
   AppConfig.layerTest({ deliveryTimeout: Duration.seconds(1), sweepInterval: Duration.hours(1), ...overrides })
 
-/** A company and an active subscription to `url`; returns their ids and the secret. */
-export const createSubscription = (url: string) =>
+/** A company and an active subscription to `url`, with a new id unless one is given; returns their ids and the secret. */
+export const createSubscription = (url: string, givenId?: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const subscriptionId = givenId ?? newSubscriptionId()
     const companyId = randomUUID()
-    const subscriptionId = `sub_${randomBase62(16)}`
     const secret = `sl_whsec_${randomBase62(32)}`
     yield* sql`INSERT INTO companies (id, name) VALUES (${companyId}, ${"Test company"})`
     yield* sql`

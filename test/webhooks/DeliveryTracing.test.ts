@@ -97,7 +97,7 @@ layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("Delivery
           // The drain span ends once a claim returns less than a full batch.
           yield* collector.awaitSpans((spans) =>
             spans.some((span) =>
-              span.name === "WebhookEndpoint.drain" &&
+              span.name === "Subscription.drain" &&
               attributeOf(span, "webhook.subscription_id") === subscription.subscriptionId
             )
           )
@@ -136,7 +136,7 @@ layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("Delivery
       expect(send!.startTimeUnixNano).toBeLessThanOrEqual(record!.startTimeUnixNano)
 
       const drain = spans.find((span) => span.spanId === attempt.parentSpanId)
-      expect(drain?.name).toBe("WebhookEndpoint.drain")
+      expect(drain?.name).toBe("Subscription.drain")
       expect(attributeOf(drain!, "webhook.subscription_id")).toBe(subscription.subscriptionId)
       // The drain claims the delivery once. A wake-up during the drain may add claims that find nothing.
       const loads = spans.filter((span) => span.name === "Delivery.load" && span.parentSpanId === drain!.spanId)

@@ -1,55 +1,72 @@
 import { Entity, EntityId, Sharding } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
-import { Context, Effect, FiberSet, Layer, Option, Ref } from "effect"
+import { Context, Effect, FiberSet, Layer, Option, Ref, Schema } from "effect"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { makePermitQueue } from "../platform/PermitQueue.ts"
 import { Delivery } from "./Delivery.ts"
 import { type ClaimedDelivery, claimBatchSize, DeliveryStore } from "./DeliveryStore.ts"
 
 /**
- * Asks the endpoint entity to drain its due deliveries. Not persisted: the
- * `webhook_deliveries` rows are the durable queue, and a lost wake-up is
- * made up for by the sweeper.
+ * Asks a partition to drain the due deliveries of one of its subscriptions.
+ * Not persisted: the `webhook_deliveries` rows are the durable queue, and a
+ * lost wake-up is made up for by the sweeper.
  */
-export const Wake = Rpc.make("Wake")
+export const Wake = Rpc.make("Wake", { payload: { subscriptionId: Schema.String } })
 
 /**
- * The owner of one subscription's delivery queue, keyed by subscription id.
- * The cluster runs each entity on one runner at a time, so no two runners
- * ever work the same subscription.
+ * The owner of the delivery queues of one partition of the subscriptions,
+ * keyed by the partition number (`partitionOf`). The cluster runs each
+ * partition on one runner at a time, so no two runners ever work the same
+ * subscription. A fixed number of partitions, instead of one entity per
+ * subscription, keeps the cluster's per-entity state and start-up work
+ * independent of the number of subscriptions.
  */
-export const WebhookEndpoint = Entity.make("WebhookEndpoint", [Wake])
+export const DeliveryPartition = Entity.make("DeliveryPartition", [Wake])
+
+/** Number of delivery partitions. Changing it moves subscriptions between partitions. */
+export const deliveryPartitionCount = 256
+
+/**
+ * Returns the partition of a subscription: the 32-bit FNV-1a hash of its id
+ * modulo `deliveryPartitionCount`, as a decimal string.
+ */
+export const partitionOf = (subscriptionId: string): string => {
+  let hash = 0x811c9dc5
+  for (let index = 0; index < subscriptionId.length; index++) {
+    hash ^= subscriptionId.charCodeAt(index)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return String((hash >>> 0) % deliveryPartitionCount)
+}
 
 /**
  * Whether the engine is stopping. Once set, drains start no new attempt:
  * attempts in flight finish and are recorded, and the rest of the claimed
  * batch is released for the next runner.
  */
-export class EngineStopping extends Context.Tag("saleslab/WebhookEndpoint/EngineStopping")<
+export class EngineStopping extends Context.Tag("saleslab/DeliveryPartition/EngineStopping")<
   EngineStopping,
   Ref.Ref<boolean>
 >() {}
 
 /**
- * The entity's behaviour. A `Wake` drains the subscription: it claims due
- * deliveries in batches of at most 50 and attempts each batch in order,
- * `AppConfig.subscriptionConcurrency` at a time, until nothing is due. A
- * `Wake` that arrives during a drain only requests one more pass of the
- * running drain, so wake-ups never pile up work.
+ * The partition's behaviour. A `Wake` drains the named subscription: it
+ * claims due deliveries in batches of at most 50 and attempts each batch in
+ * order, `AppConfig.subscriptionConcurrency` at a time, until nothing is
+ * due. A `Wake` for a subscription whose drain is running only requests one
+ * more pass of that drain, so wake-ups never pile up work. Each drain runs
+ * in the fiber of its own `Wake`, so a stalled receiver holds up only its
+ * own subscription. The partition keeps state only for running drains.
  */
-const WebhookEndpointEntity = WebhookEndpoint.toLayer(
+const DeliveryPartitionEntity = DeliveryPartition.toLayer(
   Effect.gen(function*() {
-    const address = yield* Entity.CurrentAddress
-    const subscriptionId = address.entityId
     const store = yield* DeliveryStore
     const delivery = yield* Delivery
     const { subscriptionConcurrency } = yield* AppConfig
     const stopping = yield* EngineStopping
-    // Names the runner that works the subscription from now on, which matters when shards move.
-    yield* Effect.logDebug("Subscription entity started").pipe(Effect.annotateLogs({ subscription_id: subscriptionId }))
 
-    let draining = false
-    let passRequested = false
+    /** The running drains by subscription id, each with its request for one more pass. */
+    const drains = new Map<string, { passRequested: boolean }>()
 
     /**
      * Attempts one claimed batch, each attempt under one of the runner's
@@ -108,58 +125,74 @@ const WebhookEndpointEntity = WebhookEndpoint.toLayer(
      * batch; returns the number of attempts. A delivery queued after that
      * claim brings a `Wake` of its own, which requests another pass.
      */
-    const drainDue = Effect.gen(function*() {
-      let attempted = 0
-      while (!(yield* Ref.get(stopping))) {
-        const batch = yield* store.claimDue(subscriptionId, claimBatchSize).pipe(
-          Effect.tap((claimed) => Effect.annotateCurrentSpan("webhook.claimed_count", claimed.length)),
-          Effect.withSpan("Delivery.load", {
-            attributes: { "webhook.subscription_id": subscriptionId },
-            captureStackTrace: false
-          })
-        )
-        if (batch.length > 0) yield* attemptBatch(batch)
-        attempted += batch.length
-        if (batch.length < claimBatchSize) return attempted
-      }
-      return attempted
-    })
-
-    const drain = Effect.gen(function*() {
-      let attempted = 0
-      while (passRequested) {
-        passRequested = false
-        attempted += yield* delivery.withDrainPermit(drainDue)
-      }
-      if (attempted > 0) {
-        yield* Effect.logDebug("Subscription drained").pipe(Effect.annotateLogs({ attempted }))
-      }
-    }).pipe(
-      Effect.catchAllCause((cause) =>
-        Effect.logError("Draining the subscription failed; the next sweep wakes it again", cause)
-      ),
-      Effect.ensuring(Effect.sync(() => {
-        draining = false
-      })),
-      Effect.annotateLogs({ subscription_id: subscriptionId }),
-      Effect.withSpan("WebhookEndpoint.drain", {
-        attributes: { "webhook.subscription_id": subscriptionId },
-        captureStackTrace: false
+    const drainDue = (subscriptionId: string) =>
+      Effect.gen(function*() {
+        let attempted = 0
+        while (!(yield* Ref.get(stopping))) {
+          const batch = yield* store.claimDue(subscriptionId, claimBatchSize).pipe(
+            Effect.tap((claimed) => Effect.annotateCurrentSpan("webhook.claimed_count", claimed.length)),
+            Effect.withSpan("Delivery.load", {
+              attributes: { "webhook.subscription_id": subscriptionId },
+              captureStackTrace: false
+            })
+          )
+          if (batch.length > 0) yield* attemptBatch(batch)
+          attempted += batch.length
+          if (batch.length < claimBatchSize) return attempted
+        }
+        return attempted
       })
-    )
+
+    /**
+     * Runs passes of `drainDue` while one is requested. The drain leaves
+     * `drains` in the same step as it sees no request, so a `Wake` either
+     * requests a pass of this drain or starts a new one.
+     */
+    const drain = (subscriptionId: string, running: { passRequested: boolean }) =>
+      Effect.gen(function*() {
+        // Names the runner that works the subscription, which matters when partitions move.
+        yield* Effect.logDebug("Subscription drain started")
+        let attempted = 0
+        while (running.passRequested) {
+          running.passRequested = false
+          attempted += yield* delivery.withDrainPermit(drainDue(subscriptionId))
+          if (!running.passRequested) drains.delete(subscriptionId)
+        }
+        if (attempted > 0) {
+          yield* Effect.logDebug("Subscription drained").pipe(Effect.annotateLogs({ attempted }))
+        }
+      }).pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.logError("Draining the subscription failed; the next sweep wakes it again", cause)
+        ),
+        Effect.ensuring(Effect.sync(() => {
+          if (drains.get(subscriptionId) === running) drains.delete(subscriptionId)
+        })),
+        Effect.annotateLogs({ subscription_id: subscriptionId }),
+        Effect.withSpan("Subscription.drain", {
+          attributes: { "webhook.subscription_id": subscriptionId },
+          captureStackTrace: false
+        })
+      )
 
     return {
-      Wake: () =>
+      Wake: ({ payload: { subscriptionId } }) =>
         Effect.suspend(() => {
-          passRequested = true
-          if (draining) return Effect.void
-          draining = true
-          return drain
+          const running = drains.get(subscriptionId)
+          if (running !== undefined) {
+            running.passRequested = true
+            return Effect.void
+          }
+          const started = { passRequested: true }
+          drains.set(subscriptionId, started)
+          return drain(subscriptionId, started)
         })
     }
   }),
-  // Concurrent handling lets a Wake that arrives during a drain return at once.
-  { concurrency: "unbounded" }
+  // Concurrent handling runs the drains of a partition side by side and lets
+  // a Wake for a running drain return at once. Each subscription has at most
+  // a few Wakes open, so the mailbox needs no bound of its own.
+  { concurrency: "unbounded", mailboxCapacity: "unbounded" }
 )
 
 /**
@@ -176,18 +209,18 @@ const StopSignalLive = Layer.scopedDiscard(
     ))
 )
 
-/** The `WebhookEndpoint` entity registered with the cluster, with its stop signal. */
-export const WebhookEndpointLive = Layer.merge(WebhookEndpointEntity, StopSignalLive).pipe(
+/** The `DeliveryPartition` entity registered with the cluster, with its stop signal. */
+export const DeliveryPartitionLive = Layer.merge(DeliveryPartitionEntity, StopSignalLive).pipe(
   Layer.provide(Layer.effect(EngineStopping, Ref.make(false)))
 )
 
 /**
- * Returns a function that wakes the entity of a subscription without
- * waiting for a reply. A failed send is logged, never raised, because the
+ * Returns a function that wakes a subscription's partition for the
+ * subscription, without waiting for a reply. A failed send is logged, never raised, because the
  * sweeper wakes the subscription again.
  */
-export const makeWaker = Effect.map(WebhookEndpoint.client, (clientFor) => (subscriptionId: string) =>
-  clientFor(subscriptionId).Wake(undefined, { discard: true }).pipe(
+export const makeWaker = Effect.map(DeliveryPartition.client, (clientFor) => (subscriptionId: string) =>
+  clientFor(partitionOf(subscriptionId)).Wake({ subscriptionId }, { discard: true }).pipe(
     Effect.catchAllCause((cause) =>
       Effect.logWarning("Waking the subscription failed", cause).pipe(
         Effect.annotateLogs({ subscription_id: subscriptionId })
@@ -195,13 +228,13 @@ export const makeWaker = Effect.map(WebhookEndpoint.client, (clientFor) => (subs
     )
   ))
 
-/** The runner of a subscription's entity, from this runner's view of its shard locks. */
+/** The runner of a subscription's partition, from this runner's view of its shard locks. */
 export type EntityPlace = "here" | "elsewhere"
 
 /**
- * Returns a function that locates a subscription's entity, from
- * the runner's own view of its shard locks. In `socket` mode it runs `here`
- * when this runner holds the lock of the entity's shard. In `single` mode it
+ * Returns a function that locates a subscription's partition, from the
+ * runner's own view of its shard locks. In `socket` mode it runs `here`
+ * when this runner holds the lock of the partition's shard. In `single` mode it
  * always runs `here`, also before the runner has acquired its locks or
  * after it lost them, and a wake-up then waits until the locks are back.
  */
@@ -210,34 +243,35 @@ export const makeEntityLocator = Effect.gen(function*() {
   const { cluster } = yield* AppConfig
   if (cluster.mode === "single") return (_subscriptionId: string): EntityPlace => "here"
   return (subscriptionId: string): EntityPlace => {
-    const entityId = EntityId.make(subscriptionId)
-    return sharding.hasShardId(sharding.getShardId(entityId, WebhookEndpoint.getShardGroup(entityId)))
+    const entityId = EntityId.make(partitionOf(subscriptionId))
+    return sharding.hasShardId(sharding.getShardId(entityId, DeliveryPartition.getShardGroup(entityId)))
       ? "here"
       : "elsewhere"
   }
 })
 
-/** Returns a predicate that is true when a subscription's entity runs on this runner (`makeEntityLocator`). */
+/** Returns a predicate that is true when a subscription's partition runs on this runner (`makeEntityLocator`). */
 export const makeOwnershipCheck = Effect.map(
   makeEntityLocator,
   (locate) => (subscriptionId: string) => locate(subscriptionId) === "here"
 )
 
 /**
- * Maximum wake-ups in flight from one waker to entities of this runner. A
- * sweep can wake thousands of subscriptions, and unbounded, their entity
- * starts would all queue ahead of other fibers, such as the shard lock refresh.
+ * Maximum wake-ups in flight from one waker to partitions of this runner.
+ * A sweep can wake thousands of subscriptions, and unbounded, their
+ * wake-ups would all queue ahead of other fibers, such as the shard lock
+ * refresh.
  */
 export const localWakesInFlight = 64
 
 /**
  * Returns a function that runs `wake` for a subscription in a background
  * fiber and returns at once. It keeps at most one wake-up per subscription
- * in flight and at most `localWakesInFlight` to entities `here`, so that
+ * in flight and at most `localWakesInFlight` to partitions `here`, so that
  * while the runner waits for its shard locks, only that many retry every
  * 100 ms and the rest wait in line. Remote wake-ups are not bounded: a remote
  * runner replies only when the drain ends, and a wake-up for a dead runner
- * is retried every 100 ms until its shard has a new owner. The fibers are
+ * is retried every 100 ms until the shard has a new owner. The fibers are
  * interrupted when the scope closes.
  */
 export const makeBackgroundWakerOf = <R>(
