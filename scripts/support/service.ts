@@ -58,7 +58,8 @@ export interface RunningService {
 export const serviceNodeArguments = (): Array<string> => {
   buildServiceBundle()
   const extra = (process.env.SERVICE_NODE_ARGS ?? "").split(" ").filter((argument) => argument !== "")
-  return [...extra, "--max-semi-space-size=32", "dist/main.js"]
+  const semiSpace = extra.some((argument) => argument.startsWith("--max-semi-space-size")) ? [] : ["--max-semi-space-size=32"]
+  return [...extra, ...semiSpace, "dist/main.js"]
 }
 
 /**

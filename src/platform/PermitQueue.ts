@@ -7,7 +7,7 @@ import { Deferred, Effect, Exit, FiberId } from "effect"
  * Effect's own `Semaphore` (effect 3.22) wakes every waiter on each release
  * and lets them race for the permit, and the losers queue again. So each
  * release costs work in proportion to the waiters: with thousands of
- * subscription entities waiting for attempt permits, thousands of fiber
+ * subscription drains waiting for attempt permits, thousands of fiber
  * resumptions per finished attempt.
  */
 export interface PermitQueue {

@@ -110,11 +110,15 @@ export const layerOtlp = (settings: TracingSettings) => {
   return Layer.merge(tracer, announce)
 }
 
-/** The OTLP trace exporter when `AppConfig.tracing` is set; otherwise nothing, and spans stay in the process. */
+/**
+ * The OTLP trace exporter when `AppConfig.tracing` is set. Otherwise the
+ * tracer is disabled, so spans are placeholders that record no time or
+ * attributes, since nothing in the process reads them.
+ */
 export const TracingLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
     Option.match(config.tracing, {
-      onNone: () => Layer.empty,
+      onNone: () => Layer.setTracerEnabled(false),
       onSome: layerOtlp
     }))
 )
