@@ -162,9 +162,14 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
           subscription_id: request.subscriptionId,
           max_rows: request.limit
         })))
+        // The LIMIT, the number of requests, gives the planner the row count.
+        // It assumes 100 rows from a set-returning function, and from a few
+        // thousand subscriptions on, it then scanned both tables whole instead
+        // of looking up each key.
         const rows = yield* sql<ClaimedRow>`
           WITH requested AS (
             SELECT * FROM jsonb_to_recordset(${requested}::jsonb) AS r(subscription_id text, max_rows integer)
+            LIMIT ${requests.length}
           ),
           unblocked AS (
             SELECT head.id
@@ -280,12 +285,14 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
           error: Option.getOrNull(record.error),
           outcome: record.outcome
         })))
+        // The LIMIT gives the planner the row count, as in `claimStatement`.
         const stored = yield* sql<{ delivery_pk: string }>`
           WITH input AS (
             SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS i(
               pk bigint, attempts_before integer, attempt integer, status text,
               next_attempt_at timestamptz, delivered_at timestamptz, started_at timestamptz,
               duration_ms integer, status_code integer, response_body text, error text, outcome text)
+            LIMIT ${records.length}
           ),
           updated AS (
             UPDATE webhook_deliveries d
