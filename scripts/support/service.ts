@@ -53,7 +53,7 @@ export interface RunningService {
  * time per delivery by about a quarter in the throughput benchmark.
  * `SERVICE_NODE_ARGS`, when set, adds arguments before these, such as
  * `--cpu-prof --cpu-prof-dir=/tmp/profiles` to profile the service of a
- * benchmark.
+ * benchmark. A `--max-semi-space-size` given there replaces the default.
  */
 export const serviceNodeArguments = (): Array<string> => {
   buildServiceBundle()

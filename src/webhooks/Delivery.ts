@@ -1,4 +1,4 @@
-import { Duration, Effect, Fiber, Metric, Option } from "effect"
+import { Duration, Effect, Metric, Option } from "effect"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { webhookAttemptDuration, webhookAttempts, webhookDeliveryLag } from "../platform/Metrics.ts"
 import { makePermitQueue } from "../platform/PermitQueue.ts"
@@ -120,14 +120,10 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
     /**
      * Runs one attempt to its end even when the caller is interrupted, such as
      * at shutdown: a request already sent is finished, within the delivery
-     * timeout, and recorded. The attempt runs on a fiber of its own, so its
-     * timeout can still interrupt the request. The caller waits for that
-     * fiber without being interruptible.
+     * timeout, and recorded. The sender's own timer ends a stalled request,
+     * so the attempt needs no interruption.
      */
-    const attemptToCompletion = (delivery: ClaimedDelivery) =>
-      Effect.uninterruptible(
-        Effect.flatMap(Effect.forkDaemon(Effect.interruptible(attempt(delivery))), Fiber.join)
-      )
+    const attemptToCompletion = (delivery: ClaimedDelivery) => Effect.uninterruptible(attempt(delivery))
 
     /**
      * Runs `effect` under one of the runner's
