@@ -10,10 +10,8 @@
  * PostgreSQL in a temporary folder and creates the subscriptions, each in a
  * tenant of its own. Counts up to 1,000 are created through the REST API
  * and larger ones with SQL inserts, unless `--setup` selects one method. A warm-up publishes one event
- * to every subscription, so that the subscriptions have live entities
- * during the measured run. The cluster stops an entity after 1 minute
- * without a message, so a warm-up that lasts longer leaves the first ones
- * stopped. Then events are published through the project's `Outbox` from
+ * to every subscription, so that every subscription has had a delivery
+ * before the measured run. Then events are published through the project's `Outbox` from
  * this process, open-loop at `--rate`, round-robin over the subscriptions.
  * The baseline is the run with the smallest count, and the round trip of a
  * bare POST at the same rate is measured once for reference. All traffic

@@ -112,8 +112,8 @@ export const layerOtlp = (settings: TracingSettings) => {
 
 /**
  * The OTLP trace exporter when `AppConfig.tracing` is set. Otherwise the
- * tracer is disabled, so spans are placeholders that record no time or
- * attributes, since nothing in the process reads them.
+ * tracer is disabled, because nothing in the process reads spans: they
+ * become placeholders that record no time or attributes.
  */
 export const TracingLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
