@@ -1,8 +1,7 @@
 import { FetchHttpClient, HttpClientRequest } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Either, Layer, Logger, Option, Redacted } from "effect"
-import { AppConfig } from "../../src/platform/AppConfig.ts"
-import { makeExportClient, TracingLive } from "../../src/platform/Tracing.ts"
+import { ConfigProvider, Duration, Effect, Either, Logger, Option, Redacted } from "effect"
+import { makeExportClient } from "../../src/platform/Tracing.ts"
 import { parseOtlpHeaders, tracingConfig } from "../../src/platform/TracingConfig.ts"
 import { OtlpCollector } from "../support/OtlpCollector.ts"
 
@@ -147,18 +146,4 @@ describe("Trace export client", () => {
       Effect.provide(OtlpCollector.layer)
     )
   })
-})
-
-describe("TracingLive", () => {
-  it.effect("disables the tracer without an endpoint", () =>
-    Effect.gen(function*() {
-      const probe = Effect.withSpan(Effect.currentSpan, "probe")
-      const traced = yield* probe
-      expect(traced.sampled).toBe(true)
-      const untraced = yield* probe.pipe(
-        Effect.provide(TracingLive.pipe(Layer.provide(AppConfig.layerTest({ tracing: Option.none() }))))
-      )
-      expect(untraced.sampled).toBe(false)
-      expect(untraced.spanId).toBe("noop")
-    }))
 })
