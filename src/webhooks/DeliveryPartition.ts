@@ -216,8 +216,8 @@ export const DeliveryPartitionLive = Layer.merge(DeliveryPartitionEntity, StopSi
 
 /**
  * Returns a function that wakes a subscription's partition for the
- * subscription, without waiting for a reply. A failed send is logged, never raised, because the
- * sweeper wakes the subscription again.
+ * subscription, without waiting for a reply. A failed send is logged, never
+ * raised, because the sweeper wakes the subscription again.
  */
 export const makeWaker = Effect.map(DeliveryPartition.client, (clientFor) => (subscriptionId: string) =>
   clientFor(partitionOf(subscriptionId)).Wake({ subscriptionId }, { discard: true }).pipe(
@@ -234,9 +234,9 @@ export type EntityPlace = "here" | "elsewhere"
 /**
  * Returns a function that locates a subscription's partition, from the
  * runner's own view of its shard locks. In `socket` mode it runs `here`
- * when this runner holds the lock of the partition's shard. In `single` mode it
- * always runs `here`, also before the runner has acquired its locks or
- * after it lost them, and a wake-up then waits until the locks are back.
+ * when this runner holds the lock of the partition's shard. In `single`
+ * mode it always runs `here`, also before the runner has acquired its locks
+ * or after it lost them, and a wake-up then waits until the locks are back.
  */
 export const makeEntityLocator = Effect.gen(function*() {
   const sharding = yield* Sharding.Sharding
