@@ -24,6 +24,7 @@ export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresErr
 const user = "postgres"
 const password = "postgres"
 const startTimeout = "60 seconds"
+const stopTimeout = "20 seconds"
 const staleStopTimeoutMs = 15_000
 
 /** Finds a free TCP port on the loopback interface by binding port 0 and closing again. */
@@ -48,6 +49,15 @@ const isAlive = (pid: number) => {
   }
 }
 
+/** Returns the server process named by `postmaster.pid` in `directory`, when the file exists and names this folder. */
+const postmasterPid = (directory: string): number | undefined => {
+  const pidFile = join(directory, "postmaster.pid")
+  if (!existsSync(pidFile)) return undefined
+  const [pidLine, dataLine] = readFileSync(pidFile, "utf8").split("\n")
+  const pid = Number(pidLine)
+  return Number.isInteger(pid) && pid > 0 && resolve(dataLine ?? "") === directory ? pid : undefined
+}
+
 /**
  * Stops a PostgreSQL server that still runs on `directory` after the process
  * that started it was killed without a chance to stop it. `postmaster.pid`
@@ -56,11 +66,8 @@ const isAlive = (pid: number) => {
  */
 const stopStaleServer = (directory: string) =>
   Effect.gen(function*() {
-    const pidFile = join(directory, "postmaster.pid")
-    if (!existsSync(pidFile)) return
-    const [pidLine, dataLine] = readFileSync(pidFile, "utf8").split("\n")
-    const pid = Number(pidLine)
-    if (!Number.isInteger(pid) || pid <= 0 || resolve(dataLine ?? "") !== directory || !isAlive(pid)) return
+    const pid = postmasterPid(directory)
+    if (pid === undefined || !isAlive(pid)) return
 
     yield* Effect.logWarning("Stopping an embedded PostgreSQL server left running by an earlier process").pipe(
       Effect.annotateLogs({ pid, directory })
@@ -94,6 +101,32 @@ const checkNotOwnedByAnother = (directory: string) =>
       message: `The data folder ${directory} is in use by process ${owner}, another service with an embedded ` +
         `PostgreSQL. Stop that process or set DATA_DIR to another folder. If no such process runs, delete ${ownerFile}.`
     })
+  })
+
+/**
+ * Stops the server and waits until it has exited, at most `stopTimeout`.
+ * A terminal's Ctrl-C reaches the server directly too, because it runs in
+ * the service's process group, so the server may have exited already. The
+ * package's `stop` then waits forever for an exit that has passed, so it is
+ * skipped. Its wait is also made interruptible, so that the timeout can end
+ * it inside the uninterruptible release of a scope.
+ *
+ * NOTE: after such a Ctrl-C, attempts that were in flight cannot be
+ * recorded, because the server is gone. Their deliveries are sent again
+ * after the next start, as after a crash.
+ */
+const stopServer = (server: EmbeddedPostgresServer, pid: number | undefined) =>
+  Effect.gen(function*() {
+    if (pid !== undefined && !isAlive(pid)) {
+      yield* Effect.logInfo("Embedded PostgreSQL had already stopped").pipe(Effect.annotateLogs({ pid }))
+      return
+    }
+    const stopped = yield* Effect.promise(() => server.stop()).pipe(Effect.interruptible, Effect.timeout(stopTimeout), Effect.option)
+    if (stopped._tag === "None") {
+      yield* Effect.logWarning("Embedded PostgreSQL did not stop in time").pipe(Effect.annotateLogs({ pid }))
+      return
+    }
+    yield* Effect.logInfo("Embedded PostgreSQL stopped")
   })
 
 /**
@@ -146,14 +179,10 @@ export const startEmbeddedPostgres = (dataDirectory: string) =>
         Effect.timeoutFail({
           duration: startTimeout,
           onTimeout: () => failure("Embedded PostgreSQL did not start in time")(undefined)
-        })
+        }),
+        Effect.map(() => postmasterPid(directory))
       ),
-      () =>
-        Effect.promise(() => server.stop()).pipe(
-          Effect.timeout("20 seconds"),
-          Effect.ignore,
-          Effect.zipRight(Effect.logInfo("Embedded PostgreSQL stopped"))
-        )
+      (pid) => stopServer(server, pid)
     )
     yield* Effect.acquireRelease(
       Effect.sync(() => writeFileSync(join(directory, ownerFileName), `${process.pid}\n`)),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either } from "effect"
+import { Effect, Either, Exit, Scope } from "effect"
 import { spawn } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ownerFileName, startEmbeddedPostgres } from "../../src/platform/EmbeddedPostgres.ts"
@@ -39,4 +39,30 @@ describe("startEmbeddedPostgres", () => {
       })
       expect(code).toBe(3)
     }))
+
+  it.scopedLive("stops at once when the server exited first", () =>
+    Effect.gen(function*() {
+      const directory = mkdtempSync(join(tmpdir(), "saleslab-exited-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(directory, { recursive: true, force: true })))
+      const scope = yield* Scope.make()
+      yield* startEmbeddedPostgres(directory).pipe(Scope.extend(scope))
+
+      // A Ctrl-C in a terminal reaches the server too, which then shuts down on its own.
+      const pid = Number(readFileSync(join(directory, "postmaster.pid"), "utf8").split("\n")[0])
+      process.kill(pid, "SIGINT")
+      yield* Effect.async<void>((resume) => {
+        const timer = setInterval(() => {
+          try {
+            process.kill(pid, 0)
+          } catch {
+            clearInterval(timer)
+            resume(Effect.void)
+          }
+        }, 50)
+      })
+
+      const started = Date.now()
+      yield* Scope.close(scope, Exit.void)
+      expect(Date.now() - started).toBeLessThan(5_000)
+    }), 60_000)
 })
