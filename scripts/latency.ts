@@ -210,8 +210,8 @@ const main = async () => {
   const atGoal = results.find((result) => result.rate === goalRate)
   const goals: Array<GoalLine> = [{
     goal: `P99 commit to arrival at most ${goalP99Ms} ms at ${goalRate}/s`,
-    measured: atGoal === undefined ? `not measured: ${goalRate} is not among --rates` : `${formatMs(atGoal.latency.p99)} ms`,
-    met: atGoal !== undefined && atGoal.latency.p99 <= goalP99Ms
+    measured: atGoal === undefined ? `${goalRate} is not among --rates` : `${formatMs(atGoal.latency.p99)} ms`,
+    met: atGoal === undefined ? undefined : atGoal.latency.p99 <= goalP99Ms
   }]
   printGoals(goals)
   console.log("")

@@ -99,12 +99,15 @@ export interface GoalLine {
   readonly goal: string
   /** The measured figure it was checked against. */
   readonly measured: string
-  readonly met: boolean
+  /** Whether the figure meets the target, or undefined when the run did not measure it. */
+  readonly met: boolean | undefined
 }
 
-/** Prints each goal line as "met" or "not met", in a Markdown table. */
+const goalResult = (met: boolean | undefined): string => met === undefined ? "not measured" : met ? "met" : "not met"
+
+/** Prints each goal line as "met", "not met" or "not measured", in a Markdown table. */
 export const printGoals = (goals: ReadonlyArray<GoalLine>): void => {
-  console.log(markdownTable(["goal", "measured", "result"], goals.map((goal) => [goal.goal, goal.measured, goal.met ? "met" : "not met"])))
+  console.log(markdownTable(["goal", "measured", "result"], goals.map((goal) => [goal.goal, goal.measured, goalResult(goal.met)])))
 }
 
 /** Prints the settings of a run as a Markdown table of names and values. */
