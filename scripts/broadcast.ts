@@ -22,6 +22,7 @@ import { createHmac, randomBytes } from "node:crypto"
 import { cpus } from "node:os"
 import { parseArgs } from "node:util"
 import pg from "pg"
+import { postForPrefix } from "../src/webhooks/WebhookSender.ts"
 import { ApiClient, createCompany, requestTimeoutMs } from "./support/api.ts"
 import { mapConcurrently } from "./support/concurrency.ts"
 import { type ReceivedDelivery, startReceiver } from "./support/receiver.ts"
@@ -227,19 +228,17 @@ try {
     const signature = `sha256=${createHmac("sha256", secret).update(sample.body).digest("hex")}`
     const baselineStarted = performance.now()
     await mapConcurrently(Array.from({ length: options.subscriptions }), engineConcurrency, async () => {
-      const response = await fetch(receiver.url, {
-        method: "POST",
+      const result = await postForPrefix({
+        url: receiver.url,
         headers: {
           "content-type": "application/json",
           "x-saleslab-event": "baseline",
           "x-saleslab-delivery-id": sample.deliveryId,
           "x-saleslab-signature": signature
         },
-        body: sample.body,
-        signal: AbortSignal.timeout(requestTimeoutMs)
-      })
-      await response.text()
-      if (response.status !== 200) throw new Error(`The receiver returned ${response.status} to a baseline POST.`)
+        body: sample.body
+      }, AbortSignal.timeout(requestTimeoutMs))
+      if (result._tag !== "Response" || result.statusCode !== 200) throw new Error("The receiver did not respond 200 to a baseline POST.")
     })
     baselineMs = performance.now() - baselineStarted
   }

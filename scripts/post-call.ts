@@ -16,6 +16,7 @@
 import { createHmac } from "node:crypto"
 import { cpus } from "node:os"
 import { parseArgs } from "node:util"
+import { postForPrefix } from "../src/webhooks/WebhookSender.ts"
 import { ApiClient, createDemoTenant, requestTimeoutMs, startPracticeCall } from "./support/api.ts"
 import { loadPostCallSample, postCallBodyFor, postSignedPostCall } from "./support/postCall.ts"
 import { type ReceivedDelivery, startReceiver } from "./support/receiver.ts"
@@ -171,13 +172,11 @@ try {
   const baseline: Array<number> = []
   await atSteadyRate(options.events, options.rate, async () => {
     const started = performance.now()
-    const response = await fetch(receiver.url, {
-      method: "POST",
+    await postForPrefix({
+      url: receiver.url,
       headers: { "content-type": "application/json", "x-saleslab-event": "baseline", "x-saleslab-signature": baselineSignature },
-      body: baselineBody,
-      signal: AbortSignal.timeout(requestTimeoutMs)
-    })
-    await response.text()
+      body: baselineBody
+    }, AbortSignal.timeout(requestTimeoutMs))
     baseline.push(performance.now() - started)
   })
 

@@ -5,6 +5,7 @@
  */
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import { deliveryHeaders } from "../../src/webhooks/Signing.ts"
+import { postForPrefix } from "../../src/webhooks/WebhookSender.ts"
 import { requestTimeoutMs } from "./api.ts"
 import { benchmarkDeliveryId, benchmarkEventKind, benchmarkPayload, type OutboxPublisher, type StatusCounts, type Target } from "./outboxPublisher.ts"
 import { epochNow, formatMs, summarize, type Summary, wallClockOffset } from "./report.ts"
@@ -284,8 +285,8 @@ export interface BaselinePhase {
 
 /**
  * Posts `rate * durationSeconds` signed benchmark bodies straight to the
- * receiver with the global `fetch` (undici, keep-alive, the client the
- * service sends with), open-loop at `rate` per second, target i mod n as
+ * receiver with `postForPrefix` (keep-alive, the client the service sends
+ * with), open-loop at `rate` per second, target i mod n as
  * in `publishAtRate`. Each body is built as the publisher builds it and
  * carries its own sequence, and the headers are those the engine sets.
  */
@@ -312,10 +313,9 @@ export const postAtRate = async (options: {
     const headers = deliveryHeaders({ deliveryId, eventKind: benchmarkEventKind, body, secret: target.secret })
     record.startedAt = epochNow()
     pending.push(
-      fetch(receiver.url, { method: "POST", headers, body, signal: AbortSignal.timeout(requestTimeoutMs) }).then(async (response) => {
-        await response.arrayBuffer()
+      postForPrefix({ url: receiver.url, headers, body }, AbortSignal.timeout(requestTimeoutMs)).then((result) => {
         record.completedAt = epochNow()
-        if (response.status !== 200) throw new Error(`The receiver returned ${response.status} to a baseline POST.`)
+        if (result._tag !== "Response" || result.statusCode !== 200) throw new Error("The receiver did not respond 200 to a baseline POST.")
       }).catch(() => {
         record.failed = true
         failures += 1

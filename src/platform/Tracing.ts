@@ -111,16 +111,14 @@ export const layerOtlp = (settings: TracingSettings) => {
 }
 
 /**
- * The OTLP trace exporter when `AppConfig.tracing` is set; otherwise nothing, and spans stay in the process.
- *
- * NOTE: disabling the tracer when no endpoint is set made deliveries
- * slower, not faster: `Effect.annotateCurrentSpan` then finds no span to
- * propagate and builds an exception with a stack trace on each call.
+ * The OTLP trace exporter when `AppConfig.tracing` is set. Otherwise the
+ * tracer is disabled: spans become no-op spans, and the delivery engine,
+ * which checks with `withSpanWhenTracing` (`Spans.ts`), makes none at all.
  */
 export const TracingLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
     Option.match(config.tracing, {
-      onNone: () => Layer.empty,
+      onNone: () => Layer.setTracerEnabled(false),
       onSome: layerOtlp
     }))
 )

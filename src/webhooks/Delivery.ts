@@ -1,7 +1,8 @@
-import { Duration, Effect, Metric, Option } from "effect"
+import { Duration, Effect, LogLevel, Metric, Option } from "effect"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { webhookAttemptDuration, webhookAttempts, webhookDeliveryLag } from "../platform/Metrics.ts"
 import { makePermitQueue } from "../platform/PermitQueue.ts"
+import { annotateSpanWhenTracing, logWhenEnabled, withSpanWhenTracing } from "../platform/Spans.ts"
 import { currentDate, DeliveryClock } from "./DeliveryClock.ts"
 import { type ClaimedDelivery, DeliveryStore, recordAllowance } from "./DeliveryStore.ts"
 import { judgeAttempt } from "./RetryPolicy.ts"
@@ -41,20 +42,23 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
         // allocate an `Error` per span for a source location that is never read.
         const attributes = { "webhook.subscription_id": delivery.subscriptionId, "webhook.delivery_id": delivery.deliveryId }
         const attemptNumber = delivery.attempts + 1
+        const ids = { delivery_id: delivery.deliveryId, subscription_id: delivery.subscriptionId }
 
         // An attempt whose claim would end before it could be sent and
         // recorded is left for a later claim, because another runner may
         // claim the row once this claim ends.
         const startedAt = yield* now
         if (delivery.claimedUntil.getTime() - startedAt.getTime() < latestStart) {
-          yield* Effect.logWarning("Delivery claim ends too soon to start the attempt; it is left for a later claim")
+          yield* Effect.logWarning("Delivery claim ends too soon to start the attempt; it is left for a later claim").pipe(
+            Effect.annotateLogs(ids)
+          )
           return
         }
         const headers = yield* Effect.sync(() => deliveryHeaders(delivery)).pipe(
-          Effect.withSpan("Delivery.sign", { attributes, captureStackTrace: false })
+          withSpanWhenTracing("Delivery.sign", { attributes, captureStackTrace: false })
         )
         const report = yield* sender.send({ url: delivery.url, headers, body: delivery.body }).pipe(
-          Effect.withSpan("Delivery.send", { attributes, captureStackTrace: false })
+          withSpanWhenTracing("Delivery.send", { attributes, captureStackTrace: false })
         )
 
         const verdict = judgeAttempt(attemptNumber, report.result)
@@ -63,8 +67,8 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
         const nextAttemptAt = Option.map(verdict.retryAfter, (delay) => new Date(finishedAt.getTime() + Duration.toMillis(delay)))
         const statusCode = statusCodeOf(report.result)
         const error = Option.map(verdict.error, (failure) => failure.message)
-        yield* Effect.annotateCurrentSpan("webhook.outcome", verdict.outcome)
-        if (Option.isSome(statusCode)) yield* Effect.annotateCurrentSpan("http.response.status_code", statusCode.value)
+        yield* annotateSpanWhenTracing("webhook.outcome", verdict.outcome)
+        if (Option.isSome(statusCode)) yield* annotateSpanWhenTracing("http.response.status_code", statusCode.value)
 
         const recorded = yield* store.recordAttempt({
           delivery,
@@ -75,9 +79,10 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
           error,
           outcome: verdict.outcome,
           nextAttemptAt
-        }).pipe(Effect.withSpan("Delivery.record", { attributes, captureStackTrace: false }))
+        }).pipe(withSpanWhenTracing("Delivery.record", { attributes, captureStackTrace: false }))
 
         const annotations = {
+          ...ids,
           attempt: attemptNumber,
           outcome: verdict.outcome,
           status_code: Option.getOrNull(statusCode),
@@ -100,13 +105,12 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
           // Successes are logged at debug level: at hundreds of deliveries a
           // second, a line each would cost more than the attempt, and the
           // delivery log keeps every attempt.
-          yield* Effect.logDebug("Delivery attempt finished").pipe(Effect.annotateLogs(annotations))
+          yield* logWhenEnabled(LogLevel.Debug, "Delivery attempt finished", annotations)
         } else {
           yield* Effect.logWarning("Delivery attempt finished").pipe(Effect.annotateLogs(annotations))
         }
       }).pipe(
-        Effect.annotateLogs({ delivery_id: delivery.deliveryId, subscription_id: delivery.subscriptionId }),
-        Effect.withSpan("Delivery.attempt", {
+        withSpanWhenTracing("Delivery.attempt", {
           captureStackTrace: false,
           attributes: {
             "webhook.subscription_id": delivery.subscriptionId,

@@ -1,8 +1,9 @@
 import { Entity, EntityId, Sharding } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
-import { Context, Effect, FiberSet, Layer, Option, Ref, Schema } from "effect"
+import { Context, Effect, FiberSet, Layer, LogLevel, Option, Ref, Schema } from "effect"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { makePermitQueue } from "../platform/PermitQueue.ts"
+import { annotateSpanWhenTracing, logWhenEnabled, withSpanWhenTracing } from "../platform/Spans.ts"
 import { Delivery } from "./Delivery.ts"
 import { type ClaimedDelivery, claimBatchSize, DeliveryStore } from "./DeliveryStore.ts"
 
@@ -97,7 +98,7 @@ const DeliveryPartitionEntity = DeliveryPartition.toLayer(
           const current = yield* withCurrentLease(claimed)
           if (Option.isNone(current)) {
             yield* Effect.logWarning("Delivery claim was lost before its attempt; another runner has the row").pipe(
-              Effect.annotateLogs({ delivery_id: claimed.deliveryId })
+              Effect.annotateLogs({ delivery_id: claimed.deliveryId, subscription_id: claimed.subscriptionId })
             )
             return
           }
@@ -114,7 +115,11 @@ const DeliveryPartitionEntity = DeliveryPartition.toLayer(
                 .map((claimed) => ({ ...claimed, claimedUntil: lease.claimedUntil }))
             )
           ).pipe(
-            Effect.catchAllCause((cause) => Effect.logError("Releasing unstarted delivery claims failed", cause))
+            Effect.catchAllCause((cause) =>
+              Effect.logError("Releasing unstarted delivery claims failed", cause).pipe(
+                Effect.annotateLogs({ subscription_id: batch[0]!.subscriptionId })
+              )
+            )
           )
         )
       )
@@ -130,8 +135,8 @@ const DeliveryPartitionEntity = DeliveryPartition.toLayer(
         let attempted = 0
         while (!(yield* Ref.get(stopping))) {
           const batch = yield* store.claimDue(subscriptionId, claimBatchSize).pipe(
-            Effect.tap((claimed) => Effect.annotateCurrentSpan("webhook.claimed_count", claimed.length)),
-            Effect.withSpan("Delivery.load", {
+            Effect.tap((claimed) => annotateSpanWhenTracing("webhook.claimed_count", claimed.length)),
+            withSpanWhenTracing("Delivery.load", {
               attributes: { "webhook.subscription_id": subscriptionId },
               captureStackTrace: false
             })
@@ -151,7 +156,7 @@ const DeliveryPartitionEntity = DeliveryPartition.toLayer(
     const drain = (subscriptionId: string, running: { passRequested: boolean }) =>
       Effect.gen(function*() {
         // Names the runner that works the subscription, which matters when partitions move.
-        yield* Effect.logDebug("Subscription drain started")
+        yield* logWhenEnabled(LogLevel.Debug, "Subscription drain started", { subscription_id: subscriptionId })
         let attempted = 0
         while (running.passRequested) {
           running.passRequested = false
@@ -159,17 +164,18 @@ const DeliveryPartitionEntity = DeliveryPartition.toLayer(
           if (!running.passRequested) drains.delete(subscriptionId)
         }
         if (attempted > 0) {
-          yield* Effect.logDebug("Subscription drained").pipe(Effect.annotateLogs({ attempted }))
+          yield* logWhenEnabled(LogLevel.Debug, "Subscription drained", { subscription_id: subscriptionId, attempted })
         }
       }).pipe(
         Effect.catchAllCause((cause) =>
-          Effect.logError("Draining the subscription failed; the next sweep wakes it again", cause)
+          Effect.logError("Draining the subscription failed; the next sweep wakes it again", cause).pipe(
+            Effect.annotateLogs({ subscription_id: subscriptionId })
+          )
         ),
         Effect.ensuring(Effect.sync(() => {
           if (drains.get(subscriptionId) === running) drains.delete(subscriptionId)
         })),
-        Effect.annotateLogs({ subscription_id: subscriptionId }),
-        Effect.withSpan("Subscription.drain", {
+        withSpanWhenTracing("Subscription.drain", {
           attributes: { "webhook.subscription_id": subscriptionId },
           captureStackTrace: false
         })

@@ -1,6 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect } from "effect"
 import { randomUUID } from "node:crypto"
+import { withSpanWhenTracing } from "../platform/Spans.ts"
 
 /** PostgreSQL channel on which the outbox announces subscriptions with new due deliveries. */
 export const deliveryChannel = "webhook_deliveries"
@@ -105,7 +106,7 @@ export class Outbox extends Effect.Service<Outbox>()("saleslab/Outbox", {
           RETURNING subscription_id`
         yield* notify(queued.map((row) => row.subscription_id))
         return queued.length
-      }).pipe(Effect.withSpan("Outbox.publish", { attributes: { kind: event.kind, companyId: event.companyId } }))
+      }).pipe(withSpanWhenTracing("Outbox.publish", { attributes: { kind: event.kind, companyId: event.companyId } }))
 
     /**
      * Records the event once per receiving tenant and queues one delivery per
@@ -166,7 +167,7 @@ export class Outbox extends Effect.Service<Outbox>()("saleslab/Outbox", {
           queued += inserted.length
         }
         return queued
-      }).pipe(Effect.withSpan("Outbox.broadcast", { attributes: { kind: event.kind } }))
+      }).pipe(withSpanWhenTracing("Outbox.broadcast", { attributes: { kind: event.kind } }))
 
     /** Queues one delivery for one subscription; false when that delivery id already exists. */
     const enqueue = (delivery: DirectDelivery) =>
@@ -189,7 +190,7 @@ export class Outbox extends Effect.Service<Outbox>()("saleslab/Outbox", {
           RETURNING id`
         yield* notify(queued.length > 0 ? [delivery.subscriptionId] : [])
         return queued.length > 0
-      }).pipe(Effect.withSpan("Outbox.enqueue", {
+      }).pipe(withSpanWhenTracing("Outbox.enqueue", {
         attributes: { "webhook.subscription_id": delivery.subscriptionId, "webhook.delivery_id": delivery.deliveryId }
       }))
 
@@ -207,7 +208,7 @@ export class Outbox extends Effect.Service<Outbox>()("saleslab/Outbox", {
           RETURNING id`
         yield* notify(updated.length > 0 ? [subscriptionId] : [])
         return updated.length > 0
-      }).pipe(Effect.withSpan("Outbox.requeue", {
+      }).pipe(withSpanWhenTracing("Outbox.requeue", {
         attributes: { "webhook.subscription_id": subscriptionId, "webhook.delivery_id": deliveryId }
       }))
 
@@ -218,7 +219,7 @@ export class Outbox extends Effect.Service<Outbox>()("saleslab/Outbox", {
         WHERE subscription_id = ${subscriptionId} AND status = 'pending'
         RETURNING id`.pipe(
         Effect.map((rows) => rows.length),
-        Effect.withSpan("Outbox.cancelPending", { attributes: { "webhook.subscription_id": subscriptionId } })
+        withSpanWhenTracing("Outbox.cancelPending", { attributes: { "webhook.subscription_id": subscriptionId } })
       )
 
     /** Announces that a subscription may have due deliveries, for instance after it is resumed. */
