@@ -9,15 +9,17 @@
  * folder and creates `--subscriptions` subscriptions, each in a tenant of
  * its own. This process publishes `--deliveries` events through the
  * project's `Outbox`, round-robin over the subscriptions, as fast as
- * `--publisher-connections` connections allow. The receiver runs in a
+ * `--publisher-connections` connections allow, `--events-per-transaction`
+ * events to a transaction, so that a backlog builds up for the engine to
+ * drain. The receiver runs in a
  * child process, verifies every signature and responds 200 at once. The
  * baseline, measured in the same run, posts the stored bodies to the same
  * receiver over keep-alive connections, with no database in between, from
- * the global `fetch` of this process (undici, the client the service sends
- * with). It runs at the concurrency the engine reached and at a sweep of
+ * this process with `postForPrefix`, the client the service sends with. It runs at the concurrency the engine reached and at a sweep of
  * others, and the fastest is the ceiling. All traffic stays on 127.0.0.1.
  */
 import { deliveryHeaders } from "../src/webhooks/Signing.ts"
+import { postForPrefix } from "../src/webhooks/WebhookSender.ts"
 import { requestTimeoutMs } from "./support/api.ts"
 import type { SetupMethod } from "./support/benchSubscriptions.ts"
 import { mapConcurrently } from "./support/concurrency.ts"
@@ -42,6 +44,13 @@ const minimumBacklogShare = 0.25
 const flags = readFlags("bench:throughput", {
   subscriptions: { kind: "integer", default: 100, min: 1, max: 20_000, description: "subscriptions the deliveries are spread over" },
   deliveries: { kind: "integer", default: 20_000, min: 1, max: 200_000, description: "events to publish, one delivery each" },
+  "events-per-transaction": {
+    kind: "integer",
+    default: 50,
+    min: 1,
+    max: 10_000,
+    description: "events each publishing transaction writes; with 1, the publisher may not outpace the engine"
+  },
   "baseline-requests": { kind: "integer", default: 10_000, min: 1, max: 200_000, description: "bare POSTs at each baseline concurrency" },
   "baseline-concurrency": { kind: "integers", default: [1, 8, 32, 128], min: 1, max: 2048, description: "baseline concurrencies besides the engine's peak" },
   setup: { kind: "choice", default: "api" as SetupMethod, choices: ["api", "sql"] as Array<SetupMethod>, description: "create subscriptions through the REST API or with SQL inserts" },
@@ -109,16 +118,24 @@ const runEngine = async (active: BenchEnvironment, book: EventBook): Promise<Eng
     }
   })()
 
-  await mapConcurrently(Array.from({ length: flags.deliveries }, (_, index) => index), flags["publisher-connections"], async (index) => {
-    const record = book.add(index % targets.length, epochNow())
-    records.push(record)
+  const perTransaction = flags["events-per-transaction"]
+  const transactions = Array.from({ length: Math.ceil(flags.deliveries / perTransaction) }, (_, index) => index)
+  await mapConcurrently(transactions, flags["publisher-connections"], async (transaction) => {
+    const first = transaction * perTransaction
+    const batch = Array.from({ length: Math.min(perTransaction, flags.deliveries - first) }, (_, offset) => {
+      const record = book.add((first + offset) % targets.length, epochNow())
+      records.push(record)
+      return record
+    })
     try {
-      const published = await active.publisher.publish(record.sequence, targets[record.target]!)
-      record.startedAt = published.startedAt
-      record.completedAt = published.committedAt
+      const published = await active.publisher.publishMany(batch.map((record) => ({ sequence: record.sequence, target: targets[record.target]! })))
+      for (const record of batch) {
+        record.startedAt = published.startedAt
+        record.completedAt = published.committedAt
+      }
     } catch {
-      record.failed = true
-      failures += 1
+      for (const record of batch) record.failed = true
+      failures += batch.length
     }
   })
   const publishedAt = records.reduce((last, record) => Number.isNaN(record.completedAt) ? last : Math.max(last, record.completedAt), startedAt)
@@ -164,9 +181,8 @@ const postStored = async (
     const delivery = stored[index % stored.length]!
     const headers = deliveryHeaders({ deliveryId: delivery.deliveryId, eventKind: benchmarkEventKind, body: delivery.body, secret: delivery.secret })
     try {
-      const response = await fetch(receiver!.url, { method: "POST", headers, body: delivery.body, signal: AbortSignal.timeout(requestTimeoutMs) })
-      await response.arrayBuffer()
-      if (response.status !== 200) failures += 1
+      const result = await postForPrefix({ url: receiver!.url, headers, body: delivery.body }, AbortSignal.timeout(requestTimeoutMs))
+      if (result._tag !== "Response" || result.statusCode !== 200) failures += 1
     } catch {
       failures += 1
     }
@@ -197,7 +213,9 @@ const main = async () => {
   await waitForRecords(active.publisher, 60_000)
   const warmupRows = (await active.publisher.statusCounts()).succeeded ?? 0
 
-  progress(`Publishing ${formatCount(flags.deliveries)} events over ${flags["publisher-connections"]} connections`)
+  progress(
+    `Publishing ${formatCount(flags.deliveries)} events over ${flags["publisher-connections"]} connections, ${flags["events-per-transaction"]} to a transaction`
+  )
   const engine = await runEngine(active, book)
   const statuses = await active.publisher.statusCounts()
   const recordedSeconds = (engine.recordedAt - engine.startedAt) / 1000
@@ -234,6 +252,7 @@ const main = async () => {
   printSettings({
     subscriptions: `${flags.subscriptions}, one per tenant, created ${flags.setup === "api" ? "through the REST API" : "with SQL inserts"} in ${active.setupSeconds.toFixed(1)} s`,
     deliveries: formatCount(flags.deliveries),
+    "events per publishing transaction": flags["events-per-transaction"],
     ...environmentSettings(flags),
     "engine connections to the receiver": `${engine.peakConnections} open at the peak, ${formatCount(engine.openedConnections)} opened in all`,
     "body size": `${Math.round(stored.reduce((sum, row) => sum + Buffer.byteLength(row.body), 0) / Math.max(1, stored.length))} bytes on average`

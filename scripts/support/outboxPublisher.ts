@@ -68,6 +68,12 @@ export interface OutboxPublisher {
   /** Publishes event `sequence` for `target` in one transaction. */
   publish(sequence: number, target: Target): Promise<PublishTiming>
   /**
+   * Publishes several events in one transaction, as an emit point that
+   * writes many rows at once does. Their deliveries become due together at
+   * the commit. `queued` counts the deliveries of all of them.
+   */
+  publishMany(events: ReadonlyArray<{ readonly sequence: number; readonly target: Target }>): Promise<PublishTiming>
+  /**
    * Counts the benchmark deliveries by status, leaving out the subscriptions
    * in `excluded`. With `pendingOnly`, counts only pending rows, a cheap
    * query over the partial index of pending rows.
@@ -84,11 +90,13 @@ export interface OutboxPublisher {
  * not wait for new connections.
  */
 export const connectPublisher = async (databaseUrl: string, connections: number): Promise<OutboxPublisher> => {
+  // The tracer is off, as in a service without an OTLP endpoint, where emit points run.
   const runtime = ManagedRuntime.make(
     Outbox.Default.pipe(
       Layer.provideMerge(
         PgClient.layer({ url: Redacted.make(databaseUrl), maxConnections: connections, applicationName: "saleslab-benchmark" })
-      )
+      ),
+      Layer.provideMerge(Layer.setTracerEnabled(false))
     )
   )
   const { outbox, sql } = await runtime.runPromise(Effect.all({ outbox: Outbox, sql: SqlClient.SqlClient }))
@@ -96,24 +104,30 @@ export const connectPublisher = async (databaseUrl: string, connections: number)
     Effect.forEach(Array.from({ length: connections }), () => sql`SELECT pg_sleep(0.05)`, { concurrency: "unbounded" })
   )
 
-  const publish = (sequence: number, target: Target) => {
+  const publishOne = (sequence: number, target: Target) => {
     const scorecardId = randomUUID()
+    return outbox.publish({
+      companyId: target.companyId,
+      kind: benchmarkEventKind,
+      naturalKey: scorecardId,
+      occurredAt: new Date(),
+      deliveryId: (subscriptionId) => benchmarkDeliveryId(scorecardId, subscriptionId),
+      payload: (deliveryId) => benchmarkPayload(sequence, target.companyId, deliveryId, scorecardId)
+    })
+  }
+
+  const publishMany = (events: ReadonlyArray<{ readonly sequence: number; readonly target: Target }>) => {
     const startedAt = epochNow()
     return runtime.runPromise(
-      outbox.publish({
-        companyId: target.companyId,
-        kind: benchmarkEventKind,
-        naturalKey: scorecardId,
-        occurredAt: new Date(),
-        deliveryId: (subscriptionId) => benchmarkDeliveryId(scorecardId, subscriptionId),
-        payload: (deliveryId) => benchmarkPayload(sequence, target.companyId, deliveryId, scorecardId)
-      }).pipe(
+      Effect.reduce(events, 0, (queued, event) => Effect.map(publishOne(event.sequence, event.target), (one) => queued + one)).pipe(
         sql.withTransaction,
         // The commit time is taken on the fiber that ran the transaction, before the promise settles.
         Effect.map((queued) => ({ startedAt, committedAt: epochNow(), queued }))
       )
     )
   }
+
+  const publish = (sequence: number, target: Target) => publishMany([{ sequence, target }])
 
   const statusCounts = async (options: { readonly excluded?: ReadonlyArray<string>; readonly pendingOnly?: boolean } = {}) => {
     const excluded = [...(options.excluded ?? [])]
@@ -129,5 +143,5 @@ export const connectPublisher = async (databaseUrl: string, connections: number)
   const query = <A extends object>(text: string, parameters: ReadonlyArray<unknown> = []) =>
     runtime.runPromise(sql.unsafe<A>(text, parameters as Array<unknown>))
 
-  return { publish, statusCounts, query, close: () => runtime.dispose() }
+  return { publish, publishMany, statusCounts, query, close: () => runtime.dispose() }
 }
