@@ -36,6 +36,19 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
     // sweep over thousands of subscriptions most of them wait as suspended fibers.
     const drainPermits = yield* makePermitQueue(maxAttemptsInFlight * drainsPerAttemptPermit)
 
+    // Tagging a metric builds a new key, which its registry then hashes, so
+    // the counter of each event kind and outcome is tagged once.
+    const attemptsCounters = new Map<string, typeof webhookAttempts>()
+    const attemptsCounter = (eventKind: string, outcome: string) => {
+      const key = `${eventKind} ${outcome}`
+      let counter = attemptsCounters.get(key)
+      if (counter === undefined) {
+        counter = webhookAttempts.pipe(Metric.tagged("event_kind", eventKind), Metric.tagged("outcome", outcome))
+        attemptsCounters.set(key, counter)
+      }
+      return counter
+    }
+
     const attempt = (delivery: ClaimedDelivery) =>
       Effect.gen(function*() {
         // The spans of every attempt skip `captureStackTrace`, which would
@@ -91,8 +104,7 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
           next_attempt_at: Option.getOrNull(Option.map(nextAttemptAt, (at) => at.toISOString()))
         }
         if (recorded) {
-          const byKind = Metric.tagged(webhookAttempts, "event_kind", delivery.eventKind)
-          yield* Metric.increment(Metric.tagged(byKind, "outcome", verdict.outcome))
+          yield* Metric.increment(attemptsCounter(delivery.eventKind, verdict.outcome))
         }
         if (recorded && verdict.outcome === "succeeded") {
           yield* Metric.update(webhookDeliveryLag, Math.max(0, finishedAt.getTime() - delivery.eventAt.getTime()) / 1000)

@@ -1,7 +1,7 @@
 import { Clock, Context, DefaultServices, Layer } from "effect"
 import { ClusterLive } from "../platform/Cluster.ts"
 import { Delivery } from "./Delivery.ts"
-import { DeliveryPartitionLive } from "./DeliveryPartition.ts"
+import { DeliveryPartitionLive, RunningDrains } from "./DeliveryPartition.ts"
 import { DeliveryClock } from "./DeliveryClock.ts"
 import { DeliveryStore } from "./DeliveryStore.ts"
 import { DispatcherLive } from "./Dispatcher.ts"
@@ -26,6 +26,8 @@ export const makeDeliveryEngine = <CR, E, R>(options: {
     SweeperLive.pipe(Layer.provide(Sweeper.Default))
   )
   return Layer.merge(background, Sweeper.Default).pipe(
+    // One map of running drains for the partitions and the wakers of the dispatcher and the sweeper.
+    Layer.provide(RunningDrains.layer),
     Layer.provideMerge(ClusterLive),
     // The store is built before the cluster and closed after it, so attempts
     // that finish while the cluster stops its entities are still recorded.
@@ -36,5 +38,5 @@ export const makeDeliveryEngine = <CR, E, R>(options: {
   )
 }
 
-/** The delivery engine of the service: real time and the fetch sender. */
+/** The delivery engine of the service: real time and the HTTP sender. */
 export const DeliveryEngineLive = makeDeliveryEngine({ clock: DeliveryClock.layer, sender: WebhookSender.layer })

@@ -50,6 +50,23 @@ export class EngineStopping extends Context.Tag("saleslab/DeliveryPartition/Engi
   Ref.Ref<boolean>
 >() {}
 
+/** A running drain and its request for one more pass. */
+export interface RunningDrain {
+  passRequested: boolean
+}
+
+/**
+ * The drains running on this runner, by subscription id. The partitions
+ * add and remove them, and the runner's wakers request more passes of them
+ * directly (`makeBackgroundWaker`).
+ */
+export class RunningDrains extends Context.Tag("saleslab/DeliveryPartition/RunningDrains")<
+  RunningDrains,
+  Map<string, RunningDrain>
+>() {
+  static readonly layer = Layer.sync(RunningDrains, () => new Map<string, RunningDrain>())
+}
+
 /**
  * The partition's behaviour. A `Wake` drains the named subscription: it
  * claims due deliveries in batches of at most 50 and attempts each batch in
@@ -66,8 +83,7 @@ const DeliveryPartitionEntity = DeliveryPartition.toLayer(
     const { subscriptionConcurrency } = yield* AppConfig
     const stopping = yield* EngineStopping
 
-    /** The running drains by subscription id, each with its request for one more pass. */
-    const drains = new Map<string, { passRequested: boolean }>()
+    const drains = yield* RunningDrains
 
     /**
      * Attempts one claimed batch, each attempt under one of the runner's
@@ -153,7 +169,7 @@ const DeliveryPartitionEntity = DeliveryPartition.toLayer(
      * itself from `drains` in the same step as it finds no request, so a
      * `Wake` either requests a pass of this drain or starts a new one.
      */
-    const drain = (subscriptionId: string, running: { passRequested: boolean }) =>
+    const drain = (subscriptionId: string, running: RunningDrain) =>
       Effect.gen(function*() {
         // Names the runner that works the subscription, which matters when partitions move.
         yield* logWhenEnabled(LogLevel.Debug, "Subscription drain started", { subscription_id: subscriptionId })
@@ -279,10 +295,18 @@ export const localWakesInFlight = 64
  * runner replies only when the drain ends, and a wake-up for a dead runner
  * is retried every 100 ms until the shard has a new owner. The fibers are
  * interrupted when the scope closes.
+ *
+ * A subscription whose drain runs `here`, in `drains`, gets its next pass
+ * requested in place, as its `Wake` would, with no fiber and no message
+ * through the cluster: under a backlog, nearly every notification finds
+ * its drain running. When the partition's shard has just moved away, the
+ * old drain may absorb the request as it stops, and the sweeper then wakes
+ * the subscription on its new runner.
  */
 export const makeBackgroundWakerOf = <R>(
   wake: (subscriptionId: string) => Effect.Effect<void, never, R>,
-  locate: (subscriptionId: string) => EntityPlace
+  locate: (subscriptionId: string) => EntityPlace,
+  drains: ReadonlyMap<string, RunningDrain>
 ) =>
   Effect.gen(function*() {
     const localPermits = yield* makePermitQueue(localWakesInFlight)
@@ -290,17 +314,24 @@ export const makeBackgroundWakerOf = <R>(
     const inFlight = new Set<string>()
     return (subscriptionId: string) =>
       Effect.suspend(() => {
+        const place = locate(subscriptionId)
+        const running = place === "here" ? drains.get(subscriptionId) : undefined
+        if (running !== undefined) {
+          running.passRequested = true
+          return Effect.void
+        }
         if (inFlight.has(subscriptionId)) return Effect.void
         inFlight.add(subscriptionId)
-        const send = locate(subscriptionId) === "here" ? localPermits.withPermit(wake(subscriptionId)) : wake(subscriptionId)
+        const send = place === "here" ? localPermits.withPermit(wake(subscriptionId)) : wake(subscriptionId)
         const wakeOnce = send.pipe(Effect.ensuring(Effect.sync(() => inFlight.delete(subscriptionId))))
         return Effect.asVoid(FiberSet.run(fibers, wakeOnce))
       })
   })
 
-/** `makeBackgroundWakerOf` with the cluster's `Wake` and the runner's `makeEntityLocator`. */
+/** `makeBackgroundWakerOf` with the cluster's `Wake`, the runner's `makeEntityLocator` and its `RunningDrains`. */
 export const makeBackgroundWaker = Effect.gen(function*() {
   const wake = yield* makeWaker
   const locate = yield* makeEntityLocator
-  return yield* makeBackgroundWakerOf(wake, locate)
+  const drains = yield* RunningDrains
+  return yield* makeBackgroundWakerOf(wake, locate, drains)
 })

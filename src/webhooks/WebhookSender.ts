@@ -164,7 +164,10 @@ export const postForPrefix = (request: OutboundRequest, signal?: AbortSignal): P
       })
       response.on("end", finish)
       response.on("error", fail)
-      response.on("close", () => fail(new Error("the connection closed before the response ended")))
+      // "close" follows "end" too, so the error is built only when nothing has settled.
+      response.on("close", () => {
+        if (!settled) fail(new Error("the connection closed before the response ended"))
+      })
     })
     outgoing.on("error", reject)
     outgoing.end(body)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, TestClock } from "effect"
-import { type EntityPlace, localWakesInFlight, makeBackgroundWakerOf } from "../../src/webhooks/DeliveryPartition.ts"
+import { type EntityPlace, localWakesInFlight, makeBackgroundWakerOf, type RunningDrain } from "../../src/webhooks/DeliveryPartition.ts"
 
 /** A wake-up that records its start and then waits until `release` is done. */
 const makeBlockedWake = Effect.gen(function*() {
@@ -24,7 +24,7 @@ describe("Background waker", () => {
   it.scoped("bounds local wake-ups in flight", () =>
     Effect.gen(function*() {
       const { wake, started, release } = yield* makeBlockedWake
-      const wakeInBackground = yield* makeBackgroundWakerOf(wake, placeByPrefix)
+      const wakeInBackground = yield* makeBackgroundWakerOf(wake, placeByPrefix, new Map())
       const count = localWakesInFlight * 3
       for (let index = 0; index < count; index++) yield* wakeInBackground(`local-${index}`)
       yield* settle
@@ -37,7 +37,7 @@ describe("Background waker", () => {
   it.scoped("leaves remote wake-ups unbounded", () =>
     Effect.gen(function*() {
       const { wake, started } = yield* makeBlockedWake
-      const wakeInBackground = yield* makeBackgroundWakerOf(wake, placeByPrefix)
+      const wakeInBackground = yield* makeBackgroundWakerOf(wake, placeByPrefix, new Map())
       for (let index = 0; index < localWakesInFlight; index++) yield* wakeInBackground(`local-${index}`)
       for (let index = 0; index < 10; index++) yield* wakeInBackground(`remote-${index}`)
       yield* settle
@@ -47,7 +47,7 @@ describe("Background waker", () => {
   it.scoped("keeps one wake-up per subscription", () =>
     Effect.gen(function*() {
       const { wake, started, release } = yield* makeBlockedWake
-      const wakeInBackground = yield* makeBackgroundWakerOf(wake, placeByPrefix)
+      const wakeInBackground = yield* makeBackgroundWakerOf(wake, placeByPrefix, new Map())
       yield* wakeInBackground("local-1")
       yield* wakeInBackground("local-1")
       yield* settle
@@ -59,6 +59,21 @@ describe("Background waker", () => {
       expect(started).toEqual(["local-1", "local-1"])
     }))
 
+  it.scoped("requests another pass of a drain running here, without a wake-up", () =>
+    Effect.gen(function*() {
+      const { wake, started } = yield* makeBlockedWake
+      const drains = new Map<string, RunningDrain>([["local-1", { passRequested: false }], ["remote-1", { passRequested: false }]])
+      const wakeInBackground = yield* makeBackgroundWakerOf(wake, placeByPrefix, drains)
+      yield* wakeInBackground("local-1")
+      // A drain of this runner's map that runs elsewhere now, its shard having moved, gets a wake-up as usual.
+      yield* wakeInBackground("remote-1")
+      yield* wakeInBackground("local-2")
+      yield* settle
+      expect(drains.get("local-1")!.passRequested).toBe(true)
+      expect(drains.get("remote-1")!.passRequested).toBe(false)
+      expect(started.sort()).toEqual(["local-2", "remote-1"])
+    }))
+
   it.scoped("interrupts wake-ups when scope closes", () =>
     Effect.gen(function*() {
       const { wake, started } = yield* makeBlockedWake
@@ -66,7 +81,8 @@ describe("Background waker", () => {
       const fiber = yield* Effect.forkScoped(Effect.scoped(Effect.gen(function*() {
         const wakeInBackground = yield* makeBackgroundWakerOf(
           (id) => Effect.onInterrupt(wake(id), () => Deferred.succeed(interrupted, undefined)),
-          placeByPrefix
+          placeByPrefix,
+          new Map()
         )
         yield* wakeInBackground("local-1")
         yield* settle
