@@ -70,20 +70,26 @@ export class Outbox extends Effect.Service<Outbox>()("saleslab/Outbox", {
     const publish = (event: PublishedEvent) =>
       Effect.gen(function*() {
         const now = new Date(yield* Clock.currentTimeMillis)
-        const inserted = yield* sql<{ id: string }>`
-          INSERT INTO events (id, company_id, kind, natural_key, occurred_at)
-          VALUES (${randomUUID()}, ${event.companyId}, ${event.kind}, ${event.naturalKey}, ${event.occurredAt})
-          ON CONFLICT (company_id, kind, natural_key) DO NOTHING
-          RETURNING id`
-        const eventId = inserted[0]?.id
+        // One statement records the event and finds its subscriptions: no
+        // row when the event was already published, and one row without a
+        // subscription when no subscription matches.
+        const matched = yield* sql<{ event_id: string; subscription_id: string | null }>`
+          WITH inserted AS (
+            INSERT INTO events (id, company_id, kind, natural_key, occurred_at)
+            VALUES (${randomUUID()}, ${event.companyId}, ${event.kind}, ${event.naturalKey}, ${event.occurredAt})
+            ON CONFLICT (company_id, kind, natural_key) DO NOTHING
+            RETURNING id
+          )
+          SELECT inserted.id AS event_id, s.id AS subscription_id
+          FROM inserted
+          LEFT JOIN webhook_subscriptions s
+            ON s.company_id = ${event.companyId}
+            AND s.status = 'active'
+            AND s.deleted_at IS NULL
+            AND (cardinality(s.event_kinds) = 0 OR ${event.kind} = ANY(s.event_kinds))`
+        const eventId = matched[0]?.event_id
         if (eventId === undefined) return 0
-
-        const subscriptions = yield* sql<{ id: string }>`
-          SELECT id FROM webhook_subscriptions
-          WHERE company_id = ${event.companyId}
-            AND status = 'active'
-            AND deleted_at IS NULL
-            AND (cardinality(event_kinds) = 0 OR ${event.kind} = ANY(event_kinds))`
+        const subscriptions = matched.flatMap(({ subscription_id }) => subscription_id === null ? [] : [{ id: subscription_id }])
         if (subscriptions.length === 0) return 0
 
         const rows = subscriptions.map(({ id }) => {
@@ -100,12 +106,18 @@ export class Outbox extends Effect.Service<Outbox>()("saleslab/Outbox", {
             event_at: event.occurredAt
           }
         })
-        const queued = yield* sql<{ subscription_id: string }>`
-          INSERT INTO webhook_deliveries ${sql.insert(rows)}
-          ON CONFLICT (subscription_id, delivery_id) DO NOTHING
-          RETURNING subscription_id`
-        yield* notify(queued.map((row) => row.subscription_id))
-        return queued.length
+        // The same statement queues the deliveries and notifies each of
+        // their subscriptions once.
+        const queued = yield* sql<{ subscription_id: string; deliveries: number }>`
+          WITH queued AS (
+            INSERT INTO webhook_deliveries ${sql.insert(rows)}
+            ON CONFLICT (subscription_id, delivery_id) DO NOTHING
+            RETURNING subscription_id
+          )
+          SELECT subscription_id, count(*)::int AS deliveries, pg_notify(${deliveryChannel}, subscription_id)
+          FROM queued
+          GROUP BY subscription_id`
+        return queued.reduce((total, row) => total + row.deliveries, 0)
       }).pipe(withSpanWhenTracing("Outbox.publish", { attributes: { kind: event.kind, companyId: event.companyId } }))
 
     /**

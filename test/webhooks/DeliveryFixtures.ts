@@ -8,7 +8,7 @@ import { Outbox } from "../../src/webhooks/Outbox.ts"
 import { WebhookSender } from "../../src/webhooks/WebhookSender.ts"
 import { ShiftedClockLive } from "../support/ShiftedClock.ts"
 
-/** The engine on the shifted clock and the real fetch sender. */
+/** The engine on the shifted clock and the real HTTP sender. */
 export const TestEngineLive = makeDeliveryEngine({ clock: ShiftedClockLive, sender: WebhookSender.layer })
 
 /** A subscription id in the service's format. */
