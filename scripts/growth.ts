@@ -11,7 +11,8 @@
  * tenant of its own. Counts up to 1,000 are created through the REST API
  * and larger ones with SQL inserts, unless `--setup` selects one method. A warm-up publishes one event
  * to every subscription, so that every subscription has had a delivery
- * before the measured run. Then events are published through the project's `Outbox` from
+ * before the measured run, and at least `--warmup-events` events in all,
+ * round-robin, so that a small count warms the service up as long. Then events are published through the project's `Outbox` from
  * this process, open-loop at `--rate`, round-robin over the subscriptions.
  * The baseline is the run with the smallest count, and the round trip of a
  * bare POST at the same rate is measured once for reference. All traffic
@@ -23,6 +24,7 @@ import { type BenchEnvironment, environmentFlags, environmentOptions, environmen
 import { type BaselinePhase, commitToArrival, describeLatency, EventBook, postAtRate, publishAtRate, type PublishPhase, waitForArrivals, waitForRecords } from "./support/loadPhase.ts"
 import { readFlags } from "./support/options.ts"
 import {
+  formatCount,
   formatMs,
   formatRate,
   formatRatio,
@@ -48,6 +50,13 @@ const flags = readFlags("bench:growth", {
   rate: { kind: "integer", default: 100, min: 1, max: 5000, description: "events per second over all subscriptions" },
   duration: { kind: "integer", default: 30, min: 1, max: 600, description: "seconds of the measured run at each count" },
   "warmup-rate": { kind: "integer", default: 200, min: 0, max: 5000, description: "events per second of the warm-up, one event per subscription; 0 skips it" },
+  "warmup-events": {
+    kind: "integer",
+    default: 2_000,
+    min: 0,
+    max: 1_000_000,
+    description: "minimum number of warm-up events, round-robin over the subscriptions, when there are fewer subscriptions"
+  },
   "max-rss": {
     kind: "integer",
     default: 4000,
@@ -57,7 +66,7 @@ const flags = readFlags("bench:growth", {
   },
   "warmup-timeout": { kind: "integer", default: 600, min: 1, max: 3600, description: "seconds to wait for the warm-up's deliveries" },
   "baseline-duration": { kind: "integer", default: 10, min: 1, max: 600, description: "seconds of bare POSTs at the rate, measured once" },
-  "flat-tolerance": { kind: "integer", default: 20, min: 0, max: 1000, description: "percent by which P99 may exceed the P99 at the smallest count and still count as flat" },
+  "flat-tolerance": { kind: "integer", default: 20, min: 0, max: 1000, description: "percent by which P99 may differ from the P99 at the smallest count, either way, and still count as flat" },
   setup: {
     kind: "choice",
     default: "auto" as SetupMethod | "auto",
@@ -145,14 +154,15 @@ const measureCount = async (timed: TimedReceiver, book: EventBook, count: number
 
     let rssWarmupMax = Number.NaN
     if (flags["warmup-rate"] > 0) {
-      progress(`Warming up: one event to each of the ${count} subscriptions at ${flags["warmup-rate"]}/s`)
+      const warmupEvents = Math.max(count, flags["warmup-events"])
+      progress(`Warming up: ${formatCount(warmupEvents)} events over the ${count} subscriptions at ${flags["warmup-rate"]}/s`)
       const warmupSampler = sampleRss(active.service.pid)
       const warmup = await publishAtRate({
         publisher: active.publisher,
         book,
         targets: active.subscriptions,
         rate: flags["warmup-rate"],
-        durationSeconds: count / flags["warmup-rate"],
+        durationSeconds: warmupEvents / flags["warmup-rate"],
         shouldStop: stopped
       })
       await waitForArrivals(timed, warmup.records, flags["warmup-timeout"] * 1000, undefined, stopped)
@@ -250,7 +260,9 @@ const main = async () => {
   console.log("")
   printSettings({
     "offered rate": `${flags.rate}/s over all subscriptions, for ${flags.duration} s at each count`,
-    "warm-up": flags["warmup-rate"] > 0 ? `one event per subscription at ${flags["warmup-rate"]}/s` : "none",
+    "warm-up": flags["warmup-rate"] > 0
+      ? `one event per subscription, and at least ${formatCount(flags["warmup-events"])} events, at ${flags["warmup-rate"]}/s`
+      : "none",
     ...environmentSettings(flags),
     "receiver clock offset, subtracted from arrivals": `${formatMs(receiver.offsetAtStart.offsetMs)} ms (IPC round trip ${formatMs(receiver.offsetAtStart.roundTripMs)} ms)`,
     "RSS": "VmRSS of the service's Node process, sampled every 200 ms in the warm-up and from the first publish of the run to its last record"
