@@ -86,6 +86,20 @@ describe("WebhookSender", () => {
       expect(report.result._tag).toBe("TimedOut")
     }).pipe(Effect.provide(SenderLive)))
 
+  it.scopedLive("waits for a response that comes after the pool's idle timeout, within the delivery timeout", () =>
+    Effect.gen(function*() {
+      const receiver = yield* Receiver
+      // The pool closes connections idle for 4 s; a busy one must stay open.
+      yield* receiver.enqueue(respond(200, "late but in time", 4_500))
+      const report = yield* post("/slow-but-in-time")
+      expect(report.result).toEqual({ _tag: "Response", statusCode: 200, location: undefined, responseBody: "late but in time" })
+    }).pipe(
+      Effect.provide(WebhookSender.layer.pipe(
+        Layer.provideMerge(Receiver.layer),
+        Layer.provide(AppConfig.layerTest({ deliveryTimeout: Duration.seconds(8) }))
+      ))
+    ))
+
   it.scopedLive("reports a reset connection", () =>
     Effect.gen(function*() {
       const receiver = yield* Receiver
