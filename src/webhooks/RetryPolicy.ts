@@ -85,7 +85,7 @@ export class EndpointFailed extends Data.TaggedError("EndpointFailed")<{ readonl
 export class DeliveryTimedOut extends Data.TaggedError("DeliveryTimedOut")<{ readonly timeout: Duration.Duration }> {
   readonly retryable = true
   override get message() {
-    return `The endpoint did not respond within ${Duration.toMillis(this.timeout)} ms, so the request was aborted.`
+    return `The endpoint did not complete its response within ${Duration.toMillis(this.timeout)} ms, so the request was aborted.`
   }
 }
 
@@ -93,7 +93,7 @@ export class DeliveryTimedOut extends Data.TaggedError("DeliveryTimedOut")<{ rea
 export class EndpointUnreachable extends Data.TaggedError("EndpointUnreachable")<{ readonly reason: string }> {
   readonly retryable = true
   override get message() {
-    return `The request failed before a response arrived: ${this.reason}`
+    return `The request failed before a complete response arrived: ${this.reason}`
   }
 }
 

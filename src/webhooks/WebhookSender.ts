@@ -147,10 +147,12 @@ export const postForPrefix = (request: OutboundRequest, signal?: AbortSignal): P
           responseBody: Buffer.concat(chunks).toString("utf8").replaceAll("\u0000", "\uFFFD")
         })
       }
+      // A body cut off after the status line names the status, which the rejection would lose.
       const fail = (cause: unknown) => {
         if (settled) return
         settled = true
-        reject(cause)
+        const detail = cause instanceof Error && cause.message !== "" ? ` (${cause.message})` : ""
+        reject(new Error(`the connection closed after the status line (HTTP ${response.statusCode}), before the body ended${detail}`))
       }
       response.on("data", (chunk: Buffer) => {
         if (settled) return
@@ -166,7 +168,7 @@ export const postForPrefix = (request: OutboundRequest, signal?: AbortSignal): P
       response.on("error", fail)
       // "close" follows "end" too, so the error is built only when nothing has settled.
       response.on("close", () => {
-        if (!settled) fail(new Error("the connection closed before the response ended"))
+        if (!settled) fail(undefined)
       })
     })
     outgoing.on("error", reject)

@@ -174,7 +174,7 @@ layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("Delivery
       expect(pending.next_attempt_at).not.toBeNull()
       const [attempt] = yield* attemptRows(deliveryId)
       expect(attempt!.outcome).toBe("retry")
-      expect(attempt!.error).toContain("did not respond within 1000 ms")
+      expect(attempt!.error).toContain("did not complete its response within 1000 ms")
       expect(attempt!.duration_ms).toBeGreaterThanOrEqual(950)
       expect(attempt!.duration_ms).toBeLessThan(3000)
     }).pipe(Effect.provide(Receiver.layer)))
@@ -191,7 +191,7 @@ layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("Delivery
       const [attempt] = yield* attemptRows(deliveryId)
       expect(attempt!.outcome).toBe("retry")
       expect(attempt!.status_code).toBeNull()
-      expect(attempt!.error).toContain("before a response")
+      expect(attempt!.error).toContain("before a complete response")
 
       yield* advanceAndSweep("61 seconds")
       const delivered = yield* awaitDelivery(deliveryId, (row) => row.status === "succeeded")

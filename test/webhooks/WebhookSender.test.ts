@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer } from "effect"
 import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
+import { type AddressInfo, createServer as createNetServer, type Server } from "node:net"
 import { AppConfig } from "../../src/platform/AppConfig.ts"
 import { WebhookSender } from "../../src/webhooks/WebhookSender.ts"
 import { Receiver, redirect, reset, respond, stall } from "../support/Receiver.ts"
@@ -108,6 +108,30 @@ describe("WebhookSender", () => {
       expect(report.result._tag).toBe("ConnectionFailed")
       if (report.result._tag !== "ConnectionFailed") return
       expect(report.result.reason.length).toBeGreaterThan(0)
+    }).pipe(Effect.provide(SenderLive)))
+
+  it.scopedLive("reports a body cut off after the status line, naming the status", () =>
+    Effect.gen(function*() {
+      // Announces 100 bytes, sends 50 and closes the connection.
+      const server = yield* Effect.acquireRelease(
+        Effect.async<Server>((resume) => {
+          const listening = createNetServer((socket) => {
+            socket.once("data", () => {
+              socket.end(`HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n${"x".repeat(50)}`)
+            })
+          })
+          listening.listen(0, "127.0.0.1", () => resume(Effect.succeed(listening)))
+        }),
+        (listening) => Effect.async<void>((resume) => {
+          listening.close(() => resume(Effect.void))
+        })
+      )
+      const sender = yield* WebhookSender
+      const { port } = server.address() as AddressInfo
+      const report = yield* sender.send({ url: `http://127.0.0.1:${port}/cut`, headers: {}, body: "{}" })
+      expect(report.result._tag).toBe("ConnectionFailed")
+      if (report.result._tag !== "ConnectionFailed") return
+      expect(report.result.reason).toContain("after the status line (HTTP 200), before the body ended")
     }).pipe(Effect.provide(SenderLive)))
 
   it.scopedLive("reports a refused connection", () =>
