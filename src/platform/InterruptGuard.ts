@@ -9,8 +9,8 @@ export const repeatWindowMs = 2_000
  * Maximum time the shutdown may take after the first SIGINT before the
  * process exits anyway. The shutdown itself waits at most 30 s for the
  * delivery engine's entities and the delivery timeout for an attempt.
- * A terminal's Ctrl-C also stops the embedded PostgreSQL at once, and with
- * the database gone, a shutdown under load was seen to wait for good.
+ * It bounds waits that no check here foresees, such as on a database that
+ * stopped answering.
  */
 export const shutdownDeadlineMs = 45_000
 
@@ -32,15 +32,39 @@ export const makeInterruptListener = (now: () => number, exit: (code: number) =>
   }
 }
 
-/** Writes one error line in the service's JSON log format and exits with 1. */
-const exitAfterDeadline = (deadlineMs: number) => {
-  const line = {
-    message: `Shutdown did not finish within ${deadlineMs / 1000} s of the SIGINT; exiting`,
-    logLevel: "ERROR",
-    timestamp: new Date().toISOString()
+/** Writes one line in the service's JSON log format and exits with `code`. */
+const exitWithLine = (logLevel: "INFO" | "ERROR", message: string, code: number) => {
+  process.stdout.write(`${JSON.stringify({ message, logLevel, timestamp: new Date().toISOString() })}\n`)
+  process.exit(code)
+}
+
+/** Interval at which a shutdown after a SIGINT checks whether the embedded PostgreSQL still runs. */
+export const serverCheckIntervalMs = 200
+
+/** The process of the embedded PostgreSQL while it serves the service, as `watchEmbeddedServer` set it. */
+let embeddedServerPid: number | undefined
+
+/**
+ * Names the process of the embedded PostgreSQL that the service uses, or
+ * none once the service stops it itself. The embedded server runs in the
+ * service's process group, so a terminal's Ctrl-C stops it together with
+ * the service. With the database gone, nothing that the shutdown still
+ * does can be recorded, and @effect/cluster's storage then waits on dead
+ * connections until the deadline. So a shutdown after a SIGINT ends at
+ * once when this process has exited. Deliveries whose attempts were in
+ * flight are sent again after the next start, as after a crash.
+ */
+export const watchEmbeddedServer = (pid: number | undefined): void => {
+  embeddedServerPid = pid
+}
+
+const isRunning = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"
   }
-  process.stdout.write(`${JSON.stringify(line)}\n`)
-  process.exit(1)
 }
 
 /**
@@ -50,11 +74,21 @@ const exitAfterDeadline = (deadlineMs: number) => {
  * the attempts in flight are recorded. A SIGINT after `repeatWindowMs` still
  * exits at once, for an operator who presses Ctrl-C again to force the stop.
  * A shutdown still running `deadlineMs` after the first SIGINT is ended
- * with exit code 1. The timer does not keep the process alive.
+ * with exit code 1, and one whose embedded PostgreSQL has exited
+ * (`watchEmbeddedServer`) is ended at once with 130. The timers do not
+ * keep the process alive.
  */
 export const installInterruptGuard = (deadlineMs: number = shutdownDeadlineMs): void => {
   const startDeadline = () => {
-    setTimeout(() => exitAfterDeadline(deadlineMs), deadlineMs).unref()
+    setTimeout(
+      () => exitWithLine("ERROR", `Shutdown did not finish within ${deadlineMs / 1000} s of the SIGINT; exiting`, 1),
+      deadlineMs
+    ).unref()
+    setInterval(() => {
+      const pid = embeddedServerPid
+      if (pid === undefined || isRunning(pid)) return
+      exitWithLine("INFO", "The embedded PostgreSQL stopped with the SIGINT, so nothing more can be recorded; exiting", 130)
+    }, serverCheckIntervalMs).unref()
   }
   process.on("SIGINT", makeInterruptListener(Date.now, (code) => process.exit(code), startDeadline))
 }

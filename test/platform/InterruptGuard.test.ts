@@ -30,6 +30,40 @@ describe("InterruptGuard", () => {
       expect(output).toContain("Shutdown did not finish within 0.3 s of the SIGINT")
     }))
 
+  it.live("exits at once when the embedded server stops after a SIGINT", () =>
+    Effect.gen(function*() {
+      // The child process plays the embedded server, and the interval a shutdown that waits on it.
+      const { code, output } = yield* runModuleScript([
+        "const { spawn } = await import('node:child_process')",
+        "const { installInterruptGuard, watchEmbeddedServer } = await import('./src/platform/InterruptGuard.ts')",
+        "const server = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' })",
+        "watchEmbeddedServer(server.pid)",
+        "installInterruptGuard(60000)",
+        "setInterval(() => {}, 1000)",
+        "process.kill(process.pid, 'SIGINT')",
+        "setTimeout(() => { console.log('stopping the server'); server.kill('SIGKILL') }, 500)"
+      ]).pipe(Effect.timeout("20 seconds"))
+      expect(code).toBe(130)
+      expect(output).toContain("stopping the server")
+      expect(output).toContain("The embedded PostgreSQL stopped with the SIGINT, so nothing more can be recorded; exiting")
+    }))
+
+  it.live("keeps waiting while the embedded server runs", () =>
+    Effect.gen(function*() {
+      const { code, output } = yield* runModuleScript([
+        "const { spawn } = await import('node:child_process')",
+        "const { installInterruptGuard, watchEmbeddedServer } = await import('./src/platform/InterruptGuard.ts')",
+        "const server = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' })",
+        "watchEmbeddedServer(server.pid)",
+        "installInterruptGuard(1500)",
+        "setInterval(() => {}, 1000)",
+        "process.on('exit', () => server.kill('SIGKILL'))",
+        "process.kill(process.pid, 'SIGINT')"
+      ]).pipe(Effect.timeout("20 seconds"))
+      expect(code).toBe(1)
+      expect(output).toContain("Shutdown did not finish within 1.5 s of the SIGINT")
+    }))
+
   it("starts deadline on first SIGINT", () => {
     let clock = 0
     let started = 0
