@@ -118,8 +118,11 @@ const httpsAgent = new https.Agent({ keepAlive: true, timeout: idleConnectionTim
 /**
  * POSTs `request` over a pooled keep-alive connection. Resolves with the
  * status, the `Location` header and the first `responseBodyLimit` bytes of
- * the body. A longer body is cut off by closing the connection. Redirects
- * are never followed. Rejects when the connection fails or `signal` aborts.
+ * the body. A longer body is cut off by closing the connection. NUL
+ * characters become U+FFFD because PostgreSQL text cannot store them, and
+ * so do bytes cut in the middle of a UTF-8 sequence. Redirects are never
+ * followed. Rejects when the connection fails, when the body ends early, or
+ * when `signal` aborts.
  * The benchmark scripts post their baseline requests with it too, so that
  * the engine and its baseline use the same client.
  */
@@ -147,7 +150,7 @@ export const postForPrefix = (request: OutboundRequest, signal?: AbortSignal): P
           responseBody: Buffer.concat(chunks).toString("utf8").replaceAll("\u0000", "\uFFFD")
         })
       }
-      // A body cut off after the status line names the status, which the rejection would lose.
+      // A body that ends early is reported with the status, which the rejection would otherwise lose.
       const fail = (cause: unknown) => {
         if (settled) return
         settled = true
