@@ -1,5 +1,5 @@
 import { PgClient } from "@effect/sql-pg"
-import { Clock, Data, Deferred, Duration, Effect, Exit, Layer, Metric, Option, Queue, Redacted } from "effect"
+import { Cause, Clock, Data, Deferred, Duration, Effect, Exit, Layer, Metric, Option, Queue, Redacted } from "effect"
 import { randomUUID } from "node:crypto"
 import pg from "pg"
 import { AppConfig } from "../platform/AppConfig.ts"
@@ -43,6 +43,13 @@ class ListenConnectionLost extends Data.TaggedError("ListenConnectionLost")<{
     return `The delivery LISTEN connection was lost: ${this.reason}.`
   }
 }
+
+/** SQLSTATE with which PostgreSQL ends a session at its shutdown or for `pg_terminate_backend` (`admin_shutdown`). */
+const adminShutdownCode = "57P01"
+
+/** Whether PostgreSQL ended the LISTEN session itself: at its shutdown, or by `pg_terminate_backend`. */
+const closedForServerShutdown = (cause: Cause.Cause<ListenConnectionLost>) =>
+  Option.exists(Cause.failureOption(cause), (lost) => (lost.cause as { code?: unknown } | undefined)?.code === adminShutdownCode)
 
 /** node-postgres options for one connection to the server of `config`, which `PgClient.make` completed from its URL. */
 const connectionOptions = (config: PgClient.PgClientConfig): pg.ClientConfig => {
@@ -184,10 +191,18 @@ export const DispatcherLive = Layer.scopedDiscard(
         failures += 1
         const delay = Duration.min(Duration.times(firstReconnectDelay, 2 ** (failures - 1)), maxReconnectDelay)
 
-        const log = failures <= warnedFailures || failures % repeatLogEvery === 0 ? Effect.logWarning : Effect.logDebug
-        yield* log("Delivery LISTEN connection lost; reconnecting", ...(Exit.isFailure(exit) ? [exit.cause] : [])).pipe(
-          Effect.annotateLogs({ channel: deliveryChannel, attempt: failures, retry_in: Duration.format(delay) })
-        )
+        const annotations = { channel: deliveryChannel, attempt: failures, retry_in: Duration.format(delay) }
+        if (Exit.isFailure(exit) && closedForServerShutdown(exit.cause)) {
+          // Expected when PostgreSQL stops, restarts or an administrator ends the session, so one line without a stack trace is enough.
+          yield* Effect.logInfo("PostgreSQL ended the delivery LISTEN session, as at its shutdown or by an administrator; reconnecting").pipe(
+            Effect.annotateLogs(annotations)
+          )
+        } else {
+          const log = failures <= warnedFailures || failures % repeatLogEvery === 0 ? Effect.logWarning : Effect.logDebug
+          yield* log("Delivery LISTEN connection lost; reconnecting", ...(Exit.isFailure(exit) ? [exit.cause] : [])).pipe(
+            Effect.annotateLogs(annotations)
+          )
+        }
         yield* Effect.sleep(delay)
       }
     })

@@ -1,18 +1,25 @@
 import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
-import { Duration, Effect, Layer, Schedule } from "effect"
+import { Duration, Effect, Layer, Logger, Schedule } from "effect"
 import { Outbox } from "../../src/webhooks/Outbox.ts"
 import { Receiver } from "../support/Receiver.ts"
 import { ClockOffsetLive } from "../support/ShiftedClock.ts"
 import { TestDatabaseLive } from "../support/TestDatabase.ts"
 import { awaitDelivery, createSubscription, queueDelivery, TestEngineLive, testSettings } from "./DeliveryFixtures.ts"
 
+/** Every log line of the suite's engine, as level and message. */
+const logLines: Array<{ readonly level: string; readonly message: unknown }> = []
+const CapturedLogsLive = Logger.add(Logger.make(({ logLevel, message }) => {
+  logLines.push({ level: logLevel.label, message: Array.isArray(message) ? message[0] : message })
+}))
+
 // Sweeps only at start-up, so a delivery queued later is sent only if its notification arrives.
 const SuiteLive = TestEngineLive.pipe(
   Layer.provideMerge(Layer.mergeAll(Outbox.Default, Receiver.layer)),
   Layer.provideMerge(ClockOffsetLive),
   Layer.provideMerge(TestDatabaseLive),
-  Layer.provideMerge(testSettings({ listenProbeInterval: Duration.seconds(1) }))
+  Layer.provideMerge(testSettings({ listenProbeInterval: Duration.seconds(1) })),
+  Layer.provide(CapturedLogsLive)
 )
 
 /** Backend process ids of the connections that LISTEN on the delivery channel. */
@@ -51,6 +58,10 @@ layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("Dispatch
         Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo("20 seconds")))
       )
       expect(after[0]).not.toBe(before[0])
+      // The server ended the session itself, which is logged as one line without a warning.
+      const ended = "PostgreSQL ended the delivery LISTEN session, as at its shutdown or by an administrator; reconnecting"
+      expect(logLines).toContainEqual({ level: "INFO", message: ended })
+      expect(logLines.filter((line) => line.message === "Delivery LISTEN connection lost; reconnecting")).toEqual([])
 
       const subscription = yield* createSubscription(`${receiver.url}/second`)
       const deliveryId = yield* queueDelivery(subscription)
