@@ -1,4 +1,4 @@
-import { Deferred, Effect, Exit, Queue, type Scope } from "effect"
+import { Deferred, Effect, Exit, FiberId, Queue, type Scope } from "effect"
 
 /** Options of `makeBatcher`. */
 export interface BatcherOptions<A, B, E> {
@@ -80,11 +80,11 @@ export const makeBatcher = <A, B, E>(
     )
     for (let i = 0; i < options.concurrency; i++) yield* Effect.forkScoped(worker)
 
+    // Built with the unsafe constructors in one step, because every
+    // delivery's claim and record pass through here.
     return (item: A) =>
-      Effect.gen(function*() {
-        if (yield* Queue.isShutdown(queue)) return yield* Effect.dieMessage("The batcher is closed.")
-        const result = yield* Deferred.make<B, E>()
-        yield* Queue.offer(queue, { item, result })
-        return yield* Deferred.await(result)
+      Effect.suspend(() => {
+        const result = Deferred.unsafeMake<B, E>(FiberId.none)
+        return Queue.unsafeOffer(queue, { item, result }) ? Deferred.await(result) : Effect.dieMessage("The batcher is closed.")
       })
   })

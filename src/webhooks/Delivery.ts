@@ -1,8 +1,9 @@
-import { Duration, Effect, LogLevel, Metric, Option } from "effect"
+import { Duration, Effect, FiberRef, LogLevel, Metric, Option } from "effect"
+import type * as Tracer from "effect/Tracer"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { webhookAttemptDuration, webhookAttempts, webhookDeliveryLag } from "../platform/Metrics.ts"
 import { makePermitQueue } from "../platform/PermitQueue.ts"
-import { annotateSpanWhenTracing, logWhenEnabled, withSpanWhenTracing } from "../platform/Spans.ts"
+import { logWhenEnabled } from "../platform/Spans.ts"
 import { currentDate, DeliveryClock } from "./DeliveryClock.ts"
 import { type ClaimedDelivery, DeliveryStore, recordAllowance } from "./DeliveryStore.ts"
 import { judgeAttempt } from "./RetryPolicy.ts"
@@ -49,7 +50,15 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
       return counter
     }
 
+    /** `Effect.withSpan` when `traced`, and the effect unchanged otherwise. */
+    const phase = (traced: boolean, name: string, options: Tracer.SpanOptions) =>
+    <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => traced ? Effect.withSpan(self, name, options) : self
+
+    // The tracer's state is read once per attempt, as every phase of the attempt needs it.
     const attempt = (delivery: ClaimedDelivery) =>
+      Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (traced) => runAttempt(delivery, traced))
+
+    const runAttempt = (delivery: ClaimedDelivery, traced: boolean) =>
       Effect.gen(function*() {
         // The spans of every attempt skip `captureStackTrace`, which would
         // allocate an `Error` per span for a source location that is never read.
@@ -68,10 +77,10 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
           return
         }
         const headers = yield* Effect.sync(() => deliveryHeaders(delivery)).pipe(
-          withSpanWhenTracing("Delivery.sign", { attributes, captureStackTrace: false })
+          phase(traced, "Delivery.sign", { attributes, captureStackTrace: false })
         )
         const report = yield* sender.send({ url: delivery.url, headers, body: delivery.body }).pipe(
-          withSpanWhenTracing("Delivery.send", { attributes, captureStackTrace: false })
+          phase(traced, "Delivery.send", { attributes, captureStackTrace: false })
         )
 
         const verdict = judgeAttempt(attemptNumber, report.result)
@@ -80,8 +89,10 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
         const nextAttemptAt = Option.map(verdict.retryAfter, (delay) => new Date(finishedAt.getTime() + Duration.toMillis(delay)))
         const statusCode = statusCodeOf(report.result)
         const error = Option.map(verdict.error, (failure) => failure.message)
-        yield* annotateSpanWhenTracing("webhook.outcome", verdict.outcome)
-        if (Option.isSome(statusCode)) yield* annotateSpanWhenTracing("http.response.status_code", statusCode.value)
+        if (traced) {
+          yield* Effect.annotateCurrentSpan("webhook.outcome", verdict.outcome)
+          if (Option.isSome(statusCode)) yield* Effect.annotateCurrentSpan("http.response.status_code", statusCode.value)
+        }
 
         const recorded = yield* store.recordAttempt({
           delivery,
@@ -92,7 +103,7 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
           error,
           outcome: verdict.outcome,
           nextAttemptAt
-        }).pipe(withSpanWhenTracing("Delivery.record", { attributes, captureStackTrace: false }))
+        }).pipe(phase(traced, "Delivery.record", { attributes, captureStackTrace: false }))
 
         const annotations = {
           ...ids,
@@ -122,7 +133,7 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
           yield* Effect.logWarning("Delivery attempt finished").pipe(Effect.annotateLogs(annotations))
         }
       }).pipe(
-        withSpanWhenTracing("Delivery.attempt", {
+        phase(traced, "Delivery.attempt", {
           captureStackTrace: false,
           attributes: {
             "webhook.subscription_id": delivery.subscriptionId,

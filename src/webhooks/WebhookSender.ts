@@ -70,12 +70,16 @@ const makeHttpSender = Effect.gen(function*() {
   const timeoutMs = Duration.toMillis(timeout)
 
   /**
-   * Sends one request and reads the start of its response. A timer of its
-   * own aborts the request or the body read at the timeout, which spares
-   * each attempt a timeout fiber. Interruption aborts it as well.
+   * Sends one request, reads the start of its response and times the whole
+   * on the monotonic clock. A timer of its own aborts the request or the
+   * body read at the timeout, which spares each attempt a timeout fiber.
+   * Interruption aborts it as well.
    */
-  const post = (request: OutboundRequest) =>
-    Effect.async<SendResult>((resume) => {
+  const send = (request: OutboundRequest) =>
+    Effect.async<SendReport>((resume) => {
+      const startedAt = performance.now()
+      const report = (result: SendResult) =>
+        resume(Effect.succeed({ result, durationMs: Math.round(performance.now() - startedAt) }))
       const controller = new AbortController()
       let timedOut = false
       const timer = setTimeout(() => {
@@ -83,23 +87,15 @@ const makeHttpSender = Effect.gen(function*() {
         controller.abort()
       }, timeoutMs)
       postForPrefix(request, controller.signal).then(
-        (result) => resume(Effect.succeed(result)),
+        report,
         (cause: unknown) =>
-          resume(Effect.succeed(
-            timedOut ? { _tag: "TimedOut", timeout } : { _tag: "ConnectionFailed", reason: describeError(cause) }
-          ))
+          report(timedOut ? { _tag: "TimedOut", timeout } : { _tag: "ConnectionFailed", reason: describeError(cause) })
       ).finally(() => clearTimeout(timer))
       return Effect.sync(() => {
         clearTimeout(timer)
         controller.abort()
       })
     })
-
-  const send = (request: OutboundRequest) =>
-    post(request).pipe(
-      Effect.timed,
-      Effect.map(([elapsed, result]) => ({ result, durationMs: Math.round(Duration.toMillis(elapsed)) }))
-    )
 
   return { send }
 })
