@@ -20,9 +20,9 @@ export interface SignableDelivery {
 }
 
 /**
- * Returns the headers the engine sets on a delivery attempt. Node's fetch
- * adds only its transport headers (`host`, `content-length`, `connection`,
- * `accept` and similar), so these five are the whole application header set.
+ * Returns the headers the engine sets on a delivery attempt. The sender
+ * (`node:http`) adds only its transport headers (`host`, `content-length`
+ * and `connection`), so these five are the whole application header set.
  */
 export const deliveryHeaders = (delivery: SignableDelivery): Record<string, string> => ({
   "content-type": "application/json",
