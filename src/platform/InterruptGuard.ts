@@ -10,7 +10,7 @@ export const repeatWindowMs = 2_000
  * process exits anyway. The shutdown itself waits at most 30 s for the
  * delivery engine's entities and the delivery timeout for an attempt.
  * It bounds waits that no check here foresees, such as on a database that
- * stopped answering.
+ * stopped responding.
  */
 export const shutdownDeadlineMs = 45_000
 

@@ -2,19 +2,24 @@ import { Effect, FiberRef, LogLevel } from "effect"
 import type * as Tracer from "effect/Tracer"
 
 /**
- * `Effect.withSpan` when the tracer is enabled, and `self` unchanged when it
- * is not. A span costs far more than a no-op check: Effect copies the
- * fiber's context and fiber references for each one, which on the delivery
- * path allocated several hundred kilobytes per delivery.
+ * Wraps `self` in `Effect.withSpan` when `traced` is true, for code that has
+ * read the tracer's state once for several spans.
+ */
+export const withSpanIf = (traced: boolean, name: string, options: Tracer.SpanOptions) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => traced ? Effect.withSpan(self, name, options) : self
+
+/**
+ * Wraps `self` in `Effect.withSpan` when the tracer is enabled, and returns
+ * it unchanged when it is not. A span costs far more than that check:
+ * Effect copies the fiber's context and fiber references for each one,
+ * which on the delivery path allocated several hundred kilobytes per
+ * delivery.
  */
 export const withSpanWhenTracing = (name: string, options: Tracer.SpanOptions) =>
 <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(
-    FiberRef.get(FiberRef.currentTracerEnabled),
-    (enabled) => enabled ? Effect.withSpan(self, name, options) : self
-  )
+  Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (enabled) => withSpanIf(enabled, name, options)(self))
 
-/** `Effect.annotateCurrentSpan` when the tracer is enabled, and nothing when it is not. */
+/** Annotates the current span when the tracer is enabled, and does nothing when it is not. */
 export const annotateSpanWhenTracing = (key: string, value: unknown): Effect.Effect<void> =>
   Effect.flatMap(
     FiberRef.get(FiberRef.currentTracerEnabled),

@@ -1,9 +1,8 @@
 import { Duration, Effect, FiberRef, LogLevel, Metric, Option } from "effect"
-import type * as Tracer from "effect/Tracer"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { webhookAttemptDuration, webhookAttempts, webhookDeliveryLag } from "../platform/Metrics.ts"
 import { makePermitQueue } from "../platform/PermitQueue.ts"
-import { logWhenEnabled } from "../platform/Spans.ts"
+import { logWhenEnabled, withSpanIf } from "../platform/Spans.ts"
 import { currentDate, DeliveryClock } from "./DeliveryClock.ts"
 import { type ClaimedDelivery, DeliveryStore, recordAllowance } from "./DeliveryStore.ts"
 import { judgeAttempt } from "./RetryPolicy.ts"
@@ -50,11 +49,7 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
       return counter
     }
 
-    /** `Effect.withSpan` when `traced`, and the effect unchanged otherwise. */
-    const phase = (traced: boolean, name: string, options: Tracer.SpanOptions) =>
-    <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => traced ? Effect.withSpan(self, name, options) : self
-
-    // The tracer's state is read once per attempt, as every phase of the attempt needs it.
+    // The tracer's state is read once per attempt, because every phase needs it.
     const attempt = (delivery: ClaimedDelivery) =>
       Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (traced) => runAttempt(delivery, traced))
 
@@ -77,10 +72,10 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
           return
         }
         const headers = yield* Effect.sync(() => deliveryHeaders(delivery)).pipe(
-          phase(traced, "Delivery.sign", { attributes, captureStackTrace: false })
+          withSpanIf(traced, "Delivery.sign", { attributes, captureStackTrace: false })
         )
         const report = yield* sender.send({ url: delivery.url, headers, body: delivery.body }).pipe(
-          phase(traced, "Delivery.send", { attributes, captureStackTrace: false })
+          withSpanIf(traced, "Delivery.send", { attributes, captureStackTrace: false })
         )
 
         const verdict = judgeAttempt(attemptNumber, report.result)
@@ -103,7 +98,7 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
           error,
           outcome: verdict.outcome,
           nextAttemptAt
-        }).pipe(phase(traced, "Delivery.record", { attributes, captureStackTrace: false }))
+        }).pipe(withSpanIf(traced, "Delivery.record", { attributes, captureStackTrace: false }))
 
         const annotations = {
           ...ids,
@@ -133,7 +128,7 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
           yield* Effect.logWarning("Delivery attempt finished").pipe(Effect.annotateLogs(annotations))
         }
       }).pipe(
-        phase(traced, "Delivery.attempt", {
+        withSpanIf(traced, "Delivery.attempt", {
           captureStackTrace: false,
           attributes: {
             "webhook.subscription_id": delivery.subscriptionId,

@@ -48,7 +48,7 @@ class ListenConnectionLost extends Data.TaggedError("ListenConnectionLost")<{
 const adminShutdownCode = "57P01"
 
 /** Whether PostgreSQL ended the LISTEN session itself: at its shutdown, or by `pg_terminate_backend`. */
-const closedForServerShutdown = (cause: Cause.Cause<ListenConnectionLost>) =>
+const endedByServer = (cause: Cause.Cause<ListenConnectionLost>) =>
   Option.exists(Cause.failureOption(cause), (lost) => (lost.cause as { code?: unknown } | undefined)?.code === adminShutdownCode)
 
 /** node-postgres options for one connection to the server of `config`, which `PgClient.make` completed from its URL. */
@@ -192,8 +192,8 @@ export const DispatcherLive = Layer.scopedDiscard(
         const delay = Duration.min(Duration.times(firstReconnectDelay, 2 ** (failures - 1)), maxReconnectDelay)
 
         const annotations = { channel: deliveryChannel, attempt: failures, retry_in: Duration.format(delay) }
-        if (Exit.isFailure(exit) && closedForServerShutdown(exit.cause)) {
-          // Expected when PostgreSQL stops, restarts or an administrator ends the session, so one line without a stack trace is enough.
+        if (Exit.isFailure(exit) && endedByServer(exit.cause)) {
+          // Expected when PostgreSQL stops or restarts, so one line without a stack trace is enough.
           yield* Effect.logInfo("PostgreSQL ended the delivery LISTEN session, as at its shutdown or by an administrator; reconnecting").pipe(
             Effect.annotateLogs(annotations)
           )

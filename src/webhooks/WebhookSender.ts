@@ -155,9 +155,9 @@ export const postForPrefix = (request: OutboundRequest, signal?: AbortSignal): P
       }
       response.on("data", (chunk: Buffer) => {
         if (settled) return
-        const kept = chunk.subarray(0, responseBodyLimit - length)
-        chunks.push(kept)
-        length += kept.length
+        const head = chunk.subarray(0, responseBodyLimit - length)
+        chunks.push(head)
+        length += head.length
         if (length >= responseBodyLimit) {
           finish()
           response.destroy()
@@ -165,7 +165,7 @@ export const postForPrefix = (request: OutboundRequest, signal?: AbortSignal): P
       })
       response.on("end", finish)
       response.on("error", fail)
-      // "close" follows "end" too, so the error is built only when nothing has settled.
+      // "close" also follows "end", so the error is built only when nothing has settled.
       response.on("close", () => {
         if (!settled) fail(undefined)
       })

@@ -80,6 +80,15 @@ describe("Outbox publisher", () => {
 
           for (let tries = 0; notified.length === 0 && tries < 50; tries++) await new Promise((resolve) => setTimeout(resolve, 20))
           expect(notified).toEqual([target!.subscriptionId])
+
+          // Several events in one transaction commit together.
+          const many = await publisher.publishMany([18, 19, 20].map((sequence) => ({ sequence, target: target! })))
+          expect(many.queued).toBe(3)
+          const committed = await listener.query<{ count: number }>(
+            "SELECT count(*)::int AS count FROM webhook_deliveries WHERE subscription_id = $1",
+            [target!.subscriptionId]
+          )
+          expect(committed.rows[0]!.count).toBe(4)
         } finally {
           await publisher.close()
         }

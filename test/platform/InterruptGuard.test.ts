@@ -3,6 +3,23 @@ import { Effect } from "effect"
 import { makeInterruptListener, repeatWindowMs } from "../../src/platform/InterruptGuard.ts"
 import { runModuleScript } from "../support/ModuleScript.ts"
 
+/**
+ * Runs a child process whose guard watches a stand-in for the embedded
+ * server, a Node process named `server`, and whose shutdown never ends. It
+ * sends itself a SIGINT and then runs `lines`.
+ */
+const runWithStandInServer = (deadlineMs: number, lines: ReadonlyArray<string>) =>
+  runModuleScript([
+    "const { spawn } = await import('node:child_process')",
+    "const { installInterruptGuard, watchEmbeddedServer } = await import('./src/platform/InterruptGuard.ts')",
+    "const server = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' })",
+    "watchEmbeddedServer(server.pid)",
+    `installInterruptGuard(${deadlineMs})`,
+    "setInterval(() => {}, 1000)",
+    "process.kill(process.pid, 'SIGINT')",
+    ...lines
+  ]).pipe(Effect.timeout("20 seconds"))
+
 describe("InterruptGuard", () => {
   it.live("survives a repeated SIGINT", () =>
     Effect.gen(function*() {
@@ -30,36 +47,19 @@ describe("InterruptGuard", () => {
       expect(output).toContain("Shutdown did not finish within 0.3 s of the SIGINT")
     }))
 
-  it.live("exits at once when the embedded server stops after a SIGINT", () =>
+  it.live("exits when embedded server stops", () =>
     Effect.gen(function*() {
-      // The child process plays the embedded server, and the interval a shutdown that waits on it.
-      const { code, output } = yield* runModuleScript([
-        "const { spawn } = await import('node:child_process')",
-        "const { installInterruptGuard, watchEmbeddedServer } = await import('./src/platform/InterruptGuard.ts')",
-        "const server = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' })",
-        "watchEmbeddedServer(server.pid)",
-        "installInterruptGuard(60000)",
-        "setInterval(() => {}, 1000)",
-        "process.kill(process.pid, 'SIGINT')",
+      const { code, output } = yield* runWithStandInServer(60_000, [
         "setTimeout(() => { console.log('stopping the server'); server.kill('SIGKILL') }, 500)"
-      ]).pipe(Effect.timeout("20 seconds"))
+      ])
       expect(code).toBe(130)
       expect(output).toContain("stopping the server")
       expect(output).toContain("The embedded PostgreSQL stopped with the SIGINT, so nothing more can be recorded; exiting")
     }))
 
-  it.live("keeps waiting while the embedded server runs", () =>
+  it.live("waits while embedded server runs", () =>
     Effect.gen(function*() {
-      const { code, output } = yield* runModuleScript([
-        "const { spawn } = await import('node:child_process')",
-        "const { installInterruptGuard, watchEmbeddedServer } = await import('./src/platform/InterruptGuard.ts')",
-        "const server = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' })",
-        "watchEmbeddedServer(server.pid)",
-        "installInterruptGuard(1500)",
-        "setInterval(() => {}, 1000)",
-        "process.on('exit', () => server.kill('SIGKILL'))",
-        "process.kill(process.pid, 'SIGINT')"
-      ]).pipe(Effect.timeout("20 seconds"))
+      const { code, output } = yield* runWithStandInServer(1_500, ["process.on('exit', () => server.kill('SIGKILL'))"])
       expect(code).toBe(1)
       expect(output).toContain("Shutdown did not finish within 1.5 s of the SIGINT")
     }))

@@ -24,7 +24,7 @@ const captureLogs = <A, E>(effect: Effect.Effect<A, E>, minimum: LogLevel.LogLev
   })
 
 describe("Spans", () => {
-  it.effect("makes the span and sets its attributes while the tracer is enabled", () =>
+  it.effect("makes spans while tracing", () =>
     Effect.gen(function*() {
       const span = Option.getOrThrow(yield* spanSeenInside)
       expect(span.name).toBe("Test.phase")
@@ -32,25 +32,25 @@ describe("Spans", () => {
       expect(span.attributes.get("test.outcome")).toBe("succeeded")
     }))
 
-  it.effect("makes no span while the tracer is disabled, and annotating is a no-op", () =>
+  it.effect("makes no span while not tracing", () =>
     Effect.gen(function*() {
       // Effect.withSpan would still provide a no-op span here.
       expect(Option.isNone(yield* spanSeenInside)).toBe(true)
     }).pipe(Effect.withTracerEnabled(false)))
 
-  it.effect("the tracing layer disables the tracer when no endpoint is set", () =>
+  it.effect("disables the tracer without endpoint", () =>
     Effect.gen(function*() {
       expect(yield* FiberRef.get(FiberRef.currentTracerEnabled)).toBe(false)
       expect(Option.isNone(yield* spanSeenInside)).toBe(true)
     }).pipe(Effect.provide(TracingLive.pipe(Layer.provide(AppConfig.layerTest())))))
 
-  it.effect("logs a line at or above the minimum level with its annotations", () =>
+  it.effect("logs a line at the minimum level", () =>
     Effect.gen(function*() {
       const lines = yield* captureLogs(logWhenEnabled(LogLevel.Debug, "Attempt finished", { delivery_id: "d1" }), LogLevel.Debug)
       expect(lines).toEqual([{ level: "DEBUG", message: ["Attempt finished"], annotations: { delivery_id: "d1" } }])
     }))
 
-  it.effect("skips a line below the minimum level", () =>
+  it.effect("skips a line below the minimum", () =>
     Effect.gen(function*() {
       const lines = yield* captureLogs(logWhenEnabled(LogLevel.Debug, "Attempt finished", { delivery_id: "d1" }), LogLevel.Info)
       expect(lines).toEqual([])

@@ -59,7 +59,7 @@ describe("Background waker", () => {
       expect(started).toEqual(["local-1", "local-1"])
     }))
 
-  it.scoped("requests another pass of a drain running here, without a wake-up", () =>
+  it.scoped("requests a running drain's next pass", () =>
     Effect.gen(function*() {
       const { wake, started } = yield* makeBlockedWake
       const drains = new Map<string, RunningDrain>([["local-1", { passRequested: false }], ["remote-1", { passRequested: false }]])
