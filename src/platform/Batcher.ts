@@ -1,4 +1,4 @@
-import { Deferred, Effect, Exit, FiberId, Queue, type Scope } from "effect"
+import { Effect, Exit, Queue, type Scope } from "effect"
 
 /** Options of `makeBatcher`. */
 export interface BatcherOptions<A, B, E> {
@@ -15,11 +15,23 @@ export interface BatcherOptions<A, B, E> {
 
 interface Pending<A, B, E> {
   readonly item: A
-  readonly result: Deferred.Deferred<B, E>
+  readonly done: (exit: Exit.Exit<B, E>) => void
+}
+
+/** Submits single items to be handled in batches. */
+export interface Batcher<A, B, E> {
+  /** Handles `item` in the next batch and returns its result. */
+  readonly submit: (item: A) => Effect.Effect<B, E>
+  /**
+   * Queues `item` for the next batch and calls `done` with its result, for
+   * callers outside a fiber. `done` runs on the worker's fiber, so it must
+   * return at once.
+   */
+  readonly unsafeSubmit: (item: A, done: (exit: Exit.Exit<B, E>) => void) => void
 }
 
 /**
- * Returns a function that handles single items in batches, such as the rows
+ * Returns a `Batcher` that handles single items in batches, such as the rows
  * of one SQL statement. A batch starts as soon as a worker is free, with
  * every item queued by then, so an item that arrives while the workers are
  * idle waits for no timer. Under load, items queue up while the workers are
@@ -33,26 +45,35 @@ interface Pending<A, B, E> {
  */
 export const makeBatcher = <A, B, E>(
   options: BatcherOptions<A, B, E>
-): Effect.Effect<(item: A) => Effect.Effect<B, E>, never, Scope.Scope> =>
+): Effect.Effect<Batcher<A, B, E>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const queue = yield* Queue.unbounded<Pending<A, B, E>>()
 
+    /** Passes each item its result. A callback that throws is logged and does not stop the others. */
+    const settle = (batch: ReadonlyArray<Pending<A, B, E>>, exitOf: (index: number) => Exit.Exit<B, E>) =>
+      Effect.suspend(() => {
+        const thrown: Array<unknown> = []
+        batch.forEach((pending, index) => {
+          try {
+            pending.done(exitOf(index))
+          } catch (error) {
+            thrown.push(error)
+          }
+        })
+        return Effect.forEach(thrown, (error) => Effect.logError("A batched item's result callback threw", error), {
+          discard: true
+        })
+      })
+
     const runBatch = (batch: ReadonlyArray<Pending<A, B, E>>) =>
-      Effect.gen(function*() {
-        const exit = yield* Effect.exit(options.run(batch.map((pending) => pending.item)))
+      Effect.flatMap(Effect.exit(options.run(batch.map((pending) => pending.item))), (exit) => {
         if (Exit.isSuccess(exit) && exit.value.length !== batch.length) {
-          const error = new Error(`A batch of ${batch.length} items returned ${exit.value.length} results.`)
-          yield* Effect.forEach(batch, (pending) => Deferred.die(pending.result, error), { discard: true })
-          return
+          const wrongCount = Exit.die(new Error(`A batch of ${batch.length} items returned ${exit.value.length} results.`))
+          return settle(batch, () => wrongCount)
         }
-        yield* Effect.forEach(
-          batch,
-          (pending, index) =>
-            Exit.isSuccess(exit)
-              ? Deferred.succeed(pending.result, exit.value[index]!)
-              : Deferred.failCause(pending.result, exit.cause),
-          { discard: true }
-        )
+        if (Exit.isSuccess(exit)) return settle(batch, (index) => Exit.succeed(exit.value[index]!))
+        const failed = Exit.failCause(exit.cause)
+        return settle(batch, () => failed)
       })
 
     // Only the wait for items can be interrupted: items once taken are
@@ -80,11 +101,14 @@ export const makeBatcher = <A, B, E>(
     )
     for (let i = 0; i < options.concurrency; i++) yield* Effect.forkScoped(worker)
 
-    // Built with the unsafe constructors in one step, because every
-    // delivery's claim and record pass through here.
-    return (item: A) =>
-      Effect.suspend(() => {
-        const result = Deferred.unsafeMake<B, E>(FiberId.none)
-        return Queue.unsafeOffer(queue, { item, result }) ? Deferred.await(result) : Effect.dieMessage("The batcher is closed.")
-      })
+    const closed = Exit.die(new Error("The batcher is closed."))
+
+    const unsafeSubmit = (item: A, done: (exit: Exit.Exit<B, E>) => void) => {
+      if (!Queue.unsafeOffer(queue, { item, done })) done(closed)
+    }
+
+    return {
+      submit: (item: A) => Effect.async<B, E>((resume) => unsafeSubmit(item, resume)),
+      unsafeSubmit
+    }
   })

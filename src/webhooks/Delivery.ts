@@ -1,10 +1,10 @@
-import { Duration, Effect, FiberRef, LogLevel, Metric, Option } from "effect"
+import { Cause, Duration, Effect, Exit, FiberRef, LogLevel, Metric, Option, Runtime } from "effect"
+import type * as Tracer from "effect/Tracer"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { webhookAttemptDuration, webhookAttempts, webhookDeliveryLag } from "../platform/Metrics.ts"
 import { makePermitQueue } from "../platform/PermitQueue.ts"
-import { logWhenEnabled, withSpanIf } from "../platform/Spans.ts"
-import { currentDate, DeliveryClock } from "./DeliveryClock.ts"
-import { type ClaimedDelivery, DeliveryStore, recordAllowance } from "./DeliveryStore.ts"
+import { DeliveryClock } from "./DeliveryClock.ts"
+import { type AttemptRecord, type ClaimedDelivery, DeliveryStore, recordAllowance } from "./DeliveryStore.ts"
 import { judgeAttempt } from "./RetryPolicy.ts"
 import { deliveryHeaders } from "./Signing.ts"
 import { statusCodeOf, WebhookSender } from "./WebhookSender.ts"
@@ -16,15 +16,60 @@ import { statusCodeOf, WebhookSender } from "./WebhookSender.ts"
 export const drainsPerAttemptPermit = 2
 
 /**
- * One attempt of one claimed delivery, in phases: sign the stored body, send
+ * Claim time, in milliseconds, that must be left before the claims of a
+ * batch are extended, past what an attempt needs to start: it covers the
+ * time from the check to the attempt's own check of its claim.
+ */
+const leaseCheckMarginMillis = 1_000
+
+/** Starts and ends the phase spans of the attempts of one batch; does nothing while the tracer is off. */
+interface PhaseSpans {
+  readonly start: (name: string, parent: Tracer.Span | undefined, attributes: Record<string, unknown>) => Tracer.Span | undefined
+  readonly end: (span: Tracer.Span | undefined, exit?: Exit.Exit<unknown, unknown>) => void
+}
+
+const untraced: PhaseSpans = { start: () => undefined, end: () => {} }
+
+/**
+ * Phase spans made with the fiber's tracer, under the fiber's current span,
+ * the way `Effect.withSpan` makes them.
+ */
+const makePhaseSpans = Effect.gen(function*() {
+  const tracer = yield* Effect.tracer
+  const clock = yield* Effect.clock
+  const context = yield* Effect.context<never>()
+  const parent = yield* Effect.option(Effect.currentParentSpan)
+  return {
+    start: (name, under, attributes) => {
+      const span = tracer.span(
+        name,
+        under === undefined ? parent : Option.some(under),
+        context,
+        [],
+        clock.unsafeCurrentTimeNanos(),
+        "internal"
+      )
+      for (const [key, value] of Object.entries(attributes)) span.attribute(key, value)
+      return span
+    },
+    end: (span, exit = Exit.void) => span?.end(clock.unsafeCurrentTimeNanos(), exit)
+  } satisfies PhaseSpans
+})
+
+/**
+ * The attempts of claimed deliveries, in phases: sign the stored body, send
  * it, judge the result against the retry policy and record the attempt.
+ *
+ * The attempts of a batch run as plain callbacks inside one effect, not as
+ * a fiber each. At thousands of deliveries a second, a fiber per attempt
+ * with an effect per phase cost more CPU time than the HTTP request itself.
  */
 export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
   effect: Effect.gen(function*() {
     const store = yield* DeliveryStore
     const sender = yield* WebhookSender
-    const now = currentDate(yield* DeliveryClock)
-    const { deliveryTimeout, maxAttemptsInFlight } = yield* AppConfig
+    const clock = yield* DeliveryClock
+    const { deliveryTimeout, maxAttemptsInFlight, subscriptionConcurrency } = yield* AppConfig
     /** Claim time, in milliseconds, that must be left when an attempt starts. */
     const latestStart = Duration.toMillis(Duration.sum(deliveryTimeout, recordAllowance))
     // Bounds the attempts in flight on the runner, from the claim check to the
@@ -49,109 +94,281 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
       return counter
     }
 
-    // The tracer's state is read once per attempt, because every phase needs it.
-    const attempt = (delivery: ClaimedDelivery) =>
-      Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (traced) => runAttempt(delivery, traced))
-
-    const runAttempt = (delivery: ClaimedDelivery, traced: boolean) =>
+    /**
+     * Attempts one claimed batch of a subscription in its order, at most
+     * `AppConfig.subscriptionConcurrency` at once, each under one of the
+     * runner's attempt permits. Before an attempt starts, the claims of the
+     * rows not yet started are extended when their lease is about to end,
+     * so rows that wait for a permit or for the rows before them stay
+     * claimed. No attempt starts once `stopping` returns true.
+     *
+     * An attempt once started runs to its end, also when the batch is
+     * interrupted, such as at shutdown: the sender's own timer ends a
+     * stalled request, and the interruption waits for the record. Rows that
+     * never started are released, even on interruption.
+     */
+    const attemptBatch = (batch: ReadonlyArray<ClaimedDelivery>, stopping: () => boolean) =>
       Effect.gen(function*() {
-        // The spans of every attempt skip `captureStackTrace`, which would
-        // allocate an `Error` per span for a source location that is never read.
-        const attributes = { "webhook.subscription_id": delivery.subscriptionId, "webhook.delivery_id": delivery.deliveryId }
-        const attemptNumber = delivery.attempts + 1
-        const ids = { delivery_id: delivery.deliveryId, subscription_id: delivery.subscriptionId }
+        if (batch.length === 0) return
+        const runtime = yield* Effect.runtime<never>()
+        const spans = (yield* FiberRef.get(FiberRef.currentTracerEnabled)) ? yield* makePhaseSpans : untraced
+        const debugEnabled = LogLevel.greaterThanEqual(LogLevel.Debug, yield* FiberRef.get(FiberRef.currentMinimumLogLevel))
+        const run = new BatchRun(batch, stopping, runtime, spans, debugEnabled)
+        yield* Effect.async<void>((resume) => {
+          run.start((exit) => resume(exit))
+          // Interrupted: start nothing more, and wait for the attempts in flight.
+          return Effect.async<void>((resumeCancel) => run.halt(() => resumeCancel(Effect.void)))
+        }).pipe(
+          Effect.ensuring(Effect.suspend(() => store.releaseClaims(run.unstarted())).pipe(
+            Effect.catchAllCause((cause) =>
+              Effect.logError("Releasing unstarted delivery claims failed", cause).pipe(
+                Effect.annotateLogs({ subscription_id: batch[0]!.subscriptionId })
+              )
+            )
+          ))
+        )
+      })
 
-        // An attempt whose claim would end before it could be sent and
-        // recorded is left for a later claim, because another runner may
-        // claim the row once this claim ends.
-        const startedAt = yield* now
-        if (delivery.claimedUntil.getTime() - startedAt.getTime() < latestStart) {
-          yield* Effect.logWarning("Delivery claim ends too soon to start the attempt; it is left for a later claim").pipe(
-            Effect.annotateLogs(ids)
-          )
+    /** The state of one `attemptBatch`. */
+    class BatchRun {
+      private next = 0
+      private active = 0
+      private halted = false
+      private failure: Cause.Cause<never> | undefined
+      private readonly started = new Set<string>()
+      private readonly waits = new Set<{ leave: () => boolean }>()
+      private lease: { readonly claimedUntil: Date; readonly kept: ReadonlySet<string> }
+      private leaseExtension: Array<() => void> | undefined
+      private onIdle: Array<(exit: Exit.Exit<void>) => void> = []
+
+      constructor(
+        private readonly batch: ReadonlyArray<ClaimedDelivery>,
+        private readonly stopping: () => boolean,
+        private readonly runtime: Runtime.Runtime<never>,
+        private readonly spans: PhaseSpans,
+        private readonly debugEnabled: boolean
+      ) {
+        this.lease = { claimedUntil: batch[0]!.claimedUntil, kept: new Set(batch.map((claimed) => claimed.pk)) }
+      }
+
+      /** Starts the first attempts and calls `done` once every started attempt has ended. */
+      start(done: (exit: Exit.Exit<void>) => void) {
+        this.onIdle.push(done)
+        this.startMore()
+        this.settleWhenIdle()
+      }
+
+      /** Starts no more attempts, and calls `done` once the attempts in flight have ended. */
+      halt(done: () => void) {
+        this.stopStarting()
+        this.onIdle.push(done)
+        this.settleWhenIdle()
+      }
+
+      /** The claimed rows that never started and are still claimed, with their current lease. */
+      unstarted(): Array<ClaimedDelivery> {
+        return this.batch
+          .filter((claimed) => !this.started.has(claimed.pk) && this.lease.kept.has(claimed.pk))
+          .map((claimed) => ({ ...claimed, claimedUntil: this.lease.claimedUntil }))
+      }
+
+      private stopStarting() {
+        this.halted = true
+        for (const wait of this.waits) {
+          if (wait.leave()) {
+            this.waits.delete(wait)
+            this.active--
+          }
+        }
+      }
+
+      private settleWhenIdle() {
+        if (this.active > 0 || (!this.halted && this.next < this.batch.length)) return
+        const exit = this.failure === undefined ? Exit.void : Exit.failCause(this.failure)
+        const waiting = this.onIdle
+        this.onIdle = []
+        for (const done of waiting) done(exit)
+      }
+
+      private startMore() {
+        while (!this.halted && this.active < subscriptionConcurrency && this.next < this.batch.length) {
+          const claimed = this.batch[this.next++]!
+          this.active++
+          const wait = { leave: () => false }
+          this.waits.add(wait)
+          wait.leave = attemptPermits.unsafeTake(() => {
+            this.waits.delete(wait)
+            this.begin(claimed)
+          })
+        }
+      }
+
+      /** Ends one attempt slot, whose permit is held, and starts the next. */
+      private finish(exit: Exit.Exit<void, never>) {
+        attemptPermits.unsafeRelease()
+        this.active--
+        if (Exit.isFailure(exit)) {
+          this.failure = this.failure === undefined ? exit.cause : Cause.sequential(this.failure, exit.cause)
+          this.stopStarting()
+        }
+        this.startMore()
+        this.settleWhenIdle()
+      }
+
+      private begin(claimed: ClaimedDelivery) {
+        if (this.halted || this.stopping()) {
+          this.halted = true
+          this.finish(Exit.void)
           return
         }
-        const headers = yield* Effect.sync(() => deliveryHeaders(delivery)).pipe(
-          withSpanIf(traced, "Delivery.sign", { attributes, captureStackTrace: false })
-        )
-        const report = yield* sender.send({ url: delivery.url, headers, body: delivery.body }).pipe(
-          withSpanIf(traced, "Delivery.send", { attributes, captureStackTrace: false })
-        )
+        this.withCurrentLease((kept) => {
+          if (!kept.has(claimed.pk)) {
+            this.log(LogLevel.Warning, "Delivery claim was lost before its attempt; another runner has the row", {
+              delivery_id: claimed.deliveryId,
+              subscription_id: claimed.subscriptionId
+            })
+            this.finish(Exit.void)
+            return
+          }
+          this.started.add(claimed.pk)
+          this.attempt({ ...claimed, claimedUntil: this.lease.claimedUntil }, (exit) => this.finish(exit))
+        }, (cause) => this.finish(Exit.failCause(cause)))
+      }
 
-        const verdict = judgeAttempt(attemptNumber, report.result)
-        const finishedAt = yield* now
-        yield* Metric.update(webhookAttemptDuration, report.durationMs / 1000)
-        const nextAttemptAt = Option.map(verdict.retryAfter, (delay) => new Date(finishedAt.getTime() + Duration.toMillis(delay)))
-        const statusCode = statusCodeOf(report.result)
-        const error = Option.map(verdict.error, (failure) => failure.message)
-        if (traced) {
-          yield* Effect.annotateCurrentSpan("webhook.outcome", verdict.outcome)
-          if (Option.isSome(statusCode)) yield* Effect.annotateCurrentSpan("http.response.status_code", statusCode.value)
+      /**
+       * Calls `use` with the rows still claimed, once the lease of the rows
+       * not yet started has enough time left, extending it first when it
+       * has not. One extension runs at a time, and the checks that arrive
+       * meanwhile wait for it.
+       */
+      private withCurrentLease(use: (kept: ReadonlySet<string>) => void, fail: (cause: Cause.Cause<never>) => void) {
+        if (this.leaseExtension !== undefined) {
+          this.leaseExtension.push(() => this.withCurrentLease(use, fail))
+          return
         }
-
-        const recorded = yield* store.recordAttempt({
-          delivery,
-          startedAt,
-          durationMs: report.durationMs,
-          statusCode,
-          responseBody: report.result._tag === "Response" ? Option.some(report.result.responseBody) : Option.none(),
-          error,
-          outcome: verdict.outcome,
-          nextAttemptAt
-        }).pipe(withSpanIf(traced, "Delivery.record", { attributes, captureStackTrace: false }))
-
-        const annotations = {
-          ...ids,
-          attempt: attemptNumber,
-          outcome: verdict.outcome,
-          status_code: Option.getOrNull(statusCode),
-          duration_ms: report.durationMs,
-          error: Option.getOrNull(error),
-          next_attempt_at: Option.getOrNull(Option.map(nextAttemptAt, (at) => at.toISOString()))
+        const left = this.lease.claimedUntil.getTime() - clock.unsafeCurrentTimeMillis()
+        if (left >= latestStart + leaseCheckMarginMillis) {
+          use(this.lease.kept)
+          return
         }
-        if (recorded) {
-          yield* Metric.increment(attemptsCounter(delivery.eventKind, verdict.outcome))
-        }
-        if (recorded && verdict.outcome === "succeeded") {
-          yield* Metric.update(webhookDeliveryLag, Math.max(0, finishedAt.getTime() - delivery.eventAt.getTime()) / 1000)
-        }
-        if (!recorded) {
-          yield* Effect.logWarning("Delivery attempt already recorded by another runner; result dropped").pipe(
-            Effect.annotateLogs(annotations)
-          )
-        } else if (verdict.outcome === "succeeded") {
-          // Successes are logged at debug level: at hundreds of deliveries a
-          // second, a line each would cost more than the attempt, and the
-          // delivery log keeps every attempt.
-          yield* logWhenEnabled(LogLevel.Debug, "Delivery attempt finished", annotations)
-        } else {
-          yield* Effect.logWarning("Delivery attempt finished").pipe(Effect.annotateLogs(annotations))
-        }
-      }).pipe(
-        withSpanIf(traced, "Delivery.attempt", {
-          captureStackTrace: false,
-          attributes: {
-            "webhook.subscription_id": delivery.subscriptionId,
-            "webhook.delivery_id": delivery.deliveryId,
-            "webhook.event_kind": delivery.eventKind,
-            "webhook.attempt": delivery.attempts + 1
+        const waiting = this.batch.filter((row) => !this.started.has(row.pk) && this.lease.kept.has(row.pk))
+        const queued: Array<() => void> = []
+        this.leaseExtension = queued
+        const extension = store.extendClaims(waiting, this.lease.claimedUntil, latestStart + leaseCheckMarginMillis)
+        Runtime.runCallback(this.runtime)(extension, {
+          onExit: (exit) => {
+            this.leaseExtension = undefined
+            if (Exit.isSuccess(exit)) {
+              this.lease = exit.value
+              use(this.lease.kept)
+            } else {
+              fail(exit.cause)
+            }
+            for (const check of queued) check()
           }
         })
-      )
+      }
 
-    /**
-     * Runs one attempt to its end even when the caller is interrupted, such as
-     * at shutdown: a request already sent is finished, within the delivery
-     * timeout, and recorded. The sender's own timer ends a stalled request,
-     * so the attempt needs no interruption.
-     */
-    const attemptToCompletion = (delivery: ClaimedDelivery) => Effect.uninterruptible(attempt(delivery))
+      /**
+       * Runs one attempt of a row whose claim is current, and calls `onEnd`
+       * once it is recorded. An attempt whose claim would end before it
+       * could be sent and recorded is left for a later claim, because
+       * another runner may claim the row once this claim ends.
+       */
+      private attempt(delivery: ClaimedDelivery, onEnd: (exit: Exit.Exit<void>) => void) {
+        const startedAt = clock.unsafeCurrentTimeMillis()
+        if (delivery.claimedUntil.getTime() - startedAt < latestStart) {
+          this.log(LogLevel.Warning, "Delivery claim ends too soon to start the attempt; it is left for a later claim", {
+            delivery_id: delivery.deliveryId,
+            subscription_id: delivery.subscriptionId
+          })
+          onEnd(Exit.void)
+          return
+        }
+        const phaseAttributes = { "webhook.subscription_id": delivery.subscriptionId, "webhook.delivery_id": delivery.deliveryId }
+        const attemptSpan = this.spans.start("Delivery.attempt", undefined, {
+          ...phaseAttributes,
+          "webhook.event_kind": delivery.eventKind,
+          "webhook.attempt": delivery.attempts + 1
+        })
+        let ended = false
+        const end = (exit: Exit.Exit<void>) => {
+          if (ended) return
+          ended = true
+          this.spans.end(attemptSpan, exit)
+          onEnd(exit)
+        }
 
-    /**
-     * Runs `effect` under one of the runner's
-     * `AppConfig.maxAttemptsInFlight` attempt permits, waiting for one first.
-     */
-    const withAttemptPermit = <A, E, R>(effect: Effect.Effect<A, E, R>) => attemptPermits.withPermit(effect)
+        const signSpan = this.spans.start("Delivery.sign", attemptSpan, phaseAttributes)
+        const headers = deliveryHeaders(delivery)
+        this.spans.end(signSpan)
+        const sendSpan = this.spans.start("Delivery.send", attemptSpan, phaseAttributes)
+        sender.send({ url: delivery.url, headers, body: delivery.body }).then((report) => {
+          this.spans.end(sendSpan)
+          const verdict = judgeAttempt(delivery.attempts + 1, report.result)
+          const finishedAt = clock.unsafeCurrentTimeMillis()
+          webhookAttemptDuration.unsafeUpdate(report.durationMs / 1000, [])
+          const record: AttemptRecord = {
+            delivery,
+            startedAt: new Date(startedAt),
+            durationMs: report.durationMs,
+            statusCode: statusCodeOf(report.result),
+            responseBody: report.result._tag === "Response" ? Option.some(report.result.responseBody) : Option.none(),
+            error: Option.map(verdict.error, (failure) => failure.message),
+            outcome: verdict.outcome,
+            nextAttemptAt: Option.map(verdict.retryAfter, (delay) => new Date(finishedAt + Duration.toMillis(delay)))
+          }
+          attemptSpan?.attribute("webhook.outcome", record.outcome)
+          if (Option.isSome(record.statusCode)) attemptSpan?.attribute("http.response.status_code", record.statusCode.value)
+
+          const recordSpan = this.spans.start("Delivery.record", attemptSpan, phaseAttributes)
+          store.unsafeRecordAttempt(record, (recorded) => {
+            this.spans.end(recordSpan, recorded)
+            // This runs on the record batcher's fiber, so nothing may escape it.
+            try {
+              if (Exit.isSuccess(recorded)) this.reportRecorded(record, finishedAt, recorded.value)
+              end(Exit.isSuccess(recorded) ? Exit.void : Exit.die(Cause.squash(recorded.cause)))
+            } catch (error) {
+              end(Exit.die(error))
+            }
+          })
+        }).catch((error: unknown) => end(Exit.die(error)))
+      }
+
+      /** Counts and logs a finished attempt; `recorded` is false when another runner had recorded it. */
+      private reportRecorded(record: AttemptRecord, finishedAt: number, recorded: boolean) {
+        const { delivery } = record
+        const annotations = () => ({
+          delivery_id: delivery.deliveryId,
+          subscription_id: delivery.subscriptionId,
+          attempt: delivery.attempts + 1,
+          outcome: record.outcome,
+          status_code: Option.getOrNull(record.statusCode),
+          duration_ms: record.durationMs,
+          error: Option.getOrNull(record.error),
+          next_attempt_at: Option.getOrNull(Option.map(record.nextAttemptAt, (at) => at.toISOString()))
+        })
+        if (!recorded) {
+          this.log(LogLevel.Warning, "Delivery attempt already recorded by another runner; result dropped", annotations())
+          return
+        }
+        attemptsCounter(delivery.eventKind, record.outcome).unsafeUpdate(1, [])
+        if (record.outcome !== "succeeded") {
+          this.log(LogLevel.Warning, "Delivery attempt finished", annotations())
+          return
+        }
+        webhookDeliveryLag.unsafeUpdate(Math.max(0, finishedAt - delivery.eventAt.getTime()) / 1000, [])
+        // Successes are logged at debug level: at hundreds of deliveries a
+        // second, a line each would cost more than the attempt, and the
+        // delivery log keeps every attempt.
+        if (this.debugEnabled) this.log(LogLevel.Debug, "Delivery attempt finished", annotations())
+      }
+
+      /** Writes a log line with the runtime of the batch's fiber, in a fiber of its own. */
+      private log(level: LogLevel.LogLevel, message: string, annotations: Record<string, unknown>) {
+        Runtime.runFork(this.runtime)(Effect.logWithLevel(level, message).pipe(Effect.annotateLogs(annotations)))
+      }
+    }
 
     /**
      * Runs a subscription's drain under one of the runner's drain permits,
@@ -159,6 +376,6 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
      */
     const withDrainPermit = <A, E, R>(effect: Effect.Effect<A, E, R>) => drainPermits.withPermit(effect)
 
-    return { attempt, attemptToCompletion, withAttemptPermit, withDrainPermit, latestStart } as const
+    return { attemptBatch, withDrainPermit, latestStart } as const
   })
 }) {}

@@ -9,6 +9,8 @@ import { Context, Effect, Layer } from "effect"
 export class DeliveryClock extends Context.Tag("saleslab/DeliveryClock")<DeliveryClock, {
   /** Current time in milliseconds since the Unix epoch. */
   readonly currentTimeMillis: Effect.Effect<number>
+  /** The same time read outside a fiber, such as in the attempts of a batch. */
+  readonly unsafeCurrentTimeMillis: () => number
 }>() {
   /**
    * Time from the Effect `Clock` in place when the layer is built. It is
@@ -17,7 +19,10 @@ export class DeliveryClock extends Context.Tag("saleslab/DeliveryClock")<Deliver
    */
   static readonly layer = Layer.effect(
     DeliveryClock,
-    Effect.map(Effect.clock, (clock) => ({ currentTimeMillis: clock.currentTimeMillis }))
+    Effect.map(Effect.clock, (clock) => ({
+      currentTimeMillis: clock.currentTimeMillis,
+      unsafeCurrentTimeMillis: () => clock.unsafeCurrentTimeMillis()
+    }))
   )
 }
 

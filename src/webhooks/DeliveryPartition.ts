@@ -1,11 +1,11 @@
 import { Entity, EntityId, Sharding } from "@effect/cluster"
 import { Rpc } from "@effect/rpc"
-import { Context, Effect, FiberSet, Layer, LogLevel, Option, Ref, Schema } from "effect"
+import { Context, Effect, FiberSet, Layer, LogLevel, Schema } from "effect"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { makePermitQueue } from "../platform/PermitQueue.ts"
 import { annotateSpanWhenTracing, logWhenEnabled, withSpanWhenTracing } from "../platform/Spans.ts"
 import { Delivery } from "./Delivery.ts"
-import { type ClaimedDelivery, claimBatchSize, DeliveryStore } from "./DeliveryStore.ts"
+import { claimBatchSize, DeliveryStore } from "./DeliveryStore.ts"
 
 /**
  * Asks a partition to drain the due deliveries of one of its subscriptions.
@@ -47,7 +47,7 @@ export const partitionOf = (subscriptionId: string): string => {
  */
 export class EngineStopping extends Context.Tag("saleslab/DeliveryPartition/EngineStopping")<
   EngineStopping,
-  Ref.Ref<boolean>
+  { stopping: boolean }
 >() {}
 
 /** A running drain and its request for one more pass. */
@@ -80,66 +80,10 @@ const DeliveryPartitionEntity = DeliveryPartition.toLayer(
   Effect.gen(function*() {
     const store = yield* DeliveryStore
     const delivery = yield* Delivery
-    const { subscriptionConcurrency } = yield* AppConfig
-    const stopping = yield* EngineStopping
+    const stop = yield* EngineStopping
+    const isStopping = () => stop.stopping
 
     const drains = yield* RunningDrains
-
-    /**
-     * Attempts one claimed batch, each attempt under one of the runner's
-     * attempt permits. Before an attempt starts, the claims of the rows not
-     * yet started are extended when their lease is about to end, so rows
-     * that wait for a permit or for the rows before them stay claimed. Rows
-     * of the batch that never started are released, even on interruption.
-     */
-    const attemptBatch = (batch: ReadonlyArray<ClaimedDelivery>) => {
-      const started = new Set<string>()
-      let lease = { claimedUntil: batch[0]!.claimedUntil, kept: new Set(batch.map((claimed) => claimed.pk)) }
-      const leaseLock = Effect.unsafeMakeSemaphore(1)
-
-      /** Returns the row with its current lease, or none when the row is no longer claimed by this runner. */
-      const withCurrentLease = (claimed: ClaimedDelivery) =>
-        leaseLock.withPermits(1)(Effect.gen(function*() {
-          const waiting = batch.filter((row) => !started.has(row.pk) && lease.kept.has(row.pk))
-          // The extra second covers the time from here to the attempt's own check of its lease.
-          lease = yield* store.extendClaims(waiting, lease.claimedUntil, delivery.latestStart + 1_000)
-          return lease.kept.has(claimed.pk)
-            ? Option.some({ ...claimed, claimedUntil: lease.claimedUntil })
-            : Option.none()
-        }))
-
-      const attemptOne = (claimed: ClaimedDelivery) =>
-        delivery.withAttemptPermit(Effect.gen(function*() {
-          if (yield* Ref.get(stopping)) return
-          const current = yield* withCurrentLease(claimed)
-          if (Option.isNone(current)) {
-            yield* Effect.logWarning("Delivery claim was lost before its attempt; another runner has the row").pipe(
-              Effect.annotateLogs({ delivery_id: claimed.deliveryId, subscription_id: claimed.subscriptionId })
-            )
-            return
-          }
-          started.add(claimed.pk)
-          yield* delivery.attemptToCompletion(current.value)
-        }))
-
-      return Effect.forEach(batch, attemptOne, { concurrency: subscriptionConcurrency, discard: true }).pipe(
-        Effect.ensuring(
-          Effect.suspend(() =>
-            store.releaseClaims(
-              batch
-                .filter((claimed) => !started.has(claimed.pk) && lease.kept.has(claimed.pk))
-                .map((claimed) => ({ ...claimed, claimedUntil: lease.claimedUntil }))
-            )
-          ).pipe(
-            Effect.catchAllCause((cause) =>
-              Effect.logError("Releasing unstarted delivery claims failed", cause).pipe(
-                Effect.annotateLogs({ subscription_id: batch[0]!.subscriptionId })
-              )
-            )
-          )
-        )
-      )
-    }
 
     /**
      * Claims and attempts batches until a claim returns less than a full
@@ -149,7 +93,7 @@ const DeliveryPartitionEntity = DeliveryPartition.toLayer(
     const drainDue = (subscriptionId: string) =>
       Effect.gen(function*() {
         let attempted = 0
-        while (!(yield* Ref.get(stopping))) {
+        while (!stop.stopping) {
           const batch = yield* store.claimDue(subscriptionId, claimBatchSize).pipe(
             Effect.tap((claimed) => annotateSpanWhenTracing("webhook.claimed_count", claimed.length)),
             withSpanWhenTracing("Delivery.load", {
@@ -157,7 +101,7 @@ const DeliveryPartitionEntity = DeliveryPartition.toLayer(
               captureStackTrace: false
             })
           )
-          if (batch.length > 0) yield* attemptBatch(batch)
+          if (batch.length > 0) yield* delivery.attemptBatch(batch, isStopping)
           attempted += batch.length
           if (batch.length < claimBatchSize) return attempted
         }
@@ -223,17 +167,18 @@ const DeliveryPartitionEntity = DeliveryPartition.toLayer(
  * down instead of working through their whole queue.
  */
 const StopSignalLive = Layer.scopedDiscard(
-  Effect.flatMap(EngineStopping, (stopping) =>
+  Effect.flatMap(EngineStopping, (stop) =>
     Effect.addFinalizer(() =>
-      Ref.set(stopping, true).pipe(
-        Effect.zipRight(Effect.logInfo("Delivery engine stopping"))
-      )
+      Effect.suspend(() => {
+        stop.stopping = true
+        return Effect.logInfo("Delivery engine stopping")
+      })
     ))
 )
 
 /** The `DeliveryPartition` entity registered with the cluster, with its stop signal. */
 export const DeliveryPartitionLive = Layer.merge(DeliveryPartitionEntity, StopSignalLive).pipe(
-  Layer.provide(Layer.effect(EngineStopping, Ref.make(false)))
+  Layer.provide(Layer.sync(EngineStopping, () => ({ stopping: false })))
 )
 
 /**

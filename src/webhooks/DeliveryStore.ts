@@ -1,5 +1,5 @@
 import { SqlClient } from "@effect/sql"
-import { Duration, Effect, Metric, Option, Schedule } from "effect"
+import { Duration, Effect, Exit, Option, Schedule } from "effect"
 import { makeBatcher } from "../platform/Batcher.ts"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { webhookRetriesScheduled } from "../platform/Metrics.ts"
@@ -141,7 +141,8 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
   scoped: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const config = yield* AppConfig
-    const now = currentDate(yield* DeliveryClock)
+    const clock = yield* DeliveryClock
+    const now = currentDate(clock)
     const claimDuration = Duration.sum(config.deliveryTimeout, claimMargin)
     const storeScope = yield* Effect.scope
 
@@ -255,7 +256,7 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
         return results
       })
 
-    const claimInBatch = yield* makeBatcher({
+    const claimBatcher = yield* makeBatcher({
       maxBatchSize: claimRequestsPerStatement,
       concurrency: statementsInFlight,
       run: claimRequests
@@ -266,7 +267,7 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
      * several subscriptions request at the same time share one statement.
      */
     const claimDue = (subscriptionId: string, limit: number = claimBatchSize) =>
-      claimInBatch({ subscriptionId, limit }).pipe(Effect.orDie)
+      claimBatcher.submit({ subscriptionId, limit }).pipe(Effect.orDie)
 
     /**
      * Stores a batch of attempts and moves their deliveries on, in one
@@ -340,24 +341,30 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
         Effect.retry(recordRetrySchedule(claimDuration))
       )
 
-    const recordInBatch = yield* makeBatcher({
+    const recordBatcher = yield* makeBatcher({
       maxBatchSize: recordsPerStatement,
       concurrency: statementsInFlight,
       run: writeRecords
     })
 
     /**
-     * Stores one attempt and moves its delivery on. Records that arrive at
-     * the same time share one statement. Returns false, and changes nothing,
-     * when another runner already recorded this attempt.
+     * Stores one attempt and moves its delivery on, and calls `done` with
+     * whether it was stored, for callers outside a fiber. Records that
+     * arrive at the same time share one statement. The result is false, and
+     * nothing changes, when another runner already recorded this attempt. A
+     * write that still fails after its retries ends in a failed exit.
      */
+    const unsafeRecordAttempt = (record: AttemptRecord, done: (exit: Exit.Exit<boolean, unknown>) => void) =>
+      recordBatcher.unsafeSubmit({ ...record, finishedAt: new Date(clock.unsafeCurrentTimeMillis()) }, (exit) => {
+        if (Exit.isSuccess(exit) && exit.value && record.outcome === "retry") {
+          webhookRetriesScheduled.unsafeUpdate(1, [])
+        }
+        done(exit)
+      })
+
+    /** `unsafeRecordAttempt` as an effect; a failed write is a defect. */
     const recordAttempt = (record: AttemptRecord) =>
-      Effect.gen(function*() {
-        const finishedAt = yield* now
-        const recorded = yield* recordInBatch({ ...record, finishedAt })
-        if (recorded && record.outcome === "retry") yield* Metric.increment(webhookRetriesScheduled)
-        return recorded
-      }).pipe(Effect.orDie)
+      Effect.async<boolean, unknown>((resume) => unsafeRecordAttempt(record, resume)).pipe(Effect.orDie)
 
     /**
      * Extends the claims of `rows`, all claimed until `claimedUntil`, by a new
@@ -467,7 +474,7 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
       return { subscriptions, at } satisfies DueQueueStats
     }).pipe(Effect.orDie)
 
-    return { claimDue, extendClaims, recordAttempt, releaseClaims, subscriptionsWithDueDeliveries, dueQueueStats } as const
+    return { claimDue, extendClaims, recordAttempt, unsafeRecordAttempt, releaseClaims, subscriptionsWithDueDeliveries, dueQueueStats } as const
   })
 }) {}
 

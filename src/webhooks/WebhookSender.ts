@@ -22,12 +22,13 @@ export interface SendReport {
 }
 
 /**
- * Outbound HTTP of the delivery engine. `send` has no error channel, because
- * a timeout or a network error is a `SendResult` of its own, so every attempt
- * can be recorded.
+ * Outbound HTTP of the delivery engine. `send` returns a promise that never
+ * rejects, because a timeout or a network error is a `SendResult` of its
+ * own, so every attempt can be recorded. It is a promise, not an effect,
+ * because the attempts of a batch run outside fibers (`Delivery`).
  */
 export class WebhookSender extends Context.Tag("saleslab/WebhookSender")<WebhookSender, {
-  readonly send: (request: OutboundRequest) => Effect.Effect<SendReport>
+  readonly send: (request: OutboundRequest) => Promise<SendReport>
 }>() {
   /**
    * The sender on `node:http` and `node:https` (`postForPrefix`), with the
@@ -44,10 +45,10 @@ export class WebhookSender extends Context.Tag("saleslab/WebhookSender")<Webhook
     Layer.effect(
       WebhookSender,
       Effect.map(SentRequests, (sent) => ({
-        send: (request: OutboundRequest) =>
-          Ref.modify(sent, (requests) => [requests.length, [...requests, request]]).pipe(
-            Effect.map((index) => ({ result: respond(request, index), durationMs: 0 }))
-          )
+        send: (request: OutboundRequest) => {
+          const index = Effect.runSync(Ref.modify(sent, (requests) => [requests.length, [...requests, request]]))
+          return Promise.resolve({ result: respond(request, index), durationMs: 0 })
+        }
       }))
     ).pipe(Layer.provideMerge(Layer.effect(SentRequests, Ref.make<ReadonlyArray<OutboundRequest>>([]))))
 }
@@ -72,30 +73,23 @@ const makeHttpSender = Effect.gen(function*() {
   /**
    * Sends one request, reads the start of its response and times the whole
    * on the monotonic clock. A timer of its own aborts the request or the
-   * body read at the timeout, which spares each attempt a timeout fiber.
-   * Interruption aborts it as well.
+   * body read at the timeout.
    */
-  const send = (request: OutboundRequest) =>
-    Effect.async<SendReport>((resume) => {
-      const startedAt = performance.now()
-      const report = (result: SendResult) =>
-        resume(Effect.succeed({ result, durationMs: Math.round(performance.now() - startedAt) }))
-      const controller = new AbortController()
-      let timedOut = false
-      const timer = setTimeout(() => {
-        timedOut = true
-        controller.abort()
-      }, timeoutMs)
-      postForPrefix(request, controller.signal).then(
-        report,
-        (cause: unknown) =>
-          report(timedOut ? { _tag: "TimedOut", timeout } : { _tag: "ConnectionFailed", reason: describeError(cause) })
-      ).finally(() => clearTimeout(timer))
-      return Effect.sync(() => {
-        clearTimeout(timer)
-        controller.abort()
-      })
-    })
+  const send = (request: OutboundRequest): Promise<SendReport> => {
+    const startedAt = performance.now()
+    const report = (result: SendResult): SendReport => ({ result, durationMs: Math.round(performance.now() - startedAt) })
+    const controller = new AbortController()
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      controller.abort()
+    }, timeoutMs)
+    return postForPrefix(request, controller.signal).then(
+      report,
+      (cause: unknown) =>
+        report(timedOut ? { _tag: "TimedOut", timeout } : { _tag: "ConnectionFailed", reason: describeError(cause) })
+    ).finally(() => clearTimeout(timer))
+  }
 
   return { send }
 })

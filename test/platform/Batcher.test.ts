@@ -11,7 +11,7 @@ const makeGatedDoubler = (concurrency: number) =>
     const batches = yield* Ref.make<ReadonlyArray<ReadonlyArray<number>>>([])
     const gate = yield* Deferred.make<void>()
     const started = yield* Deferred.make<void>()
-    const submit = yield* makeBatcher({
+    const { submit } = yield* makeBatcher({
       maxBatchSize: 3,
       concurrency,
       run: (items: ReadonlyArray<number>) =>
@@ -47,7 +47,7 @@ describe("makeBatcher", () => {
 
   it.scoped("fails every item of a failed batch", () =>
     Effect.gen(function*() {
-      const submit = yield* makeBatcher({
+      const { submit } = yield* makeBatcher({
         maxBatchSize: 10,
         concurrency: 1,
         run: (items: ReadonlyArray<number>) =>
@@ -61,7 +61,7 @@ describe("makeBatcher", () => {
 
   it.scoped("reports a batch with a wrong result count as a defect", () =>
     Effect.gen(function*() {
-      const submit = yield* makeBatcher({
+      const { submit } = yield* makeBatcher({
         maxBatchSize: 10,
         concurrency: 1,
         run: (_items: ReadonlyArray<number>) => Effect.succeed([])

@@ -16,9 +16,13 @@ export class ClockOffset extends Context.Tag("test/ClockOffset")<ClockOffset, Re
  */
 export const ShiftedClockLive = Layer.effect(
   DeliveryClock,
-  Effect.map(ClockOffset, (offset) => ({
-    currentTimeMillis: Effect.zipWith(Clock.make().currentTimeMillis, Ref.get(offset), (real, shift) => real + shift)
-  }))
+  Effect.map(ClockOffset, (offset) => {
+    const real = Clock.make()
+    return {
+      currentTimeMillis: Effect.zipWith(real.currentTimeMillis, Ref.get(offset), (millis, shift) => millis + shift),
+      unsafeCurrentTimeMillis: () => real.unsafeCurrentTimeMillis() + Effect.runSync(Ref.get(offset))
+    }
+  })
 )
 
 /** A fresh `ClockOffset` starting at zero, shared by the test and the engine it shifts. */

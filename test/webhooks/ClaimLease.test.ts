@@ -17,14 +17,14 @@ const sentRequests: Array<OutboundRequest> = []
 const SlowSenderLive = Layer.effect(
   WebhookSender,
   Effect.map(ClockOffset, (offset) => ({
-    send: (request: OutboundRequest) =>
-      Effect.sync(() => sentRequests.push(request)).pipe(
-        Effect.zipRight(Ref.update(offset, (millis) => millis + 3_000)),
-        Effect.as({
-          result: { _tag: "Response" as const, statusCode: 200, location: undefined, responseBody: "ok" },
-          durationMs: 3_000
-        })
-      )
+    send: (request: OutboundRequest) => {
+      sentRequests.push(request)
+      Effect.runSync(Ref.update(offset, (millis) => millis + 3_000))
+      return Promise.resolve({
+        result: { _tag: "Response" as const, statusCode: 200, location: undefined, responseBody: "ok" },
+        durationMs: 3_000
+      })
+    }
   }))
 )
 

@@ -28,32 +28,51 @@ layer(SuiteLive, { excludeTestServices: true })("Delivery", (it) => {
       const [claimed] = yield* store.claimDue(subscription.subscriptionId)
       const sentBefore = (yield* Ref.get(yield* SentRequests)).length
 
-      yield* delivery.attempt(claimed!)
+      yield* delivery.attemptBatch([claimed!], () => false)
 
       expect((yield* Ref.get(yield* SentRequests)).length).toBe(sentBefore + 1)
       expect((yield* deliveryRow(deliveryId)).status).toBe("succeeded")
       expect((yield* attemptRows(deliveryId)).length).toBe(1)
     }))
 
-  it.effect("leaves a claim about to end unsent", () =>
+  it.effect("leaves a row unsent whose claim another runner took over", () =>
     Effect.gen(function*() {
       const store = yield* DeliveryStore
       const delivery = yield* Delivery
       const subscription = yield* createSubscription("http://127.0.0.1:1/unused")
       const deliveryId = yield* queueDelivery(subscription)
       const [claimed] = yield* store.claimDue(subscription.subscriptionId)
+      // The claim lasts 11 s with the 1 s test timeout; past it, the row is due again.
+      yield* ClockOffset.advance("12 seconds")
+      const [takenOver] = yield* store.claimDue(subscription.subscriptionId)
       const sentBefore = (yield* Ref.get(yield* SentRequests)).length
-      // The claim lasts 11 s with the 1 s test timeout, and an attempt needs
-      // the timeout plus 3 s of it left, so 8 s later it may not start.
-      yield* ClockOffset.advance("8 seconds")
 
-      yield* delivery.attempt(claimed!)
+      yield* delivery.attemptBatch([claimed!], () => false)
 
       expect((yield* Ref.get(yield* SentRequests)).length).toBe(sentBefore)
       const row = yield* deliveryRow(deliveryId)
       expect(row.status).toBe("pending")
       expect(row.attempts).toBe(0)
-      expect(row.claimed_until).not.toBeNull()
+      expect(row.claimed_until).toEqual(takenOver!.claimedUntil)
       expect((yield* attemptRows(deliveryId)).length).toBe(0)
+    }))
+
+  it.effect("starts nothing once the engine is stopping, and releases the claims", () =>
+    Effect.gen(function*() {
+      const store = yield* DeliveryStore
+      const delivery = yield* Delivery
+      const subscription = yield* createSubscription("http://127.0.0.1:1/unused")
+      const deliveryIds = yield* Effect.forEach([1, 2, 3], (index) => queueDelivery(subscription, { index }))
+      const claimed = yield* store.claimDue(subscription.subscriptionId)
+      const sentBefore = (yield* Ref.get(yield* SentRequests)).length
+
+      yield* delivery.attemptBatch(claimed, () => true)
+
+      expect((yield* Ref.get(yield* SentRequests)).length).toBe(sentBefore)
+      for (const deliveryId of deliveryIds) {
+        const row = yield* deliveryRow(deliveryId)
+        expect(row.status).toBe("pending")
+        expect(row.claimed_until).toBeNull()
+      }
     }))
 })

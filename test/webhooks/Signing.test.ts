@@ -54,7 +54,9 @@ describe("Signing", () => {
       const sender = yield* WebhookSender
       const outcomes: Array<string> = []
       for (let attempt = 1; attempt <= 3; attempt++) {
-        const report = yield* sender.send({ url: delivery.url, headers: deliveryHeaders(delivery), body: delivery.body })
+        const report = yield* Effect.promise(() =>
+          sender.send({ url: delivery.url, headers: deliveryHeaders(delivery), body: delivery.body })
+        )
         outcomes.push(judgeAttempt(attempt, report.result).outcome)
       }
       const sent = yield* Ref.get(yield* SentRequests)

@@ -29,11 +29,13 @@ const post = (path: string) =>
   Effect.gen(function*() {
     const receiver = yield* Receiver
     const sender = yield* WebhookSender
-    return yield* sender.send({
-      url: `${receiver.url}${path}`,
-      headers: { "content-type": "application/json", "x-saleslab-event": "badge.awarded" },
-      body: "{\"a\":1}"
-    })
+    return yield* Effect.promise(() =>
+      sender.send({
+        url: `${receiver.url}${path}`,
+        headers: { "content-type": "application/json", "x-saleslab-event": "badge.awarded" },
+        body: "{\"a\":1}"
+      })
+    )
   })
 
 describe("WebhookSender", () => {
@@ -127,7 +129,7 @@ describe("WebhookSender", () => {
       )
       const sender = yield* WebhookSender
       const { port } = server.address() as AddressInfo
-      const report = yield* sender.send({ url: `http://127.0.0.1:${port}/cut`, headers: {}, body: "{}" })
+      const report = yield* Effect.promise(() => sender.send({ url: `http://127.0.0.1:${port}/cut`, headers: {}, body: "{}" }))
       expect(report.result._tag).toBe("ConnectionFailed")
       if (report.result._tag !== "ConnectionFailed") return
       expect(report.result.reason).toContain("after the status line (HTTP 200), before the body ended")
@@ -136,7 +138,8 @@ describe("WebhookSender", () => {
   it.scopedLive("reports a refused connection", () =>
     Effect.gen(function*() {
       const sender = yield* WebhookSender
-      const report = yield* sender.send({ url: `http://127.0.0.1:${yield* closedPort}/`, headers: {}, body: "{}" })
+      const url = `http://127.0.0.1:${yield* closedPort}/`
+      const report = yield* Effect.promise(() => sender.send({ url, headers: {}, body: "{}" }))
       expect(report.result).toMatchObject({ _tag: "ConnectionFailed" })
       if (report.result._tag !== "ConnectionFailed") return
       expect(report.result.reason).toContain("ECONNREFUSED")
