@@ -237,7 +237,7 @@ try {
           "x-saleslab-signature": signature
         },
         body: sample.body
-      }, AbortSignal.timeout(requestTimeoutMs))
+      }, requestTimeoutMs)
       if (result._tag !== "Response" || result.statusCode !== 200) throw new Error("The receiver did not respond 200 to a baseline POST.")
     })
     baselineMs = performance.now() - baselineStarted

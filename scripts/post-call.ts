@@ -176,7 +176,7 @@ try {
       url: receiver.url,
       headers: { "content-type": "application/json", "x-saleslab-event": "baseline", "x-saleslab-signature": baselineSignature },
       body: baselineBody
-    }, AbortSignal.timeout(requestTimeoutMs))
+    }, requestTimeoutMs)
     baseline.push(performance.now() - started)
   })
 

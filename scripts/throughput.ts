@@ -205,7 +205,7 @@ const postStored = async (
     const delivery = stored[index % stored.length]!
     const headers = deliveryHeaders({ deliveryId: delivery.deliveryId, eventKind: benchmarkEventKind, body: delivery.body, secret: delivery.secret })
     try {
-      const result = await postForPrefix({ url: receiver!.url, headers, body: delivery.body }, AbortSignal.timeout(requestTimeoutMs))
+      const result = await postForPrefix({ url: receiver!.url, headers, body: delivery.body }, requestTimeoutMs)
       if (result._tag !== "Response" || result.statusCode !== 200) failures += 1
     } catch {
       failures += 1

@@ -313,7 +313,7 @@ export const postAtRate = async (options: {
     const headers = deliveryHeaders({ deliveryId, eventKind: benchmarkEventKind, body, secret: target.secret })
     record.startedAt = epochNow()
     pending.push(
-      postForPrefix({ url: receiver.url, headers, body }, AbortSignal.timeout(requestTimeoutMs)).then((result) => {
+      postForPrefix({ url: receiver.url, headers, body }, requestTimeoutMs).then((result) => {
         record.completedAt = epochNow()
         if (result._tag !== "Response" || result.statusCode !== 200) throw new Error("The receiver did not respond 200 to a baseline POST.")
       }).catch(() => {

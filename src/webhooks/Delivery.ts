@@ -1,4 +1,4 @@
-import { Cause, Duration, Effect, Exit, FiberRef, LogLevel, Metric, Option, Runtime } from "effect"
+import { Cause, Duration, Effect, Exit, FiberRef, LogLevel, MetricLabel, Option, Runtime } from "effect"
 import type * as Tracer from "effect/Tracer"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { webhookAttemptDuration, webhookAttempts, webhookDeliveryLag } from "../platform/Metrics.ts"
@@ -24,7 +24,8 @@ const leaseCheckMarginMillis = 1_000
 
 /** Starts and ends the phase spans of the attempts of one batch; does nothing while the tracer is off. */
 interface PhaseSpans {
-  readonly start: (name: string, parent: Tracer.Span | undefined, attributes: Record<string, unknown>) => Tracer.Span | undefined
+  /** Starts a span with the delivery's and its subscription's ids, under `parent` or else under the fiber's span. */
+  readonly start: (name: string, parent: Tracer.Span | undefined, delivery: ClaimedDelivery) => Tracer.Span | undefined
   readonly end: (span: Tracer.Span | undefined, exit?: Exit.Exit<unknown, unknown>) => void
 }
 
@@ -40,7 +41,7 @@ const makePhaseSpans = Effect.gen(function*() {
   const context = yield* Effect.context<never>()
   const parent = yield* Effect.option(Effect.currentParentSpan)
   return {
-    start: (name, under, attributes) => {
+    start: (name, under, delivery) => {
       const span = tracer.span(
         name,
         under === undefined ? parent : Option.some(under),
@@ -49,7 +50,8 @@ const makePhaseSpans = Effect.gen(function*() {
         clock.unsafeCurrentTimeNanos(),
         "internal"
       )
-      for (const [key, value] of Object.entries(attributes)) span.attribute(key, value)
+      span.attribute("webhook.subscription_id", delivery.subscriptionId)
+      span.attribute("webhook.delivery_id", delivery.deliveryId)
       return span
     },
     end: (span, exit = Exit.void) => span?.end(clock.unsafeCurrentTimeNanos(), exit)
@@ -72,26 +74,30 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
     const { deliveryTimeout, maxAttemptsInFlight, subscriptionConcurrency } = yield* AppConfig
     /** Claim time, in milliseconds, that must be left when an attempt starts. */
     const latestStart = Duration.toMillis(Duration.sum(deliveryTimeout, recordAllowance))
-    // Bounds the attempts in flight on the runner, from the claim check to the
-    // record. A stalled endpoint takes at most its subscription's concurrency
-    // of these, and each for at most the delivery timeout plus its record, so
-    // the other subscriptions keep the rest.
+    // Bounds the attempts in flight on the runner, from the claim check until
+    // the response is in. A stalled endpoint takes at most its subscription's
+    // concurrency of these, and each for at most the delivery timeout, so the
+    // other subscriptions keep the rest. The record that follows holds only
+    // its subscription's slot: records share statements, and under load a
+    // permit held through the record wait left the requests idle.
     const attemptPermits = yield* makePermitQueue(maxAttemptsInFlight)
     // Bounds the subscriptions that claim and attempt at once, so that after a
     // sweep over thousands of subscriptions most of them wait as suspended fibers.
     const drainPermits = yield* makePermitQueue(maxAttemptsInFlight * drainsPerAttemptPermit)
 
-    // Tagging a metric builds a new key, which its registry then hashes, so
-    // the counter of each event kind and outcome is tagged once.
-    const attemptsCounters = new Map<string, typeof webhookAttempts>()
-    const attemptsCounter = (eventKind: string, outcome: string) => {
+    // A metric caches its registry entry per array of extra labels, by the
+    // array's identity, so the labels of each event kind and outcome are
+    // built once. `Metric.tagged` would build a new array on every update,
+    // and with it a new key for the registry to hash.
+    const attemptLabels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+    const attemptLabelsOf = (eventKind: string, outcome: string) => {
       const key = `${eventKind} ${outcome}`
-      let counter = attemptsCounters.get(key)
-      if (counter === undefined) {
-        counter = webhookAttempts.pipe(Metric.tagged("event_kind", eventKind), Metric.tagged("outcome", outcome))
-        attemptsCounters.set(key, counter)
+      let labels = attemptLabels.get(key)
+      if (labels === undefined) {
+        labels = [MetricLabel.make("event_kind", eventKind), MetricLabel.make("outcome", outcome)]
+        attemptLabels.set(key, labels)
       }
-      return counter
+      return labels
     }
 
     /**
@@ -203,9 +209,8 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
         }
       }
 
-      /** Ends one attempt slot, whose permit is held, and starts the next. */
+      /** Ends one attempt slot, whose permit has been given back, and starts the next. */
       private finish(exit: Exit.Exit<void, never>) {
-        attemptPermits.unsafeRelease()
         this.active--
         if (Exit.isFailure(exit)) {
           this.failure = this.failure === undefined ? exit.cause : Cause.sequential(this.failure, exit.cause)
@@ -215,10 +220,21 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
         this.settleWhenIdle()
       }
 
+      /** Starts the attempt of a row once its slot holds an attempt permit. */
       private begin(claimed: ClaimedDelivery) {
+        let permitHeld = true
+        const releasePermit = () => {
+          if (!permitHeld) return
+          permitHeld = false
+          attemptPermits.unsafeRelease()
+        }
+        const end = (exit: Exit.Exit<void, never>) => {
+          releasePermit()
+          this.finish(exit)
+        }
         if (this.halted || this.stopping()) {
           this.halted = true
-          this.finish(Exit.void)
+          end(Exit.void)
           return
         }
         this.withCurrentLease((kept) => {
@@ -227,12 +243,12 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
               delivery_id: claimed.deliveryId,
               subscription_id: claimed.subscriptionId
             })
-            this.finish(Exit.void)
+            end(Exit.void)
             return
           }
           this.started.add(claimed.pk)
-          this.attempt({ ...claimed, claimedUntil: this.lease.claimedUntil }, (exit) => this.finish(exit))
-        }, (cause) => this.finish(Exit.failCause(cause)))
+          this.attempt({ ...claimed, claimedUntil: this.lease.claimedUntil }, releasePermit, end)
+        }, (cause) => end(Exit.failCause(cause)))
       }
 
       /**
@@ -270,12 +286,12 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
       }
 
       /**
-       * Runs one attempt of a row whose claim is current, and calls `onEnd`
-       * once it is recorded. An attempt whose claim would end before it
+       * Runs one attempt of a row whose claim is current, calls `onResponse`
+       * once the response is in, and `onEnd` once the attempt is recorded. An attempt whose claim would end before it
        * could be sent and recorded is left for a later claim, because
        * another runner may claim the row once this claim ends.
        */
-      private attempt(delivery: ClaimedDelivery, onEnd: (exit: Exit.Exit<void>) => void) {
+      private attempt(delivery: ClaimedDelivery, onResponse: () => void, onEnd: (exit: Exit.Exit<void>) => void) {
         const startedAt = clock.unsafeCurrentTimeMillis()
         if (delivery.claimedUntil.getTime() - startedAt < latestStart) {
           this.log(LogLevel.Warning, "Delivery claim ends too soon to start the attempt; it is left for a later claim", {
@@ -285,12 +301,9 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
           onEnd(Exit.void)
           return
         }
-        const phaseAttributes = { "webhook.subscription_id": delivery.subscriptionId, "webhook.delivery_id": delivery.deliveryId }
-        const attemptSpan = this.spans.start("Delivery.attempt", undefined, {
-          ...phaseAttributes,
-          "webhook.event_kind": delivery.eventKind,
-          "webhook.attempt": delivery.attempts + 1
-        })
+        const attemptSpan = this.spans.start("Delivery.attempt", undefined, delivery)
+        attemptSpan?.attribute("webhook.event_kind", delivery.eventKind)
+        attemptSpan?.attribute("webhook.attempt", delivery.attempts + 1)
         let ended = false
         const end = (exit: Exit.Exit<void>) => {
           if (ended) return
@@ -299,11 +312,12 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
           onEnd(exit)
         }
 
-        const signSpan = this.spans.start("Delivery.sign", attemptSpan, phaseAttributes)
+        const signSpan = this.spans.start("Delivery.sign", attemptSpan, delivery)
         const headers = deliveryHeaders(delivery)
         this.spans.end(signSpan)
-        const sendSpan = this.spans.start("Delivery.send", attemptSpan, phaseAttributes)
+        const sendSpan = this.spans.start("Delivery.send", attemptSpan, delivery)
         sender.send({ url: delivery.url, headers, body: delivery.body }).then((report) => {
+          onResponse()
           this.spans.end(sendSpan)
           const verdict = judgeAttempt(delivery.attempts + 1, report.result)
           const finishedAt = clock.unsafeCurrentTimeMillis()
@@ -321,7 +335,7 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
           attemptSpan?.attribute("webhook.outcome", record.outcome)
           if (Option.isSome(record.statusCode)) attemptSpan?.attribute("http.response.status_code", record.statusCode.value)
 
-          const recordSpan = this.spans.start("Delivery.record", attemptSpan, phaseAttributes)
+          const recordSpan = this.spans.start("Delivery.record", attemptSpan, delivery)
           store.unsafeRecordAttempt(record, (recorded) => {
             this.spans.end(recordSpan, recorded)
             // This runs on the record batcher's fiber, so nothing may escape it.
@@ -352,7 +366,7 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
           this.log(LogLevel.Warning, "Delivery attempt already recorded by another runner; result dropped", annotations())
           return
         }
-        attemptsCounter(delivery.eventKind, record.outcome).unsafeUpdate(1, [])
+        webhookAttempts.unsafeUpdate(1, attemptLabelsOf(delivery.eventKind, record.outcome))
         if (record.outcome !== "succeeded") {
           this.log(LogLevel.Warning, "Delivery attempt finished", annotations())
           return

@@ -73,6 +73,12 @@ export interface AttemptRecord {
   readonly nextAttemptAt: Option.Option<Date>
 }
 
+/** A record to write, with when its attempt finished, in milliseconds since the epoch. */
+interface FinishedAttempt {
+  readonly record: AttemptRecord
+  readonly finishedAt: number
+}
+
 /** A request to claim up to `limit` due deliveries of one subscription. */
 interface ClaimRequest {
   readonly subscriptionId: string
@@ -117,6 +123,7 @@ const releaseRetrySchedule = (remaining: Duration.Duration) =>
     Schedule.upTo(remaining)
   )
 
+/** A claimed row, with its times in milliseconds since the epoch, which cost less to read than timestamp text. */
 interface ClaimedRow {
   readonly id: string
   readonly delivery_id: string
@@ -124,11 +131,11 @@ interface ClaimedRow {
   readonly event_kind: string
   readonly body: string
   readonly attempts: number
-  readonly next_attempt_at: Date
-  readonly event_at: Date
+  readonly next_attempt_ms: number
+  readonly event_ms: number
   readonly url: string
   readonly secret: string
-  readonly claimed_until: Date
+  readonly claimed_until_ms: number
 }
 
 /**
@@ -210,7 +217,10 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
           FROM due, webhook_subscriptions s
           WHERE d.id = due.id AND s.id = d.subscription_id
           RETURNING d.id::text AS id, d.delivery_id, d.subscription_id, d.event_kind, d.body, d.attempts,
-            d.next_attempt_at, d.event_at, d.claimed_until, s.url, s.secret`
+            (extract(epoch FROM d.next_attempt_at) * 1000)::float8 AS next_attempt_ms,
+            (extract(epoch FROM d.event_at) * 1000)::float8 AS event_ms,
+            (extract(epoch FROM d.claimed_until) * 1000)::float8 AS claimed_until_ms,
+            s.url, s.secret`
 
         const bySubscription = new Map<string, Array<ClaimedDelivery>>()
         for (const row of rows) {
@@ -277,16 +287,17 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
      * its delivery's attempt count moved on since the claim, because another
      * runner already recorded that attempt.
      */
-    const recordStatement = (records: ReadonlyArray<AttemptRecord & { readonly finishedAt: Date }>) =>
+    const recordStatement = (records: ReadonlyArray<FinishedAttempt>) =>
       Effect.gen(function*() {
-        const input = JSON.stringify(records.map((record) => ({
+        // Times go as milliseconds since the epoch, which cost less to write than ISO text.
+        const input = JSON.stringify(records.map(({ finishedAt, record }) => ({
           pk: record.delivery.pk,
           attempts_before: record.delivery.attempts,
           attempt: record.delivery.attempts + 1,
           status: record.outcome === "retry" ? "pending" : record.outcome,
-          next_attempt_at: Option.getOrNull(Option.map(record.nextAttemptAt, (at) => at.toISOString())),
-          delivered_at: record.outcome === "succeeded" ? record.finishedAt.toISOString() : null,
-          started_at: record.startedAt.toISOString(),
+          next_attempt_ms: Option.getOrNull(Option.map(record.nextAttemptAt, (at) => at.getTime())),
+          delivered_ms: record.outcome === "succeeded" ? finishedAt : null,
+          started_ms: record.startedAt.getTime(),
           duration_ms: record.durationMs,
           status_code: Option.getOrNull(record.statusCode),
           response_body: Option.getOrNull(record.responseBody),
@@ -298,9 +309,16 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
           WITH input AS (
             SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS i(
               pk bigint, attempts_before integer, attempt integer, status text,
-              next_attempt_at timestamptz, delivered_at timestamptz, started_at timestamptz,
+              next_attempt_ms double precision, delivered_ms double precision, started_ms double precision,
               duration_ms integer, status_code integer, response_body text, error text, outcome text)
             LIMIT ${records.length}
+          ),
+          input_times AS (
+            SELECT input.*,
+              to_timestamp(next_attempt_ms / 1000) AS next_attempt_at,
+              to_timestamp(delivered_ms / 1000) AS delivered_at,
+              to_timestamp(started_ms / 1000) AS started_at
+            FROM input
           ),
           updated AS (
             UPDATE webhook_deliveries d
@@ -311,18 +329,18 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
               next_attempt_at = CASE WHEN d.status = 'pending' THEN i.next_attempt_at ELSE d.next_attempt_at END,
               delivered_at = i.delivered_at,
               claimed_until = NULL
-            FROM input i
+            FROM input_times i
             WHERE d.id = i.pk AND d.attempts = i.attempts_before
             RETURNING d.id
           )
           INSERT INTO webhook_attempts
             (delivery_pk, attempt, started_at, duration_ms, status_code, response_body, error, outcome)
           SELECT i.pk, i.attempt, i.started_at, i.duration_ms, i.status_code, i.response_body, i.error, i.outcome
-          FROM input i
+          FROM input_times i
           JOIN updated u ON u.id = i.pk
           RETURNING delivery_pk::text AS delivery_pk`
         const storedKeys = new Set(stored.map((row) => row.delivery_pk))
-        return records.map((record) => storedKeys.has(record.delivery.pk))
+        return records.map(({ record }) => storedKeys.has(record.delivery.pk))
       })
 
     /**
@@ -331,7 +349,7 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
      * deliveries have expired. A retry after a write that did commit stores
      * nothing and returns false, as for a record of another runner.
      */
-    const writeRecords = (records: ReadonlyArray<AttemptRecord & { readonly finishedAt: Date }>) =>
+    const writeRecords = (records: ReadonlyArray<FinishedAttempt>) =>
       recordStatement(records).pipe(
         Effect.tapError((error) =>
           Effect.logWarning("Writing attempt records failed; retrying", error).pipe(
@@ -355,7 +373,7 @@ export class DeliveryStore extends Effect.Service<DeliveryStore>()("saleslab/Del
      * write that still fails after its retries ends in a failed exit.
      */
     const unsafeRecordAttempt = (record: AttemptRecord, done: (exit: Exit.Exit<boolean, unknown>) => void) =>
-      recordBatcher.unsafeSubmit({ ...record, finishedAt: new Date(clock.unsafeCurrentTimeMillis()) }, (exit) => {
+      recordBatcher.unsafeSubmit({ record, finishedAt: clock.unsafeCurrentTimeMillis() }, (exit) => {
         if (Exit.isSuccess(exit) && exit.value && record.outcome === "retry") {
           webhookRetriesScheduled.unsafeUpdate(1, [])
         }
@@ -485,11 +503,11 @@ const toClaimed = (row: ClaimedRow): ClaimedDelivery => ({
   eventKind: row.event_kind,
   body: row.body,
   attempts: row.attempts,
-  nextAttemptAt: row.next_attempt_at,
-  eventAt: row.event_at,
+  nextAttemptAt: new Date(row.next_attempt_ms),
+  eventAt: new Date(row.event_ms),
   url: row.url,
   secret: row.secret,
-  claimedUntil: row.claimed_until
+  claimedUntil: new Date(row.claimed_until_ms)
 })
 
 /** Orders bigint row keys, which arrive as decimal strings. */

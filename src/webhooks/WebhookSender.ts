@@ -70,25 +70,15 @@ const makeHttpSender = Effect.gen(function*() {
   const timeout = config.deliveryTimeout
   const timeoutMs = Duration.toMillis(timeout)
 
-  /**
-   * Sends one request, reads the start of its response and times the whole
-   * on the monotonic clock. A timer of its own aborts the request or the
-   * body read at the timeout.
-   */
+  /** Sends one request, reads the start of its response and times the whole on the monotonic clock. */
   const send = (request: OutboundRequest): Promise<SendReport> => {
     const startedAt = performance.now()
     const report = (result: SendResult): SendReport => ({ result, durationMs: Math.round(performance.now() - startedAt) })
-    const controller = new AbortController()
-    let timedOut = false
-    const timer = setTimeout(() => {
-      timedOut = true
-      controller.abort()
-    }, timeoutMs)
-    return postForPrefix(request, controller.signal).then(
+    return postForPrefix(request, timeoutMs).then(
       report,
       (cause: unknown) =>
-        report(timedOut ? { _tag: "TimedOut", timeout } : { _tag: "ConnectionFailed", reason: describeError(cause) })
-    ).finally(() => clearTimeout(timer))
+        report(cause instanceof PostTimedOut ? { _tag: "TimedOut", timeout } : { _tag: "ConnectionFailed", reason: describeError(cause) })
+    )
   }
 
   return { send }
@@ -105,48 +95,104 @@ const idleConnectionTimeoutMs = 4_000
 const httpAgent = new http.Agent({ keepAlive: true, timeout: idleConnectionTimeoutMs, scheduling: "lifo" })
 const httpsAgent = new https.Agent({ keepAlive: true, timeout: idleConnectionTimeoutMs, scheduling: "lifo" })
 
+/** The rejection of `postForPrefix` when its time is up. */
+export class PostTimedOut extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`no complete response within ${timeoutMs} ms`)
+  }
+}
+
+/** Request options of a URL without its method and headers, for `http.request`. */
+interface Destination {
+  readonly secure: boolean
+  readonly hostname: string
+  readonly port: string
+  readonly path: string
+  readonly auth: string | undefined
+}
+
+/**
+ * Parsed destinations by URL text. A runner sends to a few URLs many times
+ * over, and parsing each one again took a share of every request. Bounded,
+ * so that many distinct URLs cannot grow it: past the bound, it starts over.
+ */
+const destinations = new Map<string, Destination>()
+const destinationsKept = 10_000
+
+const destinationOf = (urlText: string): Destination => {
+  const known = destinations.get(urlText)
+  if (known !== undefined) return known
+  const url = new URL(urlText)
+  const destination: Destination = {
+    secure: url.protocol === "https:",
+    // `http.request` takes an IPv6 address without its brackets.
+    hostname: url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname,
+    port: url.port,
+    path: `${url.pathname}${url.search}`,
+    auth: url.username === "" && url.password === ""
+      ? undefined
+      : `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+  }
+  if (destinations.size >= destinationsKept) destinations.clear()
+  destinations.set(urlText, destination)
+  return destination
+}
+
 /**
  * POSTs `request` over a pooled keep-alive connection. Resolves with the
  * status, the `Location` header and the first `responseBodyLimit` bytes of
  * the body. A longer body is cut off by closing the connection. NUL
  * characters become U+FFFD because PostgreSQL text cannot store them, and
  * so do bytes cut in the middle of a UTF-8 sequence. Redirects are never
- * followed. Rejects when the connection fails, when the body ends early, or
- * when `signal` aborts.
+ * followed. Rejects when the connection fails or the body ends early, and
+ * with `PostTimedOut`, closing the connection, when the whole response has
+ * not arrived within `timeoutMs`.
  * The benchmark scripts post their baseline requests with it too, so that
  * the engine and its baseline use the same client.
  */
-export const postForPrefix = (request: OutboundRequest, signal?: AbortSignal): Promise<SendResult> =>
+export const postForPrefix = (request: OutboundRequest, timeoutMs: number): Promise<SendResult> =>
   new Promise((resolve, reject) => {
-    const url = new URL(request.url)
-    const secure = url.protocol === "https:"
+    const destination = destinationOf(request.url)
     const body = Buffer.from(request.body, "utf8")
-    const outgoing = (secure ? https : http).request(url, {
+    // The request below exists by the time the timer fires.
+    const timer = setTimeout(() => {
+      settle(() => reject(new PostTimedOut(timeoutMs)))
+      outgoing.destroy()
+    }, timeoutMs)
+    let settled = false
+    const settle = (outcome: () => void) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      outcome()
+    }
+    const outgoing = (destination.secure ? https : http).request({
       method: "POST",
-      agent: secure ? httpsAgent : httpAgent,
-      headers: { ...request.headers, "content-length": String(body.length) },
-      signal
+      protocol: destination.secure ? "https:" : "http:",
+      hostname: destination.hostname,
+      port: destination.port,
+      path: destination.path,
+      auth: destination.auth,
+      agent: destination.secure ? httpsAgent : httpAgent,
+      headers: { ...request.headers, "content-length": String(body.length) }
     }, (response) => {
       const chunks: Array<Buffer> = []
       let length = 0
-      let settled = false
-      const finish = () => {
-        if (settled) return
-        settled = true
-        resolve({
-          _tag: "Response",
-          statusCode: response.statusCode ?? 0,
-          location: response.headers.location,
-          responseBody: Buffer.concat(chunks).toString("utf8").replaceAll("\u0000", "\uFFFD")
-        })
-      }
+      const finish = () =>
+        settle(() =>
+          resolve({
+            _tag: "Response",
+            statusCode: response.statusCode ?? 0,
+            location: response.headers.location,
+            responseBody: Buffer.concat(chunks).toString("utf8").replaceAll("\u0000", "\uFFFD")
+          })
+        )
       // A body that ends early is reported with the status, which the rejection would otherwise lose.
-      const fail = (cause: unknown) => {
-        if (settled) return
-        settled = true
-        const detail = cause instanceof Error && cause.message !== "" ? ` (${cause.message})` : ""
-        reject(new Error(`the connection closed after the status line (HTTP ${response.statusCode}), before the body ended${detail}`))
-      }
+      const fail = (cause: unknown) =>
+        settle(() => {
+          const detail = cause instanceof Error && cause.message !== "" ? ` (${cause.message})` : ""
+          reject(new Error(`the connection closed after the status line (HTTP ${response.statusCode}), before the body ended${detail}`))
+        })
       response.on("data", (chunk: Buffer) => {
         if (settled) return
         const head = chunk.subarray(0, responseBodyLimit - length)
@@ -164,7 +210,7 @@ export const postForPrefix = (request: OutboundRequest, signal?: AbortSignal): P
         if (!settled) fail(undefined)
       })
     })
-    outgoing.on("error", reject)
+    outgoing.on("error", (error) => settle(() => reject(error)))
     outgoing.end(body)
   })
 
