@@ -41,13 +41,18 @@ export class EventBook {
   duplicates = 0
   /** Arrivals of a sequence the book does not know. */
   unmatched = 0
+  /** Records that have arrived at least once. */
+  arrived = 0
 
   constructor(receiver: TimedReceiver) {
     receiver.onArrival((sequence, arrivedAt) => {
       const record = this.records.get(sequence)
       if (record === undefined) this.unmatched += 1
       else if (!Number.isNaN(record.arrivedAt)) this.duplicates += 1
-      else record.arrivedAt = arrivedAt
+      else {
+        record.arrivedAt = arrivedAt
+        this.arrived += 1
+      }
     })
   }
 

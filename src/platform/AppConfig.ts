@@ -31,7 +31,7 @@ export interface AppSettings {
   readonly sweepInterval: Duration.Duration
   /** Deliveries of one subscription that may be in flight at once. */
   readonly subscriptionConcurrency: number
-  /** Delivery attempts that one runner may have in flight at once, over all subscriptions. */
+  /** Delivery requests that one runner may have in flight at once, over all subscriptions, until their responses are in. */
   readonly maxAttemptsInFlight: number
   /** Interval between two probe notifications that check the delivery LISTEN connection is alive. */
   readonly listenProbeInterval: Duration.Duration
@@ -204,7 +204,7 @@ const settingsConfig = Config.all({
   maxAttemptsInFlight: Config.integer("WEBHOOK_MAX_IN_FLIGHT").pipe(
     Config.validate({ message: "must be between 1 and 10000", validation: (n) => n >= 1 && n <= 10_000 }),
     Config.withDefault(128),
-    Config.withDescription("Delivery attempts one runner may have in flight at once, over all subscriptions (1 to 10000).")
+    Config.withDescription("Delivery requests one runner may have in flight at once, over all subscriptions, until their responses are in (1 to 10000).")
   ),
   listenProbeInterval: Config.duration("WEBHOOK_LISTEN_PROBE_INTERVAL").pipe(
     Config.withDefault(Duration.seconds(15)),

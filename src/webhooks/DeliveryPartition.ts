@@ -224,6 +224,24 @@ export const makeOwnershipCheck = Effect.map(
 )
 
 /**
+ * Returns a function that requests one more pass of a subscription's drain
+ * when that drain runs on this runner, in `drains`, and returns whether it
+ * did. It needs no fiber, so a caller outside one, such as a notification
+ * handler, can try it before it queues a wake-up.
+ */
+export const makePassRequester = (
+  locate: (subscriptionId: string) => EntityPlace,
+  drains: ReadonlyMap<string, RunningDrain>
+) =>
+(subscriptionId: string): boolean => {
+  if (locate(subscriptionId) !== "here") return false
+  const running = drains.get(subscriptionId)
+  if (running === undefined) return false
+  running.passRequested = true
+  return true
+}
+
+/**
  * Maximum wake-ups in flight from one waker to partitions of this runner.
  * A sweep can wake thousands of subscriptions, and unbounded, their
  * wake-ups would all queue ahead of other fibers, such as the shard lock
@@ -257,14 +275,11 @@ export const makeBackgroundWakerOf = <R>(
     const localPermits = yield* makePermitQueue(localWakesInFlight)
     const fibers = yield* FiberSet.make()
     const inFlight = new Set<string>()
+    const requestPass = makePassRequester(locate, drains)
     return (subscriptionId: string) =>
       Effect.suspend(() => {
+        if (requestPass(subscriptionId)) return Effect.void
         const place = locate(subscriptionId)
-        const running = place === "here" ? drains.get(subscriptionId) : undefined
-        if (running !== undefined) {
-          running.passRequested = true
-          return Effect.void
-        }
         if (inFlight.has(subscriptionId)) return Effect.void
         inFlight.add(subscriptionId)
         const send = place === "here" ? localPermits.withPermit(wake(subscriptionId)) : wake(subscriptionId)

@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto"
 import pg from "pg"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { webhookListenNotifications } from "../platform/Metrics.ts"
-import { makeBackgroundWaker, makeOwnershipCheck } from "./DeliveryPartition.ts"
+import { makeBackgroundWaker, makeEntityLocator, makeOwnershipCheck, makePassRequester, RunningDrains } from "./DeliveryPartition.ts"
 import { deliveryChannel } from "./Outbox.ts"
 import { Sweeper } from "./Sweeper.ts"
 
@@ -96,6 +96,7 @@ export const DispatcherLive = Layer.scopedDiscard(
     const pgClient = yield* PgClient.PgClient
     const wake = yield* makeBackgroundWaker
     const ownsSubscription = yield* makeOwnershipCheck
+    const requestPass = makePassRequester(yield* makeEntityLocator, yield* RunningDrains)
     const sweeper = yield* Sweeper
     const { listenProbeInterval } = yield* AppConfig
     const runnerToken = randomUUID()
@@ -107,20 +108,34 @@ export const DispatcherLive = Layer.scopedDiscard(
 
     // Wakes are started one at a time from this queue, away from the
     // connection's events and the probes, each in a background fiber.
+    // Notifications queued meanwhile are taken together, and each subscription
+    // among them is woken once: after a pause, such as a long stretch with
+    // the database busy, thousands of them can name the same few subscriptions.
     const wakes = yield* Queue.unbounded<string>()
-    yield* Queue.take(wakes).pipe(
-      Effect.flatMap((subscriptionId) =>
-        ownsSubscription(subscriptionId)
-          ? Effect.zipRight(Metric.increment(webhookListenNotifications), wake(subscriptionId))
-          : Effect.void
+    yield* Queue.takeBetween(wakes, 1, Number.MAX_SAFE_INTEGER).pipe(
+      Effect.flatMap((notified) =>
+        Effect.suspend(() => {
+          const owned = Array.from(notified).filter(ownsSubscription)
+          return Effect.zipRight(
+            Metric.incrementBy(webhookListenNotifications, owned.length),
+            Effect.forEach(new Set(owned), wake, { discard: true })
+          )
+        })
       ),
       Effect.forever,
       Effect.forkScoped
     )
 
+    // Under a backlog, nearly every notification finds its subscription's
+    // drain running here, and requests its next pass in place, without the
+    // queue and its fiber.
     const onNotification = (payload: string) => {
       if (!payload.startsWith(probePrefix)) {
-        Queue.unsafeOffer(wakes, payload)
+        if (requestPass(payload)) {
+          webhookListenNotifications.unsafeUpdate(1, [])
+        } else {
+          Queue.unsafeOffer(wakes, payload)
+        }
         return
       }
       const awaited = awaitedProbe

@@ -7,9 +7,10 @@ export const deliveryUserAgent = "sales-lab-webhooks/1"
  * Returns the `x-saleslab-signature` value of a body: `sha256=` followed by
  * the lowercase hex HMAC-SHA256 of the body's UTF-8 bytes, keyed with the
  * UTF-8 bytes of the whole secret string (`sl_whsec_...`, prefix included).
+ * Node encodes both strings as UTF-8 itself, with no buffer in between.
  */
 export const signatureHeader = (secret: string, body: string): string =>
-  `sha256=${createHmac("sha256", Buffer.from(secret, "utf8")).update(Buffer.from(body, "utf8")).digest("hex")}`
+  `sha256=${createHmac("sha256", secret).update(body, "utf8").digest("hex")}`
 
 /** Fields needed to sign a delivery. The stored body is sent unchanged. */
 export interface SignableDelivery {

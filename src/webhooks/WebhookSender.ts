@@ -153,7 +153,7 @@ const destinationOf = (urlText: string): Destination => {
 export const postForPrefix = (request: OutboundRequest, timeoutMs: number): Promise<SendResult> =>
   new Promise((resolve, reject) => {
     const destination = destinationOf(request.url)
-    const body = Buffer.from(request.body, "utf8")
+
     // The request below exists by the time the timer fires.
     const timer = setTimeout(() => {
       settle(() => reject(new PostTimedOut(timeoutMs)))
@@ -174,7 +174,7 @@ export const postForPrefix = (request: OutboundRequest, timeoutMs: number): Prom
       path: destination.path,
       auth: destination.auth,
       agent: destination.secure ? httpsAgent : httpAgent,
-      headers: { ...request.headers, "content-length": String(body.length) }
+      headers: { ...request.headers, "content-length": String(Buffer.byteLength(request.body, "utf8")) }
     }, (response) => {
       const chunks: Array<Buffer> = []
       let length = 0
@@ -211,7 +211,9 @@ export const postForPrefix = (request: OutboundRequest, timeoutMs: number): Prom
       })
     })
     outgoing.on("error", (error) => settle(() => reject(error)))
-    outgoing.end(body)
+    // A string body goes out in one write with the header block, where a
+    // buffer would take a second one (Node 20's `OutgoingMessage`).
+    outgoing.end(request.body, "utf8")
   })
 
 /** Returns the most specific text of a transport failure, such as `connect ECONNREFUSED 127.0.0.1:8080`. */
