@@ -9,7 +9,8 @@
  * 127.0.0.1 (DATABASE_URL is ignored), and the service under Node with
  * `DATABASE_URL` pointing at it. It subscribes one tenant `--subscriptions`
  * times to a receiver on 127.0.0.1 that returns 200 at once, and queues
- * `--events` deliveries through the `Outbox` service. When `--restart-at` of
+ * `--events` deliveries through the `Outbox` service, with the service held
+ * (SIGSTOP) meanwhile, then resumes it. When `--restart-at` of
  * them has arrived, it shuts PostgreSQL down in fast mode (SIGINT to the
  * postmaster, as `pg_ctl stop -m fast` does), which ends every connection,
  * and starts it again on the same port `--down` seconds later.

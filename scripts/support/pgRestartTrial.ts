@@ -360,9 +360,18 @@ export const runPgRestartTrial = async (options: PgRestartTrialOptions): Promise
     let firstBurstRateReachedMs = Number.NaN
     if (options.mode === "busy") {
       const target = Math.max(1, Math.floor(options.events * options.restartAfterShare))
-      progress(`Queueing ${options.events} deliveries over ${subscriptions.length} subscriptions`)
-      await queueBurst(1, options.events)
-      progress(`Queued; ${receiver.deliveries.length} delivered so far. Restarting PostgreSQL after ${target} deliveries`)
+      // The engine delivers faster than the burst can be queued, so with the
+      // service running, nearly the whole burst had arrived before the
+      // restart. The service is held (SIGSTOP) while the burst is queued,
+      // and the restart then comes in the middle of its drain.
+      progress(`Queueing ${options.events} deliveries over ${subscriptions.length} subscriptions, with the service held`)
+      process.kill(service.pid, "SIGSTOP")
+      try {
+        await queueBurst(1, options.events)
+      } finally {
+        process.kill(service.pid, "SIGCONT")
+      }
+      progress(`Queued and resumed the service. Restarting PostgreSQL after ${target} deliveries`)
       while (receiver.deliveries.length < target) await sleep(1)
     } else {
       progress(`Queueing a first burst of ${options.events} deliveries over ${subscriptions.length} subscriptions`)
