@@ -169,6 +169,9 @@ export const startService = async (options: ServiceOptions): Promise<RunningServ
     process.off("exit", onExit)
     if (!exited(child)) {
       const done = new Promise((resolve) => child.once("exit", resolve))
+      // A benchmark may hold the service with SIGSTOP, and a stopped process
+      // acts on SIGTERM only once it runs again.
+      child.kill("SIGCONT")
       child.kill("SIGTERM")
       const stopped = await Promise.race([done.then(() => true), sleep(30_000).then(() => false)])
       if (!stopped) killGroup("SIGKILL")

@@ -15,7 +15,7 @@ export interface PermitQueue {
   readonly withPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /**
    * Calls `granted` once a permit is held: at once when one is free, else
-   * when one is handed over, in arrival order. The holder gives it back with
+   * in a microtask once one is handed over, in arrival order. The holder gives it back with
    * `unsafeRelease`. Returns a function that leaves the line; it returns
    * false when the permit was already granted.
    */
@@ -43,7 +43,9 @@ export const makePermitQueue = (permits: number): Effect.Effect<PermitQueue> =>
         return
       }
       waiters.delete(first.value)
-      first.value()
+      // Handed over in a microtask of its own, so that a waiter that gives
+      // its permit back at once does not grow the stack with each hand-over.
+      queueMicrotask(first.value)
     }
 
     const unsafeTake = (granted: () => void) => {

@@ -220,6 +220,12 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
         this.settleWhenIdle()
       }
 
+      /** Returns whether attempts may still start, and stops the starts once the engine is stopping. */
+      private mayStart() {
+        if (!this.halted && this.stopping()) this.stopStarting()
+        return !this.halted
+      }
+
       /** Starts the attempt of a row once its slot holds an attempt permit. */
       private begin(claimed: ClaimedDelivery) {
         let permitHeld = true
@@ -228,26 +234,45 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
           permitHeld = false
           attemptPermits.unsafeRelease()
         }
+        let ended = false
         const end = (exit: Exit.Exit<void, never>) => {
+          if (ended) return
+          ended = true
           releasePermit()
           this.finish(exit)
         }
-        if (this.halted || this.stopping()) {
-          this.halted = true
+        if (!this.mayStart()) {
           end(Exit.void)
           return
         }
         this.withCurrentLease((kept) => {
+          // Checked again, because the check of the lease may have waited for an extension.
+          if (!this.mayStart()) {
+            end(Exit.void)
+            return
+          }
+          const ids = { delivery_id: claimed.deliveryId, subscription_id: claimed.subscriptionId }
           if (!kept.has(claimed.pk)) {
-            this.log(LogLevel.Warning, "Delivery claim was lost before its attempt; another runner has the row", {
-              delivery_id: claimed.deliveryId,
-              subscription_id: claimed.subscriptionId
-            })
+            this.log(LogLevel.Warning, "Delivery claim was lost before its attempt; another runner has the row", ids)
+            end(Exit.void)
+            return
+          }
+          // An attempt whose claim would end before it could be sent and
+          // recorded is left for a later claim, because another runner may
+          // claim the row once this claim ends. The row is released with the
+          // others that never started.
+          const claimedUntil = this.lease.claimedUntil
+          if (claimedUntil.getTime() - clock.unsafeCurrentTimeMillis() < latestStart) {
+            this.log(LogLevel.Warning, "Delivery claim ends too soon to start the attempt; it is left for a later claim", ids)
             end(Exit.void)
             return
           }
           this.started.add(claimed.pk)
-          this.attempt({ ...claimed, claimedUntil: this.lease.claimedUntil }, releasePermit, end)
+          try {
+            this.attempt({ ...claimed, claimedUntil }, releasePermit, end)
+          } catch (error) {
+            end(Exit.die(error))
+          }
         }, (cause) => end(Exit.failCause(cause)))
       }
 
@@ -255,9 +280,14 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
        * Calls `use` with the rows still claimed, once the lease of the rows
        * not yet started has enough time left, extending it first when it
        * has not. One extension runs at a time, and the checks that arrive
-       * meanwhile wait for it.
+       * meanwhile wait for it. Once no attempt may start, `use` gets the
+       * current lease at once, because it starts nothing then.
        */
       private withCurrentLease(use: (kept: ReadonlySet<string>) => void, fail: (cause: Cause.Cause<never>) => void) {
+        if (this.halted) {
+          use(this.lease.kept)
+          return
+        }
         if (this.leaseExtension !== undefined) {
           this.leaseExtension.push(() => this.withCurrentLease(use, fail))
           return
@@ -274,33 +304,28 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
         Runtime.runCallback(this.runtime)(extension, {
           onExit: (exit) => {
             this.leaseExtension = undefined
-            if (Exit.isSuccess(exit)) {
-              this.lease = exit.value
-              use(this.lease.kept)
-            } else {
-              fail(exit.cause)
+            // The checks that waited run whatever `use` or `fail` do, so that no slot is left waiting.
+            try {
+              if (Exit.isSuccess(exit)) {
+                this.lease = exit.value
+                use(this.lease.kept)
+              } else {
+                fail(exit.cause)
+              }
+            } finally {
+              for (const check of queued) check()
             }
-            for (const check of queued) check()
           }
         })
       }
 
       /**
-       * Runs one attempt of a row whose claim is current, calls `onResponse`
-       * once the response is in, and `onEnd` once the attempt is recorded. An attempt whose claim would end before it
-       * could be sent and recorded is left for a later claim, because
-       * another runner may claim the row once this claim ends.
+       * Runs one attempt of a row whose claim has the time for it, calls
+       * `onResponse` once the response is in, and `onEnd` once the attempt
+       * is recorded.
        */
       private attempt(delivery: ClaimedDelivery, onResponse: () => void, onEnd: (exit: Exit.Exit<void>) => void) {
         const startedAt = clock.unsafeCurrentTimeMillis()
-        if (delivery.claimedUntil.getTime() - startedAt < latestStart) {
-          this.log(LogLevel.Warning, "Delivery claim ends too soon to start the attempt; it is left for a later claim", {
-            delivery_id: delivery.deliveryId,
-            subscription_id: delivery.subscriptionId
-          })
-          onEnd(Exit.void)
-          return
-        }
         const attemptSpan = this.spans.start("Delivery.attempt", undefined, delivery)
         attemptSpan?.attribute("webhook.event_kind", delivery.eventKind)
         attemptSpan?.attribute("webhook.attempt", delivery.attempts + 1)

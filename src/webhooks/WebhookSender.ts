@@ -153,12 +153,8 @@ const destinationOf = (urlText: string): Destination => {
 export const postForPrefix = (request: OutboundRequest, timeoutMs: number): Promise<SendResult> =>
   new Promise((resolve, reject) => {
     const destination = destinationOf(request.url)
-
-    // The request below exists by the time the timer fires.
-    const timer = setTimeout(() => {
-      settle(() => reject(new PostTimedOut(timeoutMs)))
-      outgoing.destroy()
-    }, timeoutMs)
+    // Set once the request exists, so a request that throws while it is built arms no timer.
+    let timer: ReturnType<typeof setTimeout> | undefined
     let settled = false
     const settle = (outcome: () => void) => {
       if (settled) return
@@ -210,6 +206,10 @@ export const postForPrefix = (request: OutboundRequest, timeoutMs: number): Prom
         if (!settled) fail(undefined)
       })
     })
+    timer = setTimeout(() => {
+      settle(() => reject(new PostTimedOut(timeoutMs)))
+      outgoing.destroy()
+    }, timeoutMs)
     outgoing.on("error", (error) => settle(() => reject(error)))
     // A string body goes out in one write with the header block, where a
     // buffer would take a second one (Node 20's `OutgoingMessage`).

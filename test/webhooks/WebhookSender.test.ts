@@ -3,7 +3,7 @@ import { Duration, Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import { type AddressInfo, createServer as createNetServer, type Server } from "node:net"
 import { AppConfig } from "../../src/platform/AppConfig.ts"
-import { WebhookSender } from "../../src/webhooks/WebhookSender.ts"
+import { postForPrefix, WebhookSender } from "../../src/webhooks/WebhookSender.ts"
 import { Receiver, redirect, reset, respond, stall } from "../support/Receiver.ts"
 
 /** The sender with the given delivery timeout, and a receiver. */
@@ -144,6 +144,17 @@ describe("WebhookSender", () => {
       if (report.result._tag !== "ConnectionFailed") return
       expect(report.result.reason).toContain("ECONNREFUSED")
     }).pipe(Effect.provide(SenderLive)))
+
+  it.scopedLive("rejects a header it cannot send, with no timer left", () =>
+    Effect.gen(function*() {
+      const url = `http://127.0.0.1:${yield* closedPort}/`
+      const failure = yield* Effect.flip(Effect.tryPromise(() =>
+        postForPrefix({ url, headers: { "x-saleslab-delivery-id": "d-\u20ac" }, body: "{}" }, 50)
+      ))
+      expect(String(failure.cause)).toContain("Invalid character")
+      // A timer left armed would fire here and throw on the request that was never built.
+      yield* Effect.sleep("150 millis")
+    }))
 
   it.scopedLive("reuses the connection between requests", () =>
     Effect.gen(function*() {
