@@ -53,6 +53,12 @@ export class EngineStopping extends Context.Tag("saleslab/DeliveryPartition/Engi
 /** A running drain and its request for one more pass. */
 export interface RunningDrain {
   passRequested: boolean
+  /**
+   * Set when the subscription's URL or status changed during the drain. The
+   * drain then starts no more attempts from its current batch, and claims
+   * again, with the new settings.
+   */
+  subscriptionChanged: boolean
 }
 
 /**
@@ -81,7 +87,6 @@ const DeliveryPartitionEntity = DeliveryPartition.toLayer(
     const store = yield* DeliveryStore
     const delivery = yield* Delivery
     const stop = yield* EngineStopping
-    const isStopping = () => stop.stopping
 
     const drains = yield* RunningDrains
 
@@ -90,10 +95,12 @@ const DeliveryPartitionEntity = DeliveryPartition.toLayer(
      * batch; returns the number of attempts. A delivery queued after that
      * claim brings a `Wake` of its own, which requests another pass.
      */
-    const drainDue = (subscriptionId: string) =>
+    const drainDue = (subscriptionId: string, running: RunningDrain) =>
       Effect.gen(function*() {
         let attempted = 0
+        const batchStopped = () => stop.stopping || running.subscriptionChanged
         while (!stop.stopping) {
+          running.subscriptionChanged = false
           const batch = yield* store.claimDue(subscriptionId, claimBatchSize).pipe(
             Effect.tap((claimed) => annotateSpanWhenTracing("webhook.claimed_count", claimed.length)),
             withSpanWhenTracing("Delivery.load", {
@@ -101,7 +108,7 @@ const DeliveryPartitionEntity = DeliveryPartition.toLayer(
               captureStackTrace: false
             })
           )
-          if (batch.length > 0) yield* delivery.attemptBatch(batch, isStopping)
+          if (batch.length > 0) yield* delivery.attemptBatch(batch, batchStopped)
           attempted += batch.length
           if (batch.length < claimBatchSize) return attempted
         }
@@ -120,7 +127,7 @@ const DeliveryPartitionEntity = DeliveryPartition.toLayer(
         let attempted = 0
         while (running.passRequested) {
           running.passRequested = false
-          attempted += yield* delivery.withDrainPermit(drainDue(subscriptionId))
+          attempted += yield* delivery.withDrainPermit(drainDue(subscriptionId, running))
           if (!running.passRequested) drains.delete(subscriptionId)
         }
         if (attempted > 0) {
@@ -149,7 +156,7 @@ const DeliveryPartitionEntity = DeliveryPartition.toLayer(
             running.passRequested = true
             return Effect.void
           }
-          const started = { passRequested: true }
+          const started = { passRequested: true, subscriptionChanged: false }
           drains.set(subscriptionId, started)
           return drain(subscriptionId, started)
         })
@@ -239,6 +246,23 @@ export const makePassRequester = (
   if (running === undefined) return false
   running.passRequested = true
   return true
+}
+
+/**
+ * Returns a function that marks a subscription's drain, when it runs on this
+ * runner, as one whose subscription changed its URL or status, and requests one
+ * more pass of it, which claims with the new settings.
+ */
+export const makeChangeNotifier = (
+  locate: (subscriptionId: string) => EntityPlace,
+  drains: ReadonlyMap<string, RunningDrain>
+) =>
+(subscriptionId: string): void => {
+  if (locate(subscriptionId) !== "here") return
+  const running = drains.get(subscriptionId)
+  if (running === undefined) return
+  running.subscriptionChanged = true
+  running.passRequested = true
 }
 
 /**

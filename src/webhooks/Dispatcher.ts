@@ -4,8 +4,15 @@ import { randomUUID } from "node:crypto"
 import pg from "pg"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { webhookListenNotifications } from "../platform/Metrics.ts"
-import { makeBackgroundWaker, makeEntityLocator, makeOwnershipCheck, makePassRequester, RunningDrains } from "./DeliveryPartition.ts"
-import { deliveryChannel } from "./Outbox.ts"
+import {
+  makeBackgroundWaker,
+  makeChangeNotifier,
+  makeEntityLocator,
+  makeOwnershipCheck,
+  makePassRequester,
+  RunningDrains
+} from "./DeliveryPartition.ts"
+import { deliveryChannel, subscriptionChangePrefix } from "./Outbox.ts"
 import { Sweeper } from "./Sweeper.ts"
 
 /** Payload prefix of probe notifications. Subscription ids start with `sub_`, so they never match it. */
@@ -96,7 +103,10 @@ export const DispatcherLive = Layer.scopedDiscard(
     const pgClient = yield* PgClient.PgClient
     const wake = yield* makeBackgroundWaker
     const ownsSubscription = yield* makeOwnershipCheck
-    const requestPass = makePassRequester(yield* makeEntityLocator, yield* RunningDrains)
+    const locate = yield* makeEntityLocator
+    const drains = yield* RunningDrains
+    const requestPass = makePassRequester(locate, drains)
+    const notifyChange = makeChangeNotifier(locate, drains)
     const sweeper = yield* Sweeper
     const { listenProbeInterval } = yield* AppConfig
     const runnerToken = randomUUID()
@@ -130,6 +140,10 @@ export const DispatcherLive = Layer.scopedDiscard(
     // drain running here, and requests its next pass in place, without the
     // queue and its fiber.
     const onNotification = (payload: string) => {
+      if (payload.startsWith(subscriptionChangePrefix)) {
+        notifyChange(payload.slice(subscriptionChangePrefix.length))
+        return
+      }
       if (!payload.startsWith(probePrefix)) {
         if (requestPass(payload)) {
           webhookListenNotifications.unsafeUpdate(1, [])

@@ -6,6 +6,13 @@ import { withSpanWhenTracing } from "../platform/Spans.ts"
 /** PostgreSQL channel on which the outbox announces subscriptions with new due deliveries. */
 export const deliveryChannel = "webhook_deliveries"
 
+/**
+ * Prefix of a notification on `deliveryChannel` that announces a change to a
+ * subscription's URL or status, followed by its id. A plain subscription id
+ * announces due deliveries.
+ */
+export const subscriptionChangePrefix = "changed:"
+
 /** An event to publish to the matching subscriptions of one tenant. */
 export interface PublishedEvent {
   /** Tenant whose subscriptions receive the event. */
@@ -237,6 +244,15 @@ export class Outbox extends Effect.Service<Outbox>()("saleslab/Outbox", {
     /** Announces that a subscription may have due deliveries, for instance after it is resumed. */
     const wake = (subscriptionId: string) => notify([subscriptionId])
 
-    return { publish, broadcast, enqueue, requeue, cancelPending, wake } as const
+    /**
+     * Announces that a subscription's URL or status changed, so that the
+     * runner draining it stops starting attempts from the batch it claimed
+     * under the old settings. Sent inside the caller's transaction, it
+     * arrives once the change commits.
+     */
+    const announceChange = (subscriptionId: string) =>
+      sql`SELECT pg_notify(${deliveryChannel}, ${subscriptionChangePrefix + subscriptionId})`.pipe(Effect.asVoid)
+
+    return { publish, broadcast, enqueue, requeue, cancelPending, wake, announceChange } as const
   })
 }) {}

@@ -214,7 +214,9 @@ export class Subscriptions extends Effect.Service<Subscriptions>()("saleslab/Sub
     /**
      * Changes the given fields and `updated_at`. Setting a paused or disabled
      * subscription active wakes the dispatcher, so that the deliveries that
-     * waited meanwhile go out.
+     * waited meanwhile go out. A new URL or a pause is announced to the
+     * runner draining the subscription, which then claims its rows again
+     * with the new settings, after the attempts in flight.
      */
     const update = (companyId: string, id: string, patch: UpdateSubscription) =>
       Effect.gen(function*() {
@@ -241,6 +243,9 @@ export class Subscriptions extends Effect.Service<Subscriptions>()("saleslab/Sub
           )
           if (status === "active") yield* outbox.wake(id).pipe(Effect.orDie)
         }
+        const urlChanged = url !== undefined && url !== current.url
+        const stopped = status !== undefined && status !== "active" && current.status === "active"
+        if (urlChanged || stopped) yield* outbox.announceChange(id).pipe(Effect.orDie)
         return toSubscription(rows[0]!)
       }).pipe(
         sql.withTransaction,
@@ -248,7 +253,11 @@ export class Subscriptions extends Effect.Service<Subscriptions>()("saleslab/Sub
         Effect.withSpan("Subscriptions.update", { attributes: { companyId, subscriptionId: id } })
       )
 
-    /** Soft-deletes a subscription and cancels its pending deliveries in the same transaction. */
+    /**
+     * Soft-deletes a subscription and cancels its pending deliveries in the
+     * same transaction. The runner draining it stops starting attempts once
+     * the change commits, and attempts already in flight finish.
+     */
     const remove = (companyId: string, id: string) =>
       Effect.gen(function*() {
         const deletedAt = yield* now
@@ -259,6 +268,7 @@ export class Subscriptions extends Effect.Service<Subscriptions>()("saleslab/Sub
         if (deleted.length === 0) return yield* Effect.fail(subscriptionNotFound(id))
 
         const cancelled = yield* outbox.cancelPending(id).pipe(Effect.orDie)
+        yield* outbox.announceChange(id).pipe(Effect.orDie)
         yield* Effect.logInfo("Webhook subscription deleted").pipe(
           Effect.annotateLogs({ subscriptionId: id, cancelledDeliveries: cancelled })
         )

@@ -62,7 +62,10 @@ describe("Background waker", () => {
   it.scoped("requests a running drain's next pass", () =>
     Effect.gen(function*() {
       const { wake, started } = yield* makeBlockedWake
-      const drains = new Map<string, RunningDrain>([["local-1", { passRequested: false }], ["remote-1", { passRequested: false }]])
+      const drains = new Map<string, RunningDrain>([
+        ["local-1", { passRequested: false, subscriptionChanged: false }],
+        ["remote-1", { passRequested: false, subscriptionChanged: false }]
+      ])
       const wakeInBackground = yield* makeBackgroundWakerOf(wake, placeByPrefix, drains)
       yield* wakeInBackground("local-1")
       // A drain of this runner's map that runs elsewhere now, its shard having moved, gets a wake-up as usual.

@@ -3,6 +3,7 @@ import { expect, layer } from "@effect/vitest"
 import { Duration, Effect, Layer, Option, Ref } from "effect"
 import { Outbox } from "../../src/webhooks/Outbox.ts"
 import { retryDelay } from "../../src/webhooks/RetryPolicy.ts"
+import { Subscriptions } from "../../src/webhooks/Subscriptions.ts"
 import { Sweeper } from "../../src/webhooks/Sweeper.ts"
 import { Receiver, redirect, reset, respond, stall } from "../support/Receiver.ts"
 import { ClockOffset, ClockOffsetLive } from "../support/ShiftedClock.ts"
@@ -19,6 +20,7 @@ import {
 } from "./DeliveryFixtures.ts"
 
 const SuiteLive = TestEngineLive.pipe(
+  Layer.provideMerge(Subscriptions.Default),
   Layer.provideMerge(Outbox.Default),
   Layer.provideMerge(ClockOffsetLive),
   Layer.provideMerge(TestDatabaseLive),
@@ -268,6 +270,30 @@ layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("Delivery
       yield* outbox.wake(subscription.subscriptionId)
       yield* awaitDelivery(deliveryId, (row) => row.status === "succeeded")
       expect((yield* receiver.requests).length).toBe(1)
+    }).pipe(Effect.provide(Receiver.layer)))
+
+  it.effect("pause stops the claimed batch", () =>
+    Effect.gen(function*() {
+      const receiver = yield* Receiver
+      const subscriptions = yield* Subscriptions
+      // Each response takes 200 ms, so 4 at a time the batch of 30 takes 1.5 s.
+      yield* receiver.setFallback(respond(200, "ok", 200))
+      const subscription = yield* createSubscription(`${receiver.url}/hook`)
+      const deliveryIds = yield* Effect.forEach(Array.from({ length: 30 }, (_, index) => index), (index) =>
+        queueDelivery(subscription, { index }))
+      yield* receiver.awaitRequests(4)
+
+      yield* subscriptions.update(subscription.companyId, subscription.subscriptionId, { status: "paused" })
+      const atPause = (yield* receiver.requests).length
+      yield* Effect.sleep("1500 millis")
+
+      // Only the attempts in flight at the pause, at most the subscription's 4, still arrive.
+      const sent = (yield* receiver.requests).length
+      expect(sent - atPause).toBeLessThanOrEqual(4)
+      const rows = yield* Effect.forEach(deliveryIds, deliveryRow)
+      const pending = rows.filter((row) => row.status === "pending")
+      expect(pending.length).toBe(30 - sent)
+      expect(pending.every((row) => row.claimed_until === null && row.attempts === 0)).toBe(true)
     }).pipe(Effect.provide(Receiver.layer)))
 
   it.effect("deleted subscription's cancelled deliveries are never sent", () =>
