@@ -206,17 +206,26 @@ export const runTakeoverTrial = async (options: TakeoverTrialOptions): Promise<T
       concurrency: 8
     })
     progress(`Created ${subscribers.length} subscriptions; queueing ${options.events} events through the outbox`)
-    const queued = await queueScorecardEvents({
+    // The runners deliver about as fast as the events are queued, so the kill
+    // is timed while the queueing goes on. Waiting for the whole burst to be
+    // queued first left almost nothing to take over.
+    const queueing = queueScorecardEvents({
       databaseUrl: options.databaseUrl,
       subscribers,
       events: options.events,
       transactionSize: 50,
       concurrency: 4
     })
+    let queueingEnded = false
+    void queueing.finally(() => {
+      queueingEnded = true
+    }).catch(() => {})
 
-    const killTarget = Math.max(1, Math.floor(queued * options.killAtShare))
+    const killTarget = Math.max(1, Math.floor(options.events * options.killAtShare))
     const killDeadline = Date.now() + options.recoveryTimeoutMs
     while (receiver.arrivals.length < killTarget) {
+      // A failed queueing ends the wait at once, with its own error.
+      if (queueingEnded) await queueing
       if (Date.now() > killDeadline) {
         throw new Error(
           `Only ${receiver.arrivals.length} of the ${killTarget} deliveries to wait for before the kill arrived ` +
@@ -235,7 +244,8 @@ export const runTakeoverTrial = async (options: TakeoverTrialOptions): Promise<T
     await victim.kill(false)
     const killedAt = Date.now()
     const receivedAtKill = receiver.arrivals.length
-    progress(`Sent SIGKILL to runner ${victim.runnerAddress} after ${receivedAtKill} of ${queued} deliveries`)
+    progress(`Sent SIGKILL to runner ${victim.runnerAddress} after ${receivedAtKill} of ${options.events} deliveries`)
+    const queued = await queueing
 
     database = await connect(options.databaseUrl)
     const done = await awaitAllSucceeded(database, queued, killedAt + options.recoveryTimeoutMs, (statuses) =>
