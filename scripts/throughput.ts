@@ -83,6 +83,8 @@ const flags = readFlags("bench:throughput", {
  */
 type EngineWhilePublishing = "held" | "running"
 
+const serviceHeld = flags["engine-while-publishing"] === "held"
+
 let receiver: TimedReceiver | undefined
 let environment: BenchEnvironment | undefined
 
@@ -135,8 +137,7 @@ const runEngine = async (active: BenchEnvironment, book: EventBook): Promise<Eng
   await receiver!.resetPeakConnections()
   const connectionsBefore = (await receiver!.counters()).totalConnections
   const stopOverallMeter = startCpuMeter(active.service.pid)
-  const held = flags["engine-while-publishing"] === "held"
-  if (held) process.kill(active.service.pid, "SIGSTOP")
+  if (serviceHeld) active.service.hold()
   const startedAt = epochNow()
   // Counting the pending rows costs PostgreSQL a scan over the entries that
   // recorded rows left in the index of pending rows, which took a sizeable
@@ -180,11 +181,11 @@ const runEngine = async (active: BenchEnvironment, book: EventBook): Promise<Eng
   pendingAtPublished = (await active.publisher.statusCounts({ pendingOnly: true })).pending ?? 0
   const stopDrainMeter = startCpuMeter(active.service.pid)
   const resumedAt = epochNow()
-  if (held) process.kill(active.service.pid, "SIGCONT")
+  if (serviceHeld) active.service.resume()
   publishing = false
   progress(
     `Published ${formatCount(records.length - failures)} events in ${((publishedAt - startedAt) / 1000).toFixed(1)} s; ` +
-      `${formatCount(pendingAtPublished)} deliveries still pending${held ? "; resuming the service" : ""}`
+      `${formatCount(pendingAtPublished)} deliveries still pending${serviceHeld ? "; resuming the service" : ""}`
   )
   await watcher
   const cpuOverall = stopOverallMeter()
@@ -198,14 +199,14 @@ const runEngine = async (active: BenchEnvironment, book: EventBook): Promise<Eng
   // before any partition runs. That wait belongs to the suspension, not to
   // the engine's rate, and is reported apart.
   const firstArrivalAt = arrivals.reduce((first, time) => Math.min(first, time), Number.POSITIVE_INFINITY)
-  const drainStartedAt = held ? firstArrivalAt : resumedAt
+  const drainStartedAt = serviceHeld ? firstArrivalAt : publishedAt
   const counters = await receiver!.counters()
   return {
     records,
     startedAt,
     publishedAt,
     drainStartedAt,
-    resumeToFirstArrivalMs: held ? firstArrivalAt - resumedAt : Number.NaN,
+    resumeToFirstArrivalMs: serviceHeld ? firstArrivalAt - resumedAt : Number.NaN,
     pendingAtPublished,
     recordedAt,
     lastArrivalAt,
@@ -308,7 +309,7 @@ const main = async () => {
     subscriptions: `${flags.subscriptions}, one per tenant, created ${flags.setup === "api" ? "through the REST API" : "with SQL inserts"} in ${active.setupSeconds.toFixed(1)} s`,
     deliveries: formatCount(flags.deliveries),
     "events per publishing transaction": flags["events-per-transaction"],
-    "service while publishing": flags["engine-while-publishing"] === "held"
+    "service while publishing": serviceHeld
       ? `held (SIGSTOP), resumed after the last commit; first arrival ${Math.round(engine.resumeToFirstArrivalMs)} ms after the resumption, ` +
         "once the runner held its shards again"
       : "running",
@@ -322,13 +323,13 @@ const main = async () => {
     ["publish every event (outbox transactions)", formatCount(flags.deliveries - engine.failures), ((engine.publishedAt - engine.startedAt) / 1000).toFixed(2), perSecond(flags.deliveries - engine.failures, (engine.publishedAt - engine.startedAt) / 1000)],
     ["first publish to the last arrival", formatCount(engine.records.filter((record) => !Number.isNaN(record.arrivedAt)).length), ((engine.lastArrivalAt - engine.startedAt) / 1000).toFixed(2), perSecond(flags.deliveries, (engine.lastArrivalAt - engine.startedAt) / 1000)],
     [
-      `first publish to every delivery recorded succeeded (engine${flags["engine-while-publishing"] === "held" ? ", held while publishing" : ""})`,
+      `first publish to every delivery recorded succeeded (engine${serviceHeld ? ", held while publishing" : ""})`,
       formatCount(flags.deliveries),
       recordedSeconds.toFixed(2),
       formatRate(engineRate)
     ],
     [
-      `${flags["engine-while-publishing"] === "held" ? "first arrival after the resumption" : "last commit"} to every delivery recorded (backlog drain)`,
+      `${serviceHeld ? "first arrival after the resumption" : "last commit"} to every delivery recorded (backlog drain)`,
       formatCount(engine.pendingAtPublished),
       drainSeconds.toFixed(2),
       formatRate(drainRate)
@@ -343,7 +344,7 @@ const main = async () => {
   console.log("")
   console.log(markdownTable(["CPU time", ...cpuHeader], [
     [
-      `first publish to every delivery recorded${flags["engine-while-publishing"] === "held" ? " (service held while publishing)" : ""}`,
+      `first publish to every delivery recorded${serviceHeld ? " (service held while publishing)" : ""}`,
       ...cpuCells(engine.cpuOverall, flags.deliveries)
     ],
     ["backlog drain", ...cpuCells(engine.cpuDrain, Math.max(1, engine.pendingAtPublished))]

@@ -365,11 +365,11 @@ export const runPgRestartTrial = async (options: PgRestartTrialOptions): Promise
       // restart. The service is held (SIGSTOP) while the burst is queued,
       // and the restart then comes in the middle of its drain.
       progress(`Queueing ${options.events} deliveries over ${subscriptions.length} subscriptions, with the service held`)
-      process.kill(service.pid, "SIGSTOP")
+      service.hold()
       try {
         await queueBurst(1, options.events)
       } finally {
-        process.kill(service.pid, "SIGCONT")
+        service.resume()
       }
       progress(`Queued and resumed the service. Restarting PostgreSQL after ${target} deliveries`)
       while (receiver.deliveries.length < target) await sleep(1)

@@ -44,6 +44,14 @@ export interface RunningService {
   readonly stop: () => Promise<void>
   /** Sends SIGKILL to the service's process group, PostgreSQL included, at once; `stop` still removes the data folder. */
   readonly killNow: () => void
+  /**
+   * Suspends the service's process with SIGSTOP, so that deliveries queued
+   * meanwhile wait as a backlog. Its embedded PostgreSQL, a process of its
+   * own, keeps running. `stop` resumes a held service before it stops it.
+   */
+  readonly hold: () => void
+  /** Resumes a held service with SIGCONT. */
+  readonly resume: () => void
 }
 
 /**
@@ -169,8 +177,7 @@ export const startService = async (options: ServiceOptions): Promise<RunningServ
     process.off("exit", onExit)
     if (!exited(child)) {
       const done = new Promise((resolve) => child.once("exit", resolve))
-      // A benchmark may hold the service with SIGSTOP, and a stopped process
-      // acts on SIGTERM only once it runs again.
+      // A held process acts on SIGTERM only once it runs again.
       child.kill("SIGCONT")
       child.kill("SIGTERM")
       const stopped = await Promise.race([done.then(() => true), sleep(30_000).then(() => false)])
@@ -210,7 +217,9 @@ export const startService = async (options: ServiceOptions): Promise<RunningServ
         recentOutput,
         embeddedDatabaseUrl: () => embeddedDatabaseUrl(dataDirectory),
         stop,
-        killNow: () => killGroup("SIGKILL")
+        killNow: () => killGroup("SIGKILL"),
+        hold: () => child.kill("SIGSTOP"),
+        resume: () => child.kill("SIGCONT")
       }
     }
     await sleep(250)

@@ -22,7 +22,7 @@ export const drainsPerAttemptPermit = 2
  */
 const leaseCheckMarginMillis = 1_000
 
-/** Starts and ends the phase spans of the attempts of one batch; does nothing while the tracer is off. */
+/** The phase spans of the attempts of one batch. While the tracer is off, `untraced` makes none. */
 interface PhaseSpans {
   /** Starts a span with the delivery's and its subscription's ids, under `parent` or else under the fiber's span. */
   readonly start: (name: string, parent: Tracer.Span | undefined, delivery: ClaimedDelivery) => Tracer.Span | undefined
@@ -171,7 +171,7 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
         this.settleWhenIdle()
       }
 
-      /** The claimed rows that never started and are still claimed, with their current lease. */
+      /** Returns the rows that never started and are still claimed, with their current lease. */
       unstarted(): Array<ClaimedDelivery> {
         return this.batch
           .filter((claimed) => !this.started.has(claimed.pk) && this.lease.kept.has(claimed.pk))
@@ -374,7 +374,7 @@ export class Delivery extends Effect.Service<Delivery>()("saleslab/Delivery", {
         }).catch((error: unknown) => end(Exit.die(error)))
       }
 
-      /** Counts and logs a finished attempt; `recorded` is false when another runner had recorded it. */
+      /** Counts and logs a finished attempt. `recorded` is false when another runner had recorded it. */
       private reportRecorded(record: AttemptRecord, finishedAt: number, recorded: boolean) {
         const { delivery } = record
         const annotations = () => ({

@@ -230,6 +230,14 @@ export const makeOwnershipCheck = Effect.map(
   (locate) => (subscriptionId: string) => locate(subscriptionId) === "here"
 )
 
+/** Returns a function that finds a subscription's drain when it runs on this runner, in `drains`. */
+const makeLocalDrainFinder = (
+  locate: (subscriptionId: string) => EntityPlace,
+  drains: ReadonlyMap<string, RunningDrain>
+) =>
+(subscriptionId: string): RunningDrain | undefined =>
+  locate(subscriptionId) === "here" ? drains.get(subscriptionId) : undefined
+
 /**
  * Returns a function that requests one more pass of a subscription's drain
  * when that drain runs on this runner, in `drains`, and returns whether it
@@ -239,30 +247,32 @@ export const makeOwnershipCheck = Effect.map(
 export const makePassRequester = (
   locate: (subscriptionId: string) => EntityPlace,
   drains: ReadonlyMap<string, RunningDrain>
-) =>
-(subscriptionId: string): boolean => {
-  if (locate(subscriptionId) !== "here") return false
-  const running = drains.get(subscriptionId)
-  if (running === undefined) return false
-  running.passRequested = true
-  return true
+) => {
+  const findDrain = makeLocalDrainFinder(locate, drains)
+  return (subscriptionId: string): boolean => {
+    const running = findDrain(subscriptionId)
+    if (running === undefined) return false
+    running.passRequested = true
+    return true
+  }
 }
 
 /**
  * Returns a function that marks a subscription's drain, when it runs on this
- * runner, as one whose subscription changed its URL or status, and requests one
- * more pass of it, which claims with the new settings.
+ * runner, as one whose subscription changed its URL or status, and requests
+ * one more pass of it, which claims with the new settings.
  */
 export const makeChangeNotifier = (
   locate: (subscriptionId: string) => EntityPlace,
   drains: ReadonlyMap<string, RunningDrain>
-) =>
-(subscriptionId: string): void => {
-  if (locate(subscriptionId) !== "here") return
-  const running = drains.get(subscriptionId)
-  if (running === undefined) return
-  running.subscriptionChanged = true
-  running.passRequested = true
+) => {
+  const findDrain = makeLocalDrainFinder(locate, drains)
+  return (subscriptionId: string): void => {
+    const running = findDrain(subscriptionId)
+    if (running === undefined) return
+    running.subscriptionChanged = true
+    running.passRequested = true
+  }
 }
 
 /**

@@ -95,7 +95,7 @@ const idleConnectionTimeoutMs = 4_000
 const httpAgent = new http.Agent({ keepAlive: true, timeout: idleConnectionTimeoutMs, scheduling: "lifo" })
 const httpsAgent = new https.Agent({ keepAlive: true, timeout: idleConnectionTimeoutMs, scheduling: "lifo" })
 
-/** The rejection of `postForPrefix` when its time is up. */
+/** Error with which `postForPrefix` rejects when the whole response has not arrived within its timeout. */
 export class PostTimedOut extends Error {
   constructor(readonly timeoutMs: number) {
     super(`no complete response within ${timeoutMs} ms`)

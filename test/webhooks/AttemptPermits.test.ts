@@ -8,26 +8,26 @@ import { ClockOffsetLive, ShiftedClockLive } from "../support/ShiftedClock.ts"
 import { TestDatabaseLive } from "../support/TestDatabase.ts"
 import { createSubscription, deliveryRow, queueDelivery, testSettings } from "./DeliveryFixtures.ts"
 
-/** Requests the held sender has received and not yet answered, in order. */
-const held: Array<{ readonly url: string; readonly answer: () => void }> = []
-/** The peak number of requests the held sender had open at once. */
+/** Requests the gated sender has received and not yet responded to, in order. */
+const openRequests: Array<{ readonly url: string; readonly respond: () => void }> = []
+/** The peak number of requests the gated sender had open at once. */
 let peakOpen = 0
 
-/** A sender that answers each request with 200 only when the test calls its `answer`. */
-const HeldSenderLive = Layer.succeed(WebhookSender, {
+/** A sender that responds to each request with 200 only when the test calls its `respond`. */
+const GatedSenderLive = Layer.succeed(WebhookSender, {
   send: (request) =>
     new Promise<SendReport>((resolve) => {
-      held.push({
+      openRequests.push({
         url: request.url,
-        answer: () =>
+        respond: () =>
           resolve({ result: { _tag: "Response", statusCode: 200, location: undefined, responseBody: "ok" }, durationMs: 1 })
       })
-      peakOpen = Math.max(peakOpen, held.length)
+      peakOpen = Math.max(peakOpen, openRequests.length)
     })
 })
 
 const SuiteLive = Delivery.Default.pipe(
-  Layer.provideMerge(HeldSenderLive),
+  Layer.provideMerge(GatedSenderLive),
   Layer.provideMerge(DeliveryStore.Default),
   Layer.provideMerge(Outbox.Default),
   Layer.provideMerge(ShiftedClockLive),
@@ -36,10 +36,10 @@ const SuiteLive = Delivery.Default.pipe(
   Layer.provideMerge(testSettings({ maxAttemptsInFlight: 3, subscriptionConcurrency: 4 }))
 )
 
-/** Waits until the held sender has `count` open requests. */
+/** Waits until the gated sender has `count` open requests. */
 const awaitOpen = (count: number) =>
   Effect.gen(function*() {
-    while (held.length < count) yield* Effect.sleep("10 millis")
+    while (openRequests.length < count) yield* Effect.sleep("10 millis")
   }).pipe(Effect.timeout("5 seconds"))
 
 layer(SuiteLive, { excludeTestServices: true })("Attempt permits", (it) => {
@@ -59,12 +59,12 @@ layer(SuiteLive, { excludeTestServices: true })("Attempt permits", (it) => {
       yield* awaitOpen(3)
       // Give the other attempts time to start, which they must not.
       yield* Effect.sleep("100 millis")
-      expect(held.length).toBe(3)
+      expect(openRequests.length).toBe(3)
 
-      // Each answer frees a permit for the next request, until all eight are answered.
-      for (let answered = 0; answered < 8; answered++) {
+      // Each response frees a permit for the next request, until all eight have responses.
+      for (let responded = 0; responded < 8; responded++) {
         yield* awaitOpen(1)
-        held.shift()!.answer()
+        openRequests.shift()!.respond()
       }
       yield* Fiber.join(running)
 
