@@ -49,9 +49,9 @@ export class DeliveryRetention extends Effect.Service<DeliveryRetention>()("sale
     const countDeleted = (rows: ReadonlyArray<{ readonly count: number }>) => rows[0]?.count ?? 0
 
     // A succeeded delivery ages from when it was delivered, a failed or
-    // cancelled one from when it was queued. Attempts go with their delivery
-    // through ON DELETE CASCADE. SKIP LOCKED leaves a row that a requeue is
-    // moving back to pending at that moment.
+    // cancelled one from when it was queued. Its attempts are deleted in the
+    // same statement, as no foreign key cascades to them. SKIP LOCKED leaves a row
+    // that a requeue is moving back to pending at that moment.
     const deleteDeliveries = (cutoff: Date, batchSize: number) =>
       sql<{ count: number }>`
         WITH deleted AS (
@@ -62,7 +62,10 @@ export class DeliveryRetention extends Effect.Service<DeliveryRetention>()("sale
             LIMIT ${batchSize}
             FOR UPDATE SKIP LOCKED
           )
-          RETURNING 1
+          RETURNING id
+        ),
+        deleted_attempts AS (
+          DELETE FROM webhook_attempts a USING deleted WHERE a.delivery_pk = deleted.id
         )
         SELECT count(*)::int AS count FROM deleted`.pipe(Effect.map(countDeleted), Effect.orDie)
 
