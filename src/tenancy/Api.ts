@@ -68,12 +68,19 @@ export const CreatedCompany = Schema.Struct({
 }).annotations({ identifier: "CreatedCompany" })
 export type CreatedCompany = typeof CreatedCompany.Type
 
+/** The default rep of a token, as every token response carries it. */
+const DefaultUserIdField = Schema.NullOr(UserId).annotations({
+  description: "Id of the user that POST /v1/practice-calls starts a call for when the request made with this token " +
+    "has no user_id. Null when the token has no default rep."
+})
+
 /** An API token as listed: everything except the token text, which only its hash stands for. */
 export const ApiToken = Schema.Struct({
   id: ApiTokenId,
   name: Schema.String,
   scopes: Schema.Array(Scope),
   token_prefix: Schema.String.annotations({ description: "The first 12 characters of the token, to recognise it." }),
+  default_user_id: DefaultUserIdField,
   created_at: Schema.Date,
   last_used_at: Schema.NullOr(Schema.Date).annotations({ description: "Updated at most once a minute." }),
   revoked_at: Schema.NullOr(Schema.Date)
@@ -87,6 +94,7 @@ export const MintedApiToken = Schema.Struct({
   scopes: Schema.Array(Scope),
   token: TokenText,
   token_prefix: Schema.String,
+  default_user_id: DefaultUserIdField,
   created_at: Schema.Date
 }).annotations({ identifier: "MintedApiToken" })
 export type MintedApiToken = typeof MintedApiToken.Type
@@ -96,6 +104,18 @@ export const MintApiTokenPayload = Schema.Struct({
   name: DisplayName,
   scopes: Schema.optional(Schema.NonEmptyArray(Scope)).annotations({
     description: "A non-empty subset of read, write and admin. Read and write when absent."
+  }),
+  default_user_id: Schema.optional(UserId).annotations({
+    description: "Id of a user of the company that POST /v1/practice-calls uses when a request made with this token " +
+      "has no user_id. An unknown user or another company's user is a 404. No default rep when absent."
+  })
+})
+
+/** Body of `PATCH /v1/api-tokens/{id}`. */
+export const UpdateApiTokenPayload = Schema.Struct({
+  default_user_id: Schema.NullOr(UserId).annotations({
+    description: "Id of a user of the company to make the token's default rep, or null to remove the default rep. " +
+      "An unknown user or another company's user is a 404."
   })
 })
 
@@ -119,7 +139,12 @@ export const CreateUserPayload = Schema.Struct({
 /** The tenant and token behind a request, as `GET /v1/me` returns them. */
 export const Me = Schema.Struct({
   company: Schema.Struct({ id: CompanyId, name: Schema.String }),
-  token: Schema.Struct({ id: ApiTokenId, name: Schema.String, scopes: Schema.Array(Scope) })
+  token: Schema.Struct({
+    id: ApiTokenId,
+    name: Schema.String,
+    scopes: Schema.Array(Scope),
+    default_user_id: DefaultUserIdField
+  })
 }).annotations({ identifier: "Me" })
 export type Me = typeof Me.Type
 
@@ -134,14 +159,19 @@ export class CompaniesApi extends HttpApiGroup.make("companies")
   .middleware(OperatorAuthentication)
 {}
 
-/** Minting, listing and revoking the API tokens of the current company. */
+/** Minting, listing, updating and revoking the API tokens of the current company. */
 export class ApiTokensApi extends HttpApiGroup.make("apiTokens")
   .add(
     HttpApiEndpoint.post("create", "/v1/api-tokens")
       .setPayload(MintApiTokenPayload)
       .addSuccess(MintedApiToken, { status: 201 })
       .addError(Forbidden)
-      .annotate(OpenApi.Description, "Mints a token. Its text is in this response only. Needs the admin scope.")
+      .addError(NotFound)
+      .annotate(
+        OpenApi.Description,
+        "Mints a token. Its text is in this response only. A default_user_id that names no user of the company is a 404. " +
+          "Needs the admin scope."
+      )
   )
   .add(
     HttpApiEndpoint.get("list", "/v1/api-tokens")
@@ -150,6 +180,20 @@ export class ApiTokensApi extends HttpApiGroup.make("apiTokens")
       .addError(BadRequest)
       .addError(Forbidden)
       .annotate(OpenApi.Description, "Lists the company's tokens, revoked ones included, newest first. Needs admin.")
+  )
+  .add(
+    HttpApiEndpoint.patch("update", "/v1/api-tokens/:id")
+      .setPath(Schema.Struct({ id: ApiTokenId }))
+      .setPayload(UpdateApiTokenPayload)
+      .addSuccess(ApiToken)
+      .addError(Forbidden)
+      .addError(NotFound)
+      .addError(Conflict)
+      .annotate(
+        OpenApi.Description,
+        "Sets or removes the default rep of a token. An unknown token or user, or another company's, is a 404, " +
+          "and a revoked token is a 409. Needs the admin scope."
+      )
   )
   .add(
     HttpApiEndpoint.del("revoke", "/v1/api-tokens/:id")

@@ -1,7 +1,7 @@
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Layer } from "effect"
 import { SalesLabApi } from "../Api.ts"
-import type { ApiTokenId, CompanyId, Me } from "./Api.ts"
+import type { ApiTokenId, CompanyId, Me, UserId } from "./Api.ts"
 import { ApiTokens, defaultScopes } from "./ApiTokens.ts"
 import { Companies } from "./Companies.ts"
 import { CurrentTenant, requireScope } from "./Security.ts"
@@ -25,12 +25,19 @@ export const ApiTokensHttpLive = HttpApiBuilder.group(SalesLabApi, "apiTokens", 
       .handle("create", ({ payload }) =>
         requireScope("admin").pipe(
           Effect.zipRight(currentCompanyId),
-          Effect.flatMap((companyId) => apiTokens.mint(companyId, payload.name, payload.scopes ?? defaultScopes))
+          Effect.flatMap((companyId) =>
+            apiTokens.mint(companyId, payload.name, payload.scopes ?? defaultScopes, payload.default_user_id ?? null)
+          )
         ))
       .handle("list", ({ urlParams }) =>
         requireScope("admin").pipe(
           Effect.zipRight(currentCompanyId),
           Effect.flatMap((companyId) => apiTokens.list(companyId, urlParams))
+        ))
+      .handle("update", ({ path, payload }) =>
+        requireScope("admin").pipe(
+          Effect.zipRight(currentCompanyId),
+          Effect.flatMap((companyId) => apiTokens.setDefaultUser(companyId, path.id, payload.default_user_id))
         ))
       .handle("revoke", ({ path }) =>
         requireScope("admin").pipe(
@@ -61,7 +68,12 @@ export const MeHttpLive = HttpApiBuilder.group(SalesLabApi, "me", (handlers) =>
   handlers.handle("get", () =>
     Effect.map(CurrentTenant, (tenant): Me => ({
       company: { id: tenant.companyId as CompanyId, name: tenant.companyName },
-      token: { id: tenant.tokenId as ApiTokenId, name: tenant.tokenName, scopes: tenant.scopes }
+      token: {
+        id: tenant.tokenId as ApiTokenId,
+        name: tenant.tokenName,
+        scopes: tenant.scopes,
+        default_user_id: tenant.defaultUserId as UserId | null
+      }
     }))))
 
 /**

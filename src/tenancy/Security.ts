@@ -16,6 +16,8 @@ export class CurrentTenant extends Context.Tag("saleslab/CurrentTenant")<Current
   readonly tokenId: string
   readonly tokenName: string
   readonly scopes: ReadonlyArray<Scope>
+  /** The token's default rep: the user a practice call is for when the request names none. */
+  readonly defaultUserId: string | null
 }>() {}
 
 /**

@@ -93,7 +93,8 @@ export const AuthenticationLive = Layer.effect(
             companyName: owner.companyName,
             tokenId: owner.tokenId,
             tokenName: owner.tokenName,
-            scopes: owner.scopes
+            scopes: owner.scopes,
+            defaultUserId: owner.defaultUserId
           }
         })
     })

@@ -25,7 +25,7 @@ describe("API tokens", () => {
 
         const minter = yield* apiClient(minted.token)
         const me = yield* minter.me.get()
-        expect(me.token).toEqual({ id: minted.id, name: "CRM sync", scopes: ["read", "write"] })
+        expect(me.token).toEqual({ id: minted.id, name: "CRM sync", scopes: ["read", "write"], default_user_id: null })
       }))
 
     it.effect("list never shows the token text", () =>
@@ -38,9 +38,10 @@ describe("API tokens", () => {
         expect(response.body.next_cursor).toBeNull()
         const listed = response.body.data.find((token: { id: string }) => token.id === minted.id)
         expect(Object.keys(listed).sort()).toEqual(
-          ["created_at", "id", "last_used_at", "name", "revoked_at", "scopes", "token_prefix"]
+          ["created_at", "default_user_id", "id", "last_used_at", "name", "revoked_at", "scopes", "token_prefix"]
         )
         expect(listed.scopes).toEqual(["read"])
+        expect(listed.default_user_id).toBeNull()
         expect(listed.revoked_at).toBeNull()
         expect(JSON.stringify(response.body)).not.toContain(minted.token)
         expect(JSON.stringify(response.body)).not.toContain(created.admin_token)

@@ -16,7 +16,7 @@ describe("Authentication", () => {
         const me = yield* readerClient.me.get()
         expect(me).toEqual({
           company: { id: created.company.id, name: "Me Co" },
-          token: { id: reader.id, name: "Dashboard", scopes: ["read"] }
+          token: { id: reader.id, name: "Dashboard", scopes: ["read"], default_user_id: null }
         })
       }))
 

@@ -18,7 +18,7 @@ export interface RawResponse {
  * input before sending it and hides response headers.
  */
 export const sendRaw = (
-  method: "GET" | "POST" | "DELETE",
+  method: "GET" | "POST" | "PATCH" | "DELETE",
   path: string,
   options: { readonly token?: string; readonly body?: unknown } = {}
 ) =>
