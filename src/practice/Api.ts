@@ -68,7 +68,12 @@ export type Scenario = typeof Scenario.Type
 /** Body of `POST /v1/practice-calls`. */
 export const StartPracticeCall = Schema.Struct({
   scenario_id: ScenarioId,
-  user_id: UserIdField
+  user_id: Schema.optional(
+    Schema.UUID.annotations({
+      description: "Id of the user of the tenant who practises (UUID). When absent, the default_user_id of the " +
+        "request's API token is used, and a token without one makes the request a 400."
+    })
+  )
 })
 export type StartPracticeCall = typeof StartPracticeCall.Type
 
@@ -167,7 +172,8 @@ export class PracticeCallsApi extends HttpApiGroup.make("practiceCalls")
       .addError(BadRequest)
       .annotate(
         OpenApi.Description,
-        "Starts a practice call of a user on a scenario: creates the session and returns the voice agent's variables. Needs the write scope."
+        "Starts a practice call of a user on a scenario: creates the session and returns the voice agent's variables. " +
+          "Without user_id, the call is for the token's default_user_id. Needs the write scope."
       )
   )
   .middleware(Authentication)

@@ -4,7 +4,7 @@ import { BadRequest } from "../ApiErrors.ts"
 import { SalesLabApi } from "../Api.ts"
 import { Events } from "../events/Events.ts"
 import { sqlErrorsAsInternal } from "../platform/SqlErrors.ts"
-import { companyWithScope } from "../tenancy/Security.ts"
+import { companyWithScope, CurrentTenant, requireScope } from "../tenancy/Security.ts"
 import { elevenLabsSignatureHeader } from "./Api.ts"
 import { PostCallWebhook } from "./PostCallWebhook.ts"
 import { PracticeCalls } from "./PracticeCalls.ts"
@@ -29,8 +29,9 @@ const PracticeCallsHttp = HttpApiBuilder.group(SalesLabApi, "practiceCalls", (ha
   Effect.gen(function*() {
     const practiceCalls = yield* PracticeCalls
     return handlers.handle("start", ({ payload }) =>
-      companyWithScope("write").pipe(
-        Effect.flatMap((companyId) => practiceCalls.start(companyId, payload)),
+      requireScope("write").pipe(
+        Effect.zipRight(CurrentTenant),
+        Effect.flatMap((tenant) => practiceCalls.start(tenant.companyId, payload, tenant.defaultUserId)),
         hideSqlErrors
       ))
   }))

@@ -3,7 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
 import { TestServerLive } from "../support/TestServer.ts"
-import { createTenantWithUser, sendJson, startClock, testNow } from "./PracticeFixtures.ts"
+import { createTenantWithUser, sendJson, setDefaultRep, startClock, testNow } from "./PracticeFixtures.ts"
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -168,6 +168,85 @@ describe("Practice API", () => {
         const sql = yield* SqlClient.SqlClient
         const sessions = yield* sql`SELECT id FROM practice_sessions WHERE company_id = ${tenant.companyId}`
         expect(sessions).toHaveLength(0)
+      }))
+
+    it.effect("practice call uses default rep", () =>
+      Effect.gen(function*() {
+        const tenant = yield* createTenantWithUser("Acme")
+        const scenario = yield* sendJson(tenant.token, "POST", "/v1/scenarios", { prompt: "A buyer." })
+        yield* setDefaultRep(tenant.token, tenant.userId)
+
+        const call = yield* sendJson(tenant.token, "POST", "/v1/practice-calls", { scenario_id: scenario.body!.id })
+
+        expect(call.status).toBe(201)
+        expect(call.body!.user_id).toBe(tenant.userId)
+        expect(call.body!.dynamic_variables.saleslab_user_id).toBe(tenant.userId)
+        const sql = yield* SqlClient.SqlClient
+        const rows = yield* sql<{ user_id: string }>`
+          SELECT user_id FROM practice_sessions WHERE id = ${call.body!.session_id}`
+        expect(rows).toEqual([{ user_id: tenant.userId }])
+      }))
+
+    it.effect("practice call without user or default is 400", () =>
+      Effect.gen(function*() {
+        const tenant = yield* createTenantWithUser("Acme")
+        const scenario = yield* sendJson(tenant.token, "POST", "/v1/scenarios", { prompt: "A buyer." })
+
+        const missing = yield* sendJson(tenant.token, "POST", "/v1/practice-calls", { scenario_id: scenario.body!.id })
+        expect(missing.status).toBe(400)
+        expect(missing.body!._tag).toBe("BadRequest")
+        expect(missing.body!.field).toBe("user_id")
+        expect(missing.body!.message).toContain("default_user_id")
+        expect(missing.body!.message).toContain("PATCH /v1/api-tokens/{id}")
+
+        yield* setDefaultRep(tenant.token, tenant.userId)
+        yield* setDefaultRep(tenant.token, null)
+        const afterClear = yield* sendJson(tenant.token, "POST", "/v1/practice-calls", { scenario_id: scenario.body!.id })
+        expect(afterClear.status).toBe(400)
+        expect(afterClear.body!.field).toBe("user_id")
+
+        const nullUser = yield* sendJson(tenant.token, "POST", "/v1/practice-calls", {
+          scenario_id: scenario.body!.id,
+          user_id: null
+        })
+        expect(nullUser.status).toBe(400)
+        expect(JSON.stringify(nullUser.body)).toContain("user_id")
+
+        const sql = yield* SqlClient.SqlClient
+        const sessions = yield* sql`SELECT id FROM practice_sessions WHERE company_id = ${tenant.companyId}`
+        expect(sessions).toHaveLength(0)
+      }))
+
+    it.effect("explicit user_id wins over default", () =>
+      Effect.gen(function*() {
+        const tenant = yield* createTenantWithUser("Acme")
+        const other = yield* createTenantWithUser("Globex")
+        const sql = yield* SqlClient.SqlClient
+        const secondUser = randomUUID()
+        yield* sql`
+          INSERT INTO users (id, company_id, email, name, role)
+          VALUES (${secondUser}, ${tenant.companyId}, ${"second@example.com"}, ${"Sam Second"}, 'rep')`
+        const scenario = yield* sendJson(tenant.token, "POST", "/v1/scenarios", { prompt: "A buyer." })
+        yield* setDefaultRep(tenant.token, tenant.userId)
+
+        const call = yield* sendJson(tenant.token, "POST", "/v1/practice-calls", {
+          scenario_id: scenario.body!.id,
+          user_id: secondUser
+        })
+        expect(call.status).toBe(201)
+        expect(call.body!.user_id).toBe(secondUser)
+        expect(call.body!.dynamic_variables.saleslab_user_id).toBe(secondUser)
+
+        const foreignUser = yield* sendJson(tenant.token, "POST", "/v1/practice-calls", {
+          scenario_id: scenario.body!.id,
+          user_id: other.userId
+        })
+        expect(foreignUser.status).toBe(404)
+        expect(foreignUser.body!.message).toBe(`User ${other.userId} not found.`)
+
+        const sessions = yield* sql<{ user_id: string }>`
+          SELECT user_id FROM practice_sessions WHERE company_id = ${tenant.companyId}`
+        expect(sessions).toEqual([{ user_id: secondUser }])
       }))
 
     it.effect("practice call with invalid id is 400", () =>

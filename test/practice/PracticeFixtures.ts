@@ -98,6 +98,20 @@ export const postWebhook = (body: string, signature: string | undefined) =>
     return { status: response.status, body: text === "" ? null : JSON.parse(text) as Record<string, any> }
   }).pipe(Effect.provide(FetchHttpClient.layer))
 
+/**
+ * Makes `userId` the default rep of `token`, or removes the default rep when
+ * `userId` is null, through `PATCH /v1/api-tokens/{id}`. Needs the admin scope.
+ */
+export const setDefaultRep = (token: string, userId: string | null) =>
+  Effect.gen(function*() {
+    const me = yield* sendJson(token, "GET", "/v1/me")
+    const path = `/v1/api-tokens/${me.body!.token.id}`
+    const response = yield* sendJson(token, "PATCH", path, { default_user_id: userId })
+    if (response.status !== 200) {
+      return yield* Effect.dieMessage(`PATCH ${path} failed with ${response.status}: ${JSON.stringify(response.body)}`)
+    }
+  })
+
 /** Numbers of rows the post-call path writes, for checking that a request wrote nothing. */
 export const writtenRows = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -114,7 +128,7 @@ export const writtenRows = Effect.gen(function*() {
  * Sends a JSON request with `token` as bearer, outside the typed client so
  * that tests see raw statuses and bodies. Returns the status and the parsed body.
  */
-export const sendJson = (token: string, method: "GET" | "POST", path: string, body?: unknown) =>
+export const sendJson = (token: string, method: "GET" | "POST" | "PATCH", path: string, body?: unknown) =>
   Effect.gen(function*() {
     const baseUrl = yield* TestServerUrl
     let request = HttpClientRequest.make(method)(`${baseUrl}${path}`).pipe(HttpClientRequest.bearerToken(token))
