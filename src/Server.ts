@@ -14,6 +14,7 @@ import { GamificationHttpLive } from "./gamification/Http.ts"
 import { IntegrationsHttpLive } from "./integrations/Http.ts"
 import { AppConfig } from "./platform/AppConfig.ts"
 import { NotFoundRouteLive, RequestErrorsLive } from "./platform/ErrorResponses.ts"
+import { McpRoutesLive } from "./mcp/Remote.ts"
 import { HealthHttpLive } from "./platform/HealthHttp.ts"
 import { MetricsRouteLive } from "./platform/Metrics.ts"
 import { PracticeHttpLive } from "./practice/Http.ts"
@@ -71,7 +72,7 @@ export const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
 
 /**
  * The whole service on a given HTTP server: routes, `/openapi.json`, the
- * bundled `/docs` page, `/metrics` and the delivery engine. Needs `AppConfig`, a migrated
+ * bundled `/docs` page, `/metrics`, the MCP endpoints and the delivery engine. Needs `AppConfig`, a migrated
  * `PgClient` (which is also the `SqlClient`) and an `HttpServer`; the
  * delivery engine LISTENs through the `PgClient`.
  */
@@ -79,6 +80,7 @@ export const ServiceLive = HttpApiBuilder.serve(HttpMiddleware.logger).pipe(
   Layer.provide([
     NotFoundRouteLive,
     MetricsRouteLive,
+    McpRoutesLive,
     RequestErrorsLive,
     HttpRouter.setRouterConfig({ maxParamLength: 2048 })
   ]),

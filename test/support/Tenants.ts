@@ -37,11 +37,15 @@ export const sendAs = (
   token: string,
   method: "GET" | "POST" | "PATCH" | "DELETE",
   path: string,
-  body?: unknown
+  body?: unknown,
+  headers: Record<string, string> = {}
 ) =>
   Effect.gen(function*() {
     const baseUrl = yield* TestServerUrl
-    let request = HttpClientRequest.make(method)(`${baseUrl}${path}`).pipe(HttpClientRequest.bearerToken(token))
+    let request = HttpClientRequest.make(method)(`${baseUrl}${path}`).pipe(
+      HttpClientRequest.bearerToken(token),
+      HttpClientRequest.setHeaders(headers)
+    )
     if (body !== undefined) request = yield* HttpClientRequest.bodyJson(request, body)
 
     const response = yield* HttpClient.execute(request)

@@ -1,0 +1,209 @@
+import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js"
+import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js"
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
+import { Effect, Layer, Runtime } from "effect"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import type { CurrentTenant } from "../tenancy/Security.ts"
+import { rateLimitedError, TenantTokens } from "../tenancy/SecurityLive.ts"
+import { makeMcpServer, type ToolCaller } from "./McpServer.ts"
+import { ServiceOperations, ServiceOperationsLive } from "./ServiceOperations.ts"
+import { callTool, tools } from "./Tools.ts"
+
+/** Path of the Streamable HTTP transport. */
+export const streamablePath = "/mcp"
+
+/** Path of the legacy HTTP+SSE transport's event stream. */
+export const ssePath = "/mcp/sse"
+
+/** Path where clients of the SSE transport post their messages; the stream announces it with the session id. */
+export const sseMessagesPath = "/mcp/messages"
+
+type Tenant = CurrentTenant["Type"]
+
+/** A request as the MCP transports read it, with the caller's credentials attached. */
+type AuthenticatedMessage = IncomingMessage & { auth?: AuthInfo }
+
+/** An open SSE stream and the company whose token opened it. */
+interface SseSession {
+  readonly transport: SSEServerTransport
+  readonly companyId: string
+}
+
+const bearerOf = (request: HttpServerRequest.HttpServerRequest) => {
+  const header = request.headers.authorization ?? ""
+  return header.toLowerCase().startsWith("bearer ") ? header.slice("bearer ".length) : ""
+}
+
+const errorResponse = (status: number, tag: string, message: string, headers: Record<string, string> = {}) =>
+  HttpServerResponse.unsafeJson({ _tag: tag, message }, { status, headers })
+
+/** The JSON-RPC error response to a request body that is not JSON. */
+const parseErrorResponse = (reason: string) =>
+  HttpServerResponse.unsafeJson(
+    { jsonrpc: "2.0", error: { code: -32700, message: `Parse error: the body is not JSON (${reason}).` }, id: null },
+    { status: 400 }
+  )
+
+/**
+ * Reads the request body as JSON for the MCP transports, which take it
+ * parsed, or returns the error response to send. A request without a body
+ * gives undefined.
+ */
+const readJsonBody = Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const text = yield* request.text.pipe(Effect.orElseSucceed(() => ""))
+  if (text === "") return { _tag: "Body", body: undefined } as const
+  try {
+    return { _tag: "Body", body: JSON.parse(text) as unknown } as const
+  } catch (error) {
+    return { _tag: "Invalid", response: parseErrorResponse(error instanceof Error ? error.message : String(error)) } as const
+  }
+})
+
+/** Waits until the response is sent or its connection is closed. */
+const responseFinished = (response: ServerResponse) =>
+  Effect.async<void>((resume) => {
+    if (response.writableFinished || response.destroyed) {
+      resume(Effect.void)
+      return
+    }
+    const finished = () => resume(Effect.void)
+    response.once("finish", finished)
+    response.once("close", finished)
+    return Effect.sync(() => {
+      response.off("finish", finished)
+      response.off("close", finished)
+    })
+  })
+
+/**
+ * The MCP endpoints on the service's HTTP server: Streamable HTTP at
+ * `/mcp`, and the legacy HTTP+SSE transport at `/mcp/sse` with its messages
+ * at `/mcp/messages`. Every request carries a tenant bearer token, checked
+ * and counted against the token's rate limits as on the REST routes, and
+ * every tool call runs as the token of the request that carried it.
+ *
+ * Streamable HTTP runs stateless: each POST gets its own MCP server, so no
+ * session outlives its request. An SSE session lives in the memory of the
+ * process that serves its stream, so with several processes behind a load
+ * balancer, SSE clients need sticky routing.
+ */
+export const McpRoutesLive = HttpApiBuilder.Router.use((router) =>
+  Effect.gen(function*() {
+    const tenantTokens = yield* TenantTokens
+    const operations = yield* ServiceOperations
+    const runPromise = Runtime.runPromise(yield* Effect.runtime<never>())
+    const sseSessions = new Map<string, SseSession>()
+
+    const callAsTenant: ToolCaller = (name, args, authInfo) => {
+      const tenant = authInfo?.extra?.tenant as Tenant | undefined
+      const tool = tools.find((candidate) => candidate.name === name)
+      if (tenant === undefined) {
+        return Promise.resolve({ content: [{ type: "text", text: "The request carried no tenant token." }], isError: true })
+      }
+      if (tool !== undefined && !tenant.scopes.includes(tool.scope)) {
+        return Promise.resolve({
+          content: [{ type: "text", text: `This token lacks the '${tool.scope}' scope that ${name} needs.` }],
+          isError: true
+        })
+      }
+      return runPromise(
+        callTool(operations.forTenant(tenant), name, args).pipe(
+          Effect.annotateLogs({ company_id: tenant.companyId, token_id: tenant.tokenId, tool: name })
+        )
+      )
+    }
+
+    /**
+     * Checks the request's bearer token. Returns the tenant with the node
+     * request and response, or the error response to send.
+     */
+    const authenticate = Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const token = bearerOf(request)
+      const result = yield* tenantTokens.authenticate(token).pipe(Effect.either)
+      if (result._tag === "Left") {
+        const error = result.left
+        switch (error._tag) {
+          case "Unauthorized":
+            return { _tag: "Rejected", response: errorResponse(401, error._tag, error.message, { "www-authenticate": "Bearer" }) } as const
+          case "RateLimitExceeded": {
+            const limited = rateLimitedError(error)
+            return {
+              _tag: "Rejected",
+              response: errorResponse(429, limited._tag, limited.message, { "retry-after": String(limited.retry_after_seconds) })
+            } as const
+          }
+          case "InternalError":
+            return { _tag: "Rejected", response: errorResponse(500, error._tag, error.message) } as const
+        }
+      }
+      const tenant = result.right
+      const message: AuthenticatedMessage = NodeHttpServerRequest.toIncomingMessage(request)
+      message.auth = { token, clientId: tenant.tokenId, scopes: [...tenant.scopes], extra: { tenant } }
+      return { _tag: "Accepted", tenant, message, response: NodeHttpServerRequest.toServerResponse(request) } as const
+    })
+
+    /** The response returned once an MCP transport has written to the raw response; the server skips it because one was already sent. */
+    const answeredByTransport = HttpServerResponse.empty()
+
+    const streamable = Effect.gen(function*() {
+      const checked = yield* authenticate
+      if (checked._tag === "Rejected") return checked.response
+      const read = yield* readJsonBody
+      if (read._tag === "Invalid") return read.response
+      const server = makeMcpServer(callAsTenant)
+      const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true })
+      yield* Effect.promise(() => server.connect(transport))
+      yield* Effect.promise(() => transport.handleRequest(checked.message, checked.response, read.body)).pipe(
+        Effect.zipRight(responseFinished(checked.response)),
+        Effect.ensuring(Effect.promise(() => server.close()))
+      )
+      return answeredByTransport
+    })
+
+    const sseStream = Effect.gen(function*() {
+      const checked = yield* authenticate
+      if (checked._tag === "Rejected") return checked.response
+      const server = makeMcpServer(callAsTenant)
+      const transport = new SSEServerTransport(sseMessagesPath, checked.response)
+      sseSessions.set(transport.sessionId, { transport, companyId: checked.tenant.companyId })
+      yield* Effect.promise(() => server.connect(transport)).pipe(
+        Effect.zipRight(responseFinished(checked.response)),
+        Effect.ensuring(Effect.sync(() => sseSessions.delete(transport.sessionId))),
+        Effect.ensuring(Effect.promise(() => server.close()))
+      )
+      return answeredByTransport
+    })
+
+    const sseMessage = Effect.gen(function*() {
+      const checked = yield* authenticate
+      if (checked._tag === "Rejected") return checked.response
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const sessionId = new URL(request.url, "http://localhost").searchParams.get("sessionId") ?? ""
+      const session = sseSessions.get(sessionId)
+      // Another company's session is reported as unknown, so that session ids do not leak across tenants.
+      if (session === undefined || session.companyId !== checked.tenant.companyId) {
+        return errorResponse(
+          404,
+          "NotFound",
+          `MCP session "${sessionId}" not found. Open a stream at ${ssePath} and post to the endpoint it announces.`
+        )
+      }
+      const read = yield* readJsonBody
+      if (read._tag === "Invalid") return read.response
+      yield* Effect.promise(() => session.transport.handlePostMessage(checked.message, checked.response, read.body)).pipe(
+        Effect.zipRight(responseFinished(checked.response))
+      )
+      return answeredByTransport
+    })
+
+    yield* router.post(streamablePath, streamable)
+    yield* router.get(streamablePath, streamable)
+    yield* router.del(streamablePath, streamable)
+    yield* router.get(ssePath, sseStream)
+    yield* router.post(sseMessagesPath, sseMessage)
+  })
+).pipe(Layer.provide([TenantTokens.Default, ServiceOperationsLive]))

@@ -1,0 +1,230 @@
+import { SqlClient } from "@effect/sql"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { createTenant, sendAs } from "../support/Tenants.ts"
+import { TestServerLive } from "../support/TestServer.ts"
+import { callTool, connectClient, firstText, openSseStream, seedTenant, transportKinds } from "./McpFixtures.ts"
+
+const toolNames = ["query_scorecard", "list_recent_sessions", "create_scenario", "start_practice_call", "get_coaching_brief"]
+
+describe("MCP tools", () => {
+  it.layer(TestServerLive(), { timeout: 60_000 })((it) => {
+    for (const kind of transportKinds) {
+      describe(kind, () => {
+        it.scoped("lists the five tools", () =>
+          Effect.gen(function*() {
+            const tenant = yield* seedTenant("Acme")
+            const client = yield* connectClient(kind, tenant.token)
+
+            const { tools } = yield* Effect.promise(() => client.listTools())
+
+            expect(tools.map((tool) => tool.name)).toEqual(toolNames)
+            const byName = new Map(tools.map((tool) => [tool.name, tool]))
+            expect(byName.get("query_scorecard")!.inputSchema.required).toEqual(["session_id"])
+            expect(byName.get("get_coaching_brief")!.inputSchema.required).toEqual(["user_id"])
+            expect(byName.get("create_scenario")!.inputSchema.required).toEqual(["prompt"])
+            expect(byName.get("start_practice_call")!.inputSchema.required).toEqual(["scenario_id"])
+            expect(byName.get("list_recent_sessions")!.inputSchema.required ?? []).toEqual([])
+            expect(Object.keys(byName.get("list_recent_sessions")!.inputSchema.properties!).sort()).toEqual(["limit", "user_id"])
+            expect(byName.get("query_scorecard")!.outputSchema?.type).toBe("object")
+            expect(byName.get("query_scorecard")!.annotations?.readOnlyHint).toBe(true)
+            expect(byName.get("create_scenario")!.annotations?.readOnlyHint).toBe(false)
+          }))
+
+        it.scoped("query_scorecard matches the REST answer", () =>
+          Effect.gen(function*() {
+            const tenant = yield* seedTenant("Acme")
+            const client = yield* connectClient(kind, tenant.token)
+            const sessionId = tenant.sessionIds[0]!
+
+            const result = yield* callTool(client, "query_scorecard", { session_id: sessionId })
+            const rest = yield* sendAs(tenant.token, "GET", `/v1/sessions/${sessionId}/scorecard`)
+
+            expect(result.isError).toBeFalsy()
+            expect(rest.status).toBe(200)
+            expect(result.structuredContent).toEqual(rest.body)
+            expect(firstText(result)).toContain("scored 64/100 (fail)")
+          }))
+
+        it.scoped("list_recent_sessions matches the REST answer", () =>
+          Effect.gen(function*() {
+            const tenant = yield* seedTenant("Acme")
+            const client = yield* connectClient(kind, tenant.token)
+
+            const result = yield* callTool(client, "list_recent_sessions", { user_id: tenant.userId, limit: 1 })
+            const rest = yield* sendAs(tenant.token, "GET", `/v1/sessions?user_id=${tenant.userId}&limit=1`)
+
+            expect(result.isError).toBeFalsy()
+            expect(result.structuredContent).toEqual(rest.body)
+            expect((result.structuredContent as any).data).toHaveLength(1)
+            expect((result.structuredContent as any).next_cursor).not.toBeNull()
+
+            const all = yield* callTool(client, "list_recent_sessions")
+            expect((all.structuredContent as any).data.map((session: any) => session.id)).toEqual(tenant.sessionIds)
+          }))
+
+        it.scoped("create_scenario stores the scenario", () =>
+          Effect.gen(function*() {
+            const tenant = yield* seedTenant("Acme")
+            const client = yield* connectClient(kind, tenant.token)
+            const prompt = "You are Dana, a VP of operations. Push back on price."
+
+            const result = yield* callTool(client, "create_scenario", { prompt })
+
+            expect(result.isError).toBeFalsy()
+            const scenario = result.structuredContent as any
+            expect(scenario.title).toBe("You are Dana, a VP of operations.")
+            expect(scenario.pass_mark).toBe(70)
+            const sql = yield* SqlClient.SqlClient
+            const rows = yield* sql<{ company_id: string; prompt: string }>`
+              SELECT company_id, prompt FROM scenarios WHERE id = ${scenario.id}`
+            expect(rows).toEqual([{ company_id: tenant.companyId, prompt }])
+          }))
+
+        it.scoped("start_practice_call starts a session", () =>
+          Effect.gen(function*() {
+            const tenant = yield* seedTenant("Acme")
+            const client = yield* connectClient(kind, tenant.token)
+
+            const result = yield* callTool(client, "start_practice_call", {
+              scenario_id: tenant.scenarioId,
+              user_id: tenant.userId
+            })
+
+            expect(result.isError).toBeFalsy()
+            const call = result.structuredContent as any
+            expect(call.status).toBe("started")
+            expect(call.user_id).toBe(tenant.userId)
+            const rest = yield* sendAs(tenant.token, "GET", `/v1/sessions?user_id=${tenant.userId}`)
+            const listed = rest.body.data.find((session: any) => session.id === call.session_id)
+            expect(listed.status).toBe("started")
+            expect(listed.scenario_id).toBe(tenant.scenarioId)
+          }))
+
+        it.scoped("get_coaching_brief matches the REST answer", () =>
+          Effect.gen(function*() {
+            const tenant = yield* seedTenant("Acme")
+            const client = yield* connectClient(kind, tenant.token)
+
+            const result = yield* callTool(client, "get_coaching_brief", { user_id: tenant.userId })
+            const rest = yield* sendAs(tenant.token, "GET", `/v1/users/${tenant.userId}/coaching-brief`)
+
+            expect(result.isError).toBeFalsy()
+            expect(rest.status).toBe(200)
+            expect(result.structuredContent).toEqual(rest.body)
+            expect((result.structuredContent as any).id).toBe(tenant.briefId)
+          }))
+
+        it.scoped("another tenant's ids are not found", () =>
+          Effect.gen(function*() {
+            const first = yield* seedTenant("Acme")
+            const second = yield* seedTenant("Globex")
+            const client = yield* connectClient(kind, second.token)
+
+            const scorecard = yield* callTool(client, "query_scorecard", { session_id: first.sessionIds[0] })
+            const brief = yield* callTool(client, "get_coaching_brief", { user_id: first.userId })
+            const call = yield* callTool(client, "start_practice_call", { scenario_id: first.scenarioId, user_id: second.userId })
+            const sessions = yield* callTool(client, "list_recent_sessions", { user_id: first.userId })
+
+            expect(scorecard.isError).toBe(true)
+            expect(firstText(scorecard)).toBe(`Practice session ${first.sessionIds[0]} not found.`)
+            expect(brief.isError).toBe(true)
+            expect(firstText(brief)).toBe(`User ${first.userId} not found.`)
+            expect(call.isError).toBe(true)
+            expect(firstText(call)).toBe(`Scenario ${first.scenarioId} not found.`)
+            expect((sessions.structuredContent as any).data).toEqual([])
+          }))
+
+        it.scoped("bad arguments name the argument", () =>
+          Effect.gen(function*() {
+            const tenant = yield* seedTenant("Acme")
+            const client = yield* connectClient(kind, tenant.token)
+
+            const missing = yield* callTool(client, "query_scorecard", {})
+            const wrongType = yield* callTool(client, "list_recent_sessions", { limit: "5" })
+            const outOfRange = yield* callTool(client, "list_recent_sessions", { limit: 500 })
+            const notUuid = yield* callTool(client, "get_coaching_brief", { user_id: "rep-1" })
+            const unknown = yield* callTool(client, "create_scenario", { prompt: "A buyer.", colour: "red" })
+
+            for (const result of [missing, wrongType, outOfRange, notUuid, unknown]) {
+              expect(result.isError).toBe(true)
+            }
+            expect(firstText(missing)).toBe("Missing argument \"session_id\".")
+            expect(firstText(wrongType)).toBe("Invalid argument \"limit\": must be an integer from 1 to 100.")
+            expect(firstText(outOfRange)).toBe("Invalid argument \"limit\": must be an integer from 1 to 100.")
+            expect(firstText(notUuid)).toBe("Invalid argument \"user_id\": must be a UUID.")
+            expect(firstText(unknown)).toBe("Unknown argument \"colour\".")
+          }))
+
+        it.scoped("a read-only token cannot write", () =>
+          Effect.gen(function*() {
+            const tenant = yield* seedTenant("Acme")
+            const reader = yield* createTenant("Reader", ["read"])
+            const client = yield* connectClient(kind, reader.token)
+
+            const result = yield* callTool(client, "create_scenario", { prompt: "A buyer." })
+            const read = yield* callTool(client, "list_recent_sessions", { limit: 5 })
+
+            expect(result.isError).toBe(true)
+            expect(firstText(result)).toMatch(/lacks the 'write' scope/)
+            expect(read.isError).toBeFalsy()
+            expect(tenant.sessionIds).toHaveLength(2)
+          }))
+      })
+    }
+
+    describe("authentication", () => {
+      for (const kind of ["streamable-http", "sse"] as const) {
+        it.scoped(`${kind}: no token is refused`, () =>
+          Effect.gen(function*() {
+            const failed = yield* Effect.exit(connectClient(kind, undefined))
+            expect(failed._tag).toBe("Failure")
+          }))
+
+        it.scoped(`${kind}: a revoked token is refused`, () =>
+          Effect.gen(function*() {
+            const tenant = yield* seedTenant("Acme")
+            const sql = yield* SqlClient.SqlClient
+            yield* sql`UPDATE api_tokens SET revoked_at = now() WHERE company_id = ${tenant.companyId}`
+            const failed = yield* Effect.exit(connectClient(kind, tenant.token))
+            expect(failed._tag).toBe("Failure")
+          }))
+      }
+
+      it.scoped("stdio: a revoked token fails the call", () =>
+        Effect.gen(function*() {
+          const tenant = yield* seedTenant("Acme")
+          const client = yield* connectClient("stdio", tenant.token)
+          const sql = yield* SqlClient.SqlClient
+          yield* sql`UPDATE api_tokens SET revoked_at = now() WHERE company_id = ${tenant.companyId}`
+
+          const result = yield* callTool(client, "list_recent_sessions")
+
+          expect(result.isError).toBe(true)
+          expect(firstText(result)).toMatch(/revoked/)
+        }))
+
+      it.scoped("stdio: no token ends the binary", () =>
+        Effect.gen(function*() {
+          const failed = yield* Effect.exit(connectClient("stdio", undefined))
+          expect(failed._tag).toBe("Failure")
+        }))
+
+      it.scoped("sse: another tenant cannot post to a session", () =>
+        Effect.gen(function*() {
+          const first = yield* seedTenant("Acme")
+          const second = yield* seedTenant("Globex")
+          const endpoint = yield* openSseStream(first.token)
+          const listTools = { jsonrpc: "2.0", id: 1, method: "tools/list" }
+
+          const foreign = yield* sendAs(second.token, "POST", endpoint, listTools)
+          const unknown = yield* sendAs(first.token, "POST", "/mcp/messages?sessionId=no-such-session", listTools)
+
+          expect(foreign.status).toBe(404)
+          expect(foreign.body._tag).toBe("NotFound")
+          expect(unknown.status).toBe(404)
+        }))
+
+    })
+  })
+})
