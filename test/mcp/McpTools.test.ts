@@ -1,6 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { setDefaultRep } from "../practice/PracticeFixtures.ts"
 import { createTenant, sendAs } from "../support/Tenants.ts"
 import { TestServerLive } from "../support/TestServer.ts"
 import { callTool, connectClient, firstText, openSseStream, seedTenant, transportKinds } from "./McpFixtures.ts"
@@ -99,6 +100,22 @@ describe("MCP tools", () => {
             const listed = rest.body.data.find((session: any) => session.id === call.session_id)
             expect(listed.status).toBe("started")
             expect(listed.scenario_id).toBe(tenant.scenarioId)
+          }))
+
+        it.scoped("start_practice_call uses the token's default rep", () =>
+          Effect.gen(function*() {
+            const tenant = yield* seedTenant("Acme")
+            const client = yield* connectClient(kind, tenant.token)
+
+            const withoutDefault = yield* callTool(client, "start_practice_call", { scenario_id: tenant.scenarioId })
+            yield* setDefaultRep(tenant.token, tenant.userId)
+            const withDefault = yield* callTool(client, "start_practice_call", { scenario_id: tenant.scenarioId })
+
+            expect(withoutDefault.isError).toBe(true)
+            expect(firstText(withoutDefault)).toMatch(/user_id/)
+            expect(firstText(withoutDefault)).toMatch(/default_user_id/)
+            expect(withDefault.isError).toBeFalsy()
+            expect((withDefault.structuredContent as any).user_id).toBe(tenant.userId)
           }))
 
         it.scoped("get_coaching_brief matches the REST answer", () =>
