@@ -15,6 +15,7 @@ import { ChurnRetrosApi } from "./retros/Api.ts"
 import { ApiTokensApi, CompaniesApi, MeApi, UsersApi } from "./tenancy/Api.ts"
 import { TournamentsAdminApi, TournamentsApi } from "./tournaments/Api.ts"
 import { WageIndexApi } from "./wageIndex/Api.ts"
+import { WarehouseCredentialsApi } from "./warehouse/Api.ts"
 import { WebhooksApi } from "./webhooks/Api.ts"
 
 /**
@@ -40,6 +41,7 @@ export class SalesLabApi extends HttpApi.make("saleslab")
   .add(ChurnRetrosApi)
   .add(StripeWebhookApi)
   .add(WageIndexApi)
+  .add(WarehouseCredentialsApi)
   .addError(InternalError)
   .addError(PayloadTooLarge)
   .addError(BadRequest)

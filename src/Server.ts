@@ -27,6 +27,7 @@ import { TournamentAdvance } from "./tournaments/TournamentAdvance.ts"
 import { TournamentsHttpLive } from "./tournaments/Http.ts"
 import { WageIndexHttpLive } from "./wageIndex/Http.ts"
 import { WageIndexSnapshots } from "./wageIndex/WageIndexSnapshots.ts"
+import { WarehouseHttpLive } from "./warehouse/Http.ts"
 import { DeliveryEngineLive } from "./webhooks/DeliveryEngine.ts"
 import { WebhooksHttpLive } from "./webhooks/Http.ts"
 import { Outbox } from "./webhooks/Outbox.ts"
@@ -49,6 +50,7 @@ const RoutesLive = Layer.mergeAll(
   CoverageHttpLive,
   WageIndexHttpLive,
   TournamentsHttpLive,
+  WarehouseHttpLive,
   CronHttpLive
 )
 

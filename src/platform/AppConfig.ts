@@ -67,8 +67,22 @@ export interface AppSettings {
   readonly retentionSchedule: Cron.Cron
   /** Age past which finished deliveries, their attempts and unreferenced events are deleted. */
   readonly deliveryRetention: Duration.Duration
+  /** Warehouse logins: what their credentials show, and their limits. */
+  readonly warehouse: WarehouseSettings
   /** Cluster runner settings of this process. */
   readonly cluster: ClusterSettings
+}
+
+/** Settings of the per-company PostgreSQL logins that read the warehouse views. */
+export interface WarehouseSettings {
+  /** Host shown in new credentials. None: the address the service's own connection reaches PostgreSQL at. */
+  readonly host: Option.Option<string>
+  /** Port shown in new credentials. None: the port of the service's own connection. */
+  readonly port: Option.Option<number>
+  /** Connections one warehouse login may hold at once. */
+  readonly connectionLimit: number
+  /** Longest a warehouse login's statement may run before it is cancelled. */
+  readonly statementTimeout: Duration.Duration
 }
 
 /** A host and TCP port of a cluster runner. */
@@ -297,6 +311,29 @@ const settingsConfig = Config.all({
     Config.withDefault(Duration.days(30)),
     Config.withDescription("Age past which finished deliveries and unreferenced events are deleted, such as 30 days.")
   ),
+  warehouse: Config.all({
+    host: Config.string("WAREHOUSE_HOST").pipe(
+      Config.option,
+      Config.withDescription("Host that warehouse credentials name. Unset: the address the service reaches PostgreSQL at.")
+    ),
+    port: Config.port("WAREHOUSE_PORT").pipe(
+      Config.option,
+      Config.withDescription("Port that warehouse credentials name. Unset: the port the service reaches PostgreSQL at.")
+    ),
+    connectionLimit: Config.integer("WAREHOUSE_CONNECTION_LIMIT").pipe(
+      Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 }),
+      Config.withDefault(5),
+      Config.withDescription("Connections one warehouse login may hold at once.")
+    ),
+    statementTimeout: Config.duration("WAREHOUSE_STATEMENT_TIMEOUT").pipe(
+      Config.validate({
+        message: "must be at least 1 second",
+        validation: (timeout) => Duration.greaterThanOrEqualTo(timeout, Duration.seconds(1))
+      }),
+      Config.withDefault(Duration.seconds(60)),
+      Config.withDescription("Longest a warehouse login's statement may run before it is cancelled, such as 60 seconds.")
+    )
+  }),
   cluster: clusterConfig
 })
 

@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto"
 import { Assignments } from "../assignments/Assignments.ts"
 import { Events } from "../events/Events.ts"
 import { Badges } from "../gamification/Badges.ts"
+import { SkillSnapshots } from "../warehouse/SkillSnapshots.ts"
 import { type PostCallOutcome, ScorecardId } from "./Api.ts"
 import { companyIdOf, endedAtOf, type PostCallTranscription, sessionIdOf } from "./PostCallPayload.ts"
 import { PracticeRepo, type ScorecardRow } from "./PracticeRepo.ts"
@@ -32,6 +33,7 @@ export class SessionCompletion extends Effect.Service<SessionCompletion>()("sale
     const grader = yield* ScorecardGrader
     const assignments = yield* Assignments
     const badges = yield* Badges
+    const skillSnapshots = yield* SkillSnapshots
 
     const completeLocked = (sessionId: string, payload: PostCallTranscription) =>
       Effect.gen(function*() {
@@ -77,6 +79,12 @@ export class SessionCompletion extends Effect.Service<SessionCompletion>()("sale
           created_at: now
         }
         yield* repo.insertScorecard(scorecard)
+        yield* skillSnapshots.takeAfter({
+          scorecardId: scorecard.id,
+          companyId: scorecard.company_id,
+          userId: scorecard.user_id,
+          scoredAt: scorecard.created_at
+        })
 
         yield* events.publish("session.completed", session.company_id, endedAt, {
           session: { id: session.id, user_id: session.user_id, scenario_id: session.scenario_id, ended_at: endedAt }
@@ -139,5 +147,5 @@ export class SessionCompletion extends Effect.Service<SessionCompletion>()("sale
 
     return { complete } as const
   }),
-  dependencies: [PracticeRepo.Default, Assignments.Default, Badges.Default]
+  dependencies: [PracticeRepo.Default, Assignments.Default, Badges.Default, SkillSnapshots.Default]
 }) {}
