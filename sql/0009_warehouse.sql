@@ -1,13 +1,14 @@
 -- Warehouse views for BI tools, read through per-company PostgreSQL logins.
 --
--- Roles are shared by every database of a PostgreSQL server, so the two
--- group roles are created once per server, and a migration running in
--- another database at the same moment may have created them first:
+-- Two group roles:
 --   saleslab_warehouse         owns the views and reads the tables behind
 --                              them, under row-level security. No login
 --                              is ever a member of it.
 --   saleslab_warehouse_reader  may read the two views. Every warehouse
 --                              login is a member of it.
+-- Roles belong to the whole PostgreSQL server, not to one database. So a
+-- migration in another database, even one running at the same moment, may
+-- have created them already.
 DO $$
 BEGIN
   CREATE ROLE saleslab_warehouse NOLOGIN NOINHERIT;
@@ -116,7 +117,7 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION warehouse_company_id() FROM PUBLIC;
 -- PostgreSQL checks the right to call a function of a policy as the user
--- who runs the query, so the logins need it too. It tells a login only its
+-- who runs the query, so the logins need it too. It returns a login only its
 -- own company's id.
 GRANT EXECUTE ON FUNCTION warehouse_company_id() TO saleslab_warehouse, saleslab_warehouse_reader;
 

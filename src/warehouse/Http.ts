@@ -3,12 +3,14 @@ import { Effect, Layer } from "effect"
 import { SalesLabApi } from "../Api.ts"
 import type { CompanyId } from "../tenancy/Api.ts"
 import { companyWithScope } from "../tenancy/Security.ts"
+import { StatementReaperLive } from "./StatementReaper.ts"
 import { WarehouseCredentials } from "./WarehouseCredentials.ts"
 
 const adminCompany = companyWithScope("admin").pipe(Effect.map((companyId) => companyId as CompanyId))
 
 /**
- * Handlers of `/v1/warehouse/credentials`, with the service behind them.
+ * Handlers of `/v1/warehouse/credentials`, with the service behind them,
+ * and the check that cancels warehouse statements past their timeout.
  * Every route needs the admin scope. Needs `AppConfig`, `SqlClient` and the
  * `Authentication` middleware.
  */
@@ -22,4 +24,4 @@ export const WarehouseHttpLive = HttpApiBuilder.group(SalesLabApi, "warehouseCre
         adminCompany.pipe(Effect.flatMap((companyId) => credentials.list(companyId, urlParams))))
       .handle("revoke", ({ path }) =>
         adminCompany.pipe(Effect.flatMap((companyId) => credentials.revoke(companyId, path.id))))
-  })).pipe(Layer.provide(WarehouseCredentials.Default))
+  })).pipe(Layer.provide(WarehouseCredentials.Default), Layer.merge(StatementReaperLive))

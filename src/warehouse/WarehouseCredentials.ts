@@ -55,7 +55,7 @@ export class WarehouseCredentials extends Effect.Service<WarehouseCredentials>()
     const { warehouse } = yield* AppConfig
     const timeoutMillis = Math.max(1, Math.round(Duration.toMillis(warehouse.statementTimeout)))
 
-    /** Where a login connects: the configured host and port, else those the service's own connection reaches. */
+    /** Address a login connects to: the configured host and port, else those the service's own connection reaches. */
     const endpoint = Effect.gen(function*() {
       const [server] = yield* sql<{ database: string; host: string | null; port: number | null }>`
         SELECT current_database() AS database, host(inet_server_addr()) AS host, inet_server_port() AS port`

@@ -214,6 +214,19 @@ describe("Warehouse views", () => {
         expect(slow.error).toMatch(/statement timeout/)
       }))
 
+    it.scoped("a session cannot lift its timeout", () =>
+      Effect.gen(function*() {
+        const { acme } = yield* seedTwoTenants
+        const client = yield* connect(yield* createLogin(acme.token))
+        yield* query(client, "SET statement_timeout = 0")
+
+        const startedAt = Date.now()
+        const slow = yield* query(client, "SELECT pg_sleep(8)")
+
+        expect(slow.error).toMatch(/canceling statement/)
+        expect(Date.now() - startedAt).toBeLessThan(6_000)
+      }))
+
     it.scoped("connections are limited per login", () =>
       Effect.gen(function*() {
         const { acme } = yield* seedTwoTenants

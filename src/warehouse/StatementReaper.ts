@@ -1,0 +1,58 @@
+import { SqlClient } from "@effect/sql"
+import { Clock, Duration, Effect, Layer, Schedule } from "effect"
+import { AppConfig } from "../platform/AppConfig.ts"
+import { loginPrefix } from "./WarehouseCredentials.ts"
+
+/** Time past the statement timeout before the service cancels a statement itself. */
+const grace = Duration.seconds(1)
+
+/**
+ * Cancels warehouse statements that run longer than the statement timeout
+ * plus one second. Each login gets the timeout as its default, but a session
+ * may change its own `statement_timeout`, so the service checks
+ * `pg_stat_activity` as well, every half timeout (1 to 10 seconds). A
+ * statement thus ends at most the timeout plus one second plus one interval
+ * after it started.
+ *
+ * Cancelling another role's statement needs a superuser or membership in
+ * `pg_signal_backend`. Without either, a failed check is logged once per
+ * run of failures and the role defaults alone apply.
+ */
+export const StatementReaperLive = Layer.scopedDiscard(
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const { warehouse } = yield* AppConfig
+    const limitSeconds = Duration.toSeconds(Duration.sum(warehouse.statementTimeout, grace))
+    const interval = Duration.clamp(Duration.times(warehouse.statementTimeout, 0.5), {
+      minimum: Duration.seconds(1),
+      maximum: Duration.seconds(10)
+    })
+    let failing = false
+
+    // The candidates are chosen first, so that no other session's statement is ever cancelled.
+    const reap = sql<{ pid: number; usename: string }>`
+      SELECT pid, usename FROM pg_stat_activity
+      WHERE starts_with(usename::text, ${loginPrefix})
+        AND state = 'active'
+        AND query_start < now() - make_interval(secs => ${limitSeconds})`.pipe(
+      Effect.flatMap((overdue) =>
+        Effect.forEach(overdue, (row) => sql`SELECT pg_cancel_backend(${row.pid})`.pipe(Effect.as(row)))
+      ),
+      Effect.tap((cancelled) =>
+        Effect.forEach(cancelled, (row) =>
+          Effect.logWarning("Warehouse statement cancelled past its timeout").pipe(
+            Effect.annotateLogs({ pid: row.pid, user: row.usename, timeout_seconds: limitSeconds })
+          ))
+      ),
+      Effect.tap(() => Effect.sync(() => (failing = false))),
+      Effect.catchAll((error) =>
+        failing ? Effect.void : Effect.sync(() => (failing = true)).pipe(
+          Effect.zipRight(Effect.logWarning("Checking warehouse statements for their timeout failed", error))
+        )
+      )
+    )
+
+    // The statements run on the database's clock, so the checks keep wall-clock time even under a test clock.
+    yield* reap.pipe(Effect.repeat(Schedule.spaced(interval)), Effect.withClock(Clock.make()), Effect.forkScoped)
+  })
+)
