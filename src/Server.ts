@@ -27,6 +27,7 @@ import { TournamentAdvance } from "./tournaments/TournamentAdvance.ts"
 import { TournamentsHttpLive } from "./tournaments/Http.ts"
 import { WageIndexHttpLive } from "./wageIndex/Http.ts"
 import { WageIndexSnapshots } from "./wageIndex/WageIndexSnapshots.ts"
+import { ConnectorsRouteLive } from "./warehouse/ConnectorsRoute.ts"
 import { DeliveryEngineLive } from "./webhooks/DeliveryEngine.ts"
 import { WebhooksHttpLive } from "./webhooks/Http.ts"
 import { Outbox } from "./webhooks/Outbox.ts"
@@ -80,6 +81,7 @@ export const ServiceLive = HttpApiBuilder.serve(HttpMiddleware.logger).pipe(
   Layer.provide([
     NotFoundRouteLive,
     MetricsRouteLive,
+    ConnectorsRouteLive,
     McpRoutesLive,
     RequestErrorsLive,
     HttpRouter.setRouterConfig({ maxParamLength: 2048 })
