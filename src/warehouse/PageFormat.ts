@@ -39,12 +39,12 @@ export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<Readonl
 
 /**
  * Converts a title to the anchor that GitHub gives its heading: lower case,
- * with every character other than a letter, digit, space or hyphen removed
- * and spaces turned into hyphens. The HTML page uses the same ids, so links
- * to a section work on both.
+ * with every character other than a letter, digit, underscore, space or
+ * hyphen removed and spaces turned into hyphens. The HTML page uses the same
+ * ids, so links to a section work on both.
  */
 export const anchorOf = (title: string): string =>
-  title.toLowerCase().replace(/[^\p{L}\p{N} -]/gu, "").replace(/ /g, "-")
+  title.toLowerCase().replace(/[^\p{L}\p{N}_ -]/gu, "").replace(/ /g, "-")
 
 /**
  * Splits text into plain and inline-code parts, alternating and starting
