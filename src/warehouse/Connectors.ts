@@ -24,8 +24,9 @@ export * from "./WarehouseViews.ts"
 
 const fillIn = "Replace `<host>`, `<port>`, `<database>`, `<user>` and `<password>` with the fields of the login."
 
-const sslNote = "Use `sslmode=require` in production, where the database server offers TLS. The embedded " +
-  "database of a development machine has no TLS, so use `sslmode=disable` there."
+const sslNote = "In production, where the database server offers TLS, use `sslmode=require` so that the " +
+  "connection cannot fall back to plain text. The embedded database of a development machine has no TLS, so " +
+  "use `sslmode=disable` there."
 
 const columnRows = (columns: ReadonlyArray<ViewColumn>) =>
   columns.map((column) => [`\`${column.name}\``, `\`${column.type}\``, column.description])
