@@ -27,6 +27,7 @@ import { TournamentAdvance } from "./tournaments/TournamentAdvance.ts"
 import { TournamentsHttpLive } from "./tournaments/Http.ts"
 import { WageIndexHttpLive } from "./wageIndex/Http.ts"
 import { WageIndexSnapshots } from "./wageIndex/WageIndexSnapshots.ts"
+import { ConnectorsRouteLive } from "./warehouse/ConnectorsRoute.ts"
 import { WarehouseHttpLive } from "./warehouse/Http.ts"
 import { DeliveryEngineLive } from "./webhooks/DeliveryEngine.ts"
 import { WebhooksHttpLive } from "./webhooks/Http.ts"
@@ -74,7 +75,8 @@ export const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
 
 /**
  * The whole service on a given HTTP server: routes, `/openapi.json`, the
- * bundled `/docs` page, `/metrics`, the MCP endpoints and the delivery engine. Needs `AppConfig`, a migrated
+ * bundled `/docs` page, `/metrics`, the `/connectors` page, the MCP
+ * endpoints and the delivery engine. Needs `AppConfig`, a migrated
  * `PgClient` (which is also the `SqlClient`) and an `HttpServer`; the
  * delivery engine LISTENs through the `PgClient`.
  */
@@ -82,6 +84,7 @@ export const ServiceLive = HttpApiBuilder.serve(HttpMiddleware.logger).pipe(
   Layer.provide([
     NotFoundRouteLive,
     MetricsRouteLive,
+    ConnectorsRouteLive,
     McpRoutesLive,
     RequestErrorsLive,
     HttpRouter.setRouterConfig({ maxParamLength: 2048 })
