@@ -18,6 +18,13 @@ import {
   startRunner
 } from "./runnerCluster.ts"
 
+
+/**
+ * Time after the kill within which an arrival still counts as sent by the
+ * killed runner. Shard takeover takes seconds, so no survivor request
+ * arrives this soon.
+ */
+const killArrivalGraceMs = 500
 /** Options of `runTakeoverTrial`. */
 export interface TakeoverTrialOptions {
   /** An empty database that both runners migrate and share. */
@@ -266,7 +273,20 @@ export const runTakeoverTrial = async (options: TakeoverTrialOptions): Promise<T
       [new Date(killedAt)]
     )
     const recorded = new Set(recordedBeforeKill.rows.map((row) => row.delivery_id))
-    const receivedBeforeKill = new Set(receiver.arrivals.slice(0, receivedAtKill).map((arrival) => arrival.deliveryId))
+    // Ownership at the kill: the runner that last started a drain of the subscription before it.
+    const ownerAtKill = new Map<string, number>()
+    for (const start of [...drainStarts].sort((a, b) => a.at - b.at)) {
+      if (start.at <= killedAt) ownerAtKill.set(start.subscriptionId, start.runner)
+    }
+    const victimSubscriptions = new Set([...ownerAtKill].filter(([, runner]) => runner === victimIndex).map(([id]) => id))
+    // The receiver runs in this process, so under load it may read a request that the killed runner
+    // wrote before it died only after the kill. Its arrivals within the grace count as sent before the kill:
+    // the survivor cannot send that soon, because it first waits for the shard locks to expire.
+    const sentBeforeKill = receiver.arrivals.filter((arrival, index) =>
+      index < receivedAtKill ||
+      (arrival.at <= killedAt + killArrivalGraceMs && victimSubscriptions.has(subscriptionOf(arrival.deliveryId)))
+    )
+    const receivedBeforeKill = new Set(sentBeforeKill.map((arrival) => arrival.deliveryId))
     const inFlight = new Set([...receivedBeforeKill].filter((id) => !recorded.has(id)))
 
     const timesReceived = new Map<string, number>()
@@ -279,12 +299,6 @@ export const runTakeoverTrial = async (options: TakeoverTrialOptions): Promise<T
     const duplicated = [...timesReceived].filter(([, count]) => count > 1).map(([id]) => id)
     const queuedIds = queueRows.rows.map((row) => row.delivery_id)
 
-    // Ownership at the kill: the runner that last started a drain of the subscription before it.
-    const ownerAtKill = new Map<string, number>()
-    for (const start of [...drainStarts].sort((a, b) => a.at - b.at)) {
-      if (start.at <= killedAt) ownerAtKill.set(start.subscriptionId, start.runner)
-    }
-    const victimSubscriptions = new Set([...ownerAtKill].filter(([, runner]) => runner === victimIndex).map(([id]) => id))
     const survivorStartedAt = new Map<string, number>()
     for (const start of drainStarts) {
       if (start.runner !== victimIndex && start.at > killedAt && !survivorStartedAt.has(start.subscriptionId)) {
