@@ -65,6 +65,24 @@ const progress = (line: string) => console.log(`> ${line}`)
 
 const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error))
 
+/**
+ * Counts Node's `MaxListenersExceededWarning` instead of printing each one,
+ * and prints every other warning as Node does. The SDK's SSE and
+ * Streamable HTTP client transports pass one `AbortSignal` to every
+ * `fetch`, and Node's fetch removes its abort listener from that signal
+ * only once the request is garbage-collected, so a busy session passes
+ * the limit of 1,500 listeners that fetch sets. Returns the count so far.
+ */
+const countListenerWarnings = (): (() => number) => {
+  let count = 0
+  process.removeAllListeners("warning")
+  process.on("warning", (warning) => {
+    if (warning.name === "MaxListenersExceededWarning") count++
+    else console.error(`${warning.name}: ${warning.message}`)
+  })
+  return () => count
+}
+
 const sdkVersion = (): string => {
   const path = fileURLToPath(new URL("../node_modules/@modelcontextprotocol/sdk/package.json", import.meta.url))
   return (JSON.parse(readFileSync(path, "utf8")) as { version: string }).version
@@ -293,6 +311,13 @@ const measure = async (service: RunningService, tenant: ScoredTenant): Promise<b
   printFirstCalls(firstCalls)
   printThroughput(phases)
 
+  if (listenerWarnings() > 0) {
+    console.log(
+      `This process counted ${formatCount(listenerWarnings())} MaxListenersExceededWarning warnings: the SDK client's ` +
+        "transports add an abort listener per request to one signal, which stays until the request is garbage-collected."
+    )
+  }
+
   const failures = phases.reduce((sum, phase) => sum + phase.result.failures, 0)
   console.log("")
   console.log(markdownTable(["check", "measured", "result"], [
@@ -302,6 +327,7 @@ const measure = async (service: RunningService, tenant: ScoredTenant): Promise<b
   return samePages && failures === 0
 }
 
+const listenerWarnings = countListenerWarnings()
 console.log(`Machine: ${machineLine()}`)
 console.log(`Load average (1 / 5 / 15 min) before the run: ${formatLoad()}`)
 progress("Starting the service under Node with an embedded PostgreSQL, per-token rate limits raised")
