@@ -312,6 +312,7 @@ const measure = async (service: RunningService, tenant: ScoredTenant): Promise<b
   printThroughput(phases)
 
   if (listenerWarnings() > 0) {
+    console.log("")
     console.log(
       `This process counted ${formatCount(listenerWarnings())} MaxListenersExceededWarning warnings: the SDK client's ` +
         "transports add an abort listener per request to one signal, which stays until the request is garbage-collected."
