@@ -28,7 +28,7 @@ import { type RunningService, startService } from "./support/service.ts"
 /**
  * The inspector release this script runs. Every release with the `--header`
  * flag declares Node 22 or later in `engines`, and this one runs on Node 20
- * in CLI mode: see "MCP" in docs/design.md.
+ * in CLI mode: see "MCP Inspector on Node 20" in docs/design.md.
  */
 const inspectorPackage = "@modelcontextprotocol/inspector@1.0.3"
 
