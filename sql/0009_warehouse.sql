@@ -34,6 +34,21 @@ BEGIN
 END
 $$;
 
+-- PostgreSQL lets every role create temporary tables by default. Warehouse
+-- logins must create nothing, so that right goes to the service's role
+-- only, where this role may change it: as a superuser or the database's owner.
+DO $$
+BEGIN
+  IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+    OR (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()) = current_user THEN
+    EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+    EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO %I', current_database(), current_user);
+  ELSE
+    RAISE WARNING 'Every role may still create temporary tables in database %: only a superuser or its owner can revoke that', current_database();
+  END IF;
+END
+$$;
+
 -- A rep's skill levels after a scorecard: each skill is the mean of that
 -- skill's category score, 0 to 10, over the rep's last five scorecards that
 -- scored it, and null until one did.

@@ -186,6 +186,7 @@ describe("Warehouse views", () => {
           "UPDATE warehouse_session_scores SET overall_score = 0",
           "DELETE FROM warehouse_skill_progress",
           "CREATE TABLE stolen (id int)",
+          "CREATE TEMPORARY TABLE stolen (id int)",
           "CREATE VIEW stolen AS SELECT 1",
           "SET ROLE saleslab_warehouse",
           `SET ROLE ${globexLogin.user}`,
