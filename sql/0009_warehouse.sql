@@ -49,6 +49,29 @@ BEGIN
 END
 $$;
 
+-- Every role may also call the large-object and advisory-lock functions by
+-- default. With the first a login could store data, and with the second hold
+-- the locks that the service's jobs wait for. Only a superuser may change
+-- the rights on these built-in functions; the service's role, as a
+-- superuser, keeps them regardless.
+DO $$
+DECLARE
+  function_name regprocedure;
+BEGIN
+  IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    FOR function_name IN
+      SELECT p.oid::regprocedure FROM pg_proc p
+      WHERE p.pronamespace = 'pg_catalog'::regnamespace
+        AND (p.proname LIKE 'pg\_%advisory\_%' OR p.proname LIKE 'lo\_%' OR p.proname IN ('loread', 'lowrite'))
+    LOOP
+      EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', function_name);
+    END LOOP;
+  ELSE
+    RAISE WARNING 'Every role may still create large objects and take advisory locks in database %: only a superuser can revoke that', current_database();
+  END IF;
+END
+$$;
+
 -- A rep's skill levels after a scorecard: each skill is the mean of that
 -- skill's category score, 0 to 10, over the rep's last five scorecards that
 -- scored it, and null until one did.

@@ -81,6 +81,8 @@ export interface WarehouseSettings {
   readonly port: Option.Option<number>
   /** Connections one warehouse login may hold at once. */
   readonly connectionLimit: number
+  /** Warehouse logins one company may have at once, revoked ones not counted. */
+  readonly loginsPerCompany: number
   /** Longest a warehouse login's statement may run before it is cancelled. */
   readonly statementTimeout: Duration.Duration
 }
@@ -324,6 +326,11 @@ const settingsConfig = Config.all({
       Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 }),
       Config.withDefault(5),
       Config.withDescription("Connections one warehouse login may hold at once.")
+    ),
+    loginsPerCompany: Config.integer("WAREHOUSE_LOGINS_PER_COMPANY").pipe(
+      Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 }),
+      Config.withDefault(5),
+      Config.withDescription("Warehouse logins one company may have at once, revoked ones not counted.")
     ),
     statementTimeout: Config.duration("WAREHOUSE_STATEMENT_TIMEOUT").pipe(
       Config.validate({

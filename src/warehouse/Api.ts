@@ -1,6 +1,6 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
-import { BadRequest, Forbidden, NotFound } from "../ApiErrors.ts"
+import { BadRequest, Conflict, Forbidden, NotFound } from "../ApiErrors.ts"
 import { ListParams, Page } from "../Pagination.ts"
 import { Authentication } from "../tenancy/Security.ts"
 
@@ -52,10 +52,12 @@ export class WarehouseCredentialsApi extends HttpApiGroup.make("warehouseCredent
       .setPayload(CreateWarehouseCredential)
       .addSuccess(CreatedWarehouseCredential, { status: 201 })
       .addError(Forbidden)
+      .addError(Conflict)
       .annotate(
         OpenApi.Description,
         "Creates a PostgreSQL login that can read the views warehouse_skill_progress and warehouse_session_scores, " +
-          "restricted to the company's rows. The password is in this response only. Needs the admin scope."
+          "restricted to the company's rows. The password is in this response only. A company that already has " +
+          "WAREHOUSE_LOGINS_PER_COMPANY logins (default 5) gets a 409. Needs the admin scope."
       )
   )
   .add(

@@ -12,7 +12,8 @@ const grace = Duration.seconds(1)
  * may change its own `statement_timeout`, so the service checks
  * `pg_stat_activity` as well, every half timeout (1 to 10 seconds). A
  * statement thus ends at most the timeout plus one second plus one interval
- * after it started.
+ * after it started. A statement that survives its cancel, and a session idle
+ * in a transaction past the same limit, is ended with its session.
  *
  * Cancelling another role's statement needs a superuser or membership in
  * `pg_signal_backend`. Without either, a failed check is logged once per
@@ -27,20 +28,33 @@ export const StatementReaperLive = Layer.scopedDiscard(
       minimum: Duration.seconds(1),
       maximum: Duration.seconds(10)
     })
+    const intervalSeconds = Duration.toSeconds(interval)
     let failing = false
 
-    // The candidates are chosen first, so that no other session's statement is ever cancelled.
-    const reap = sql<{ pid: number; usename: string }>`
-      SELECT pid, usename FROM pg_stat_activity
+    // The candidates are chosen first, so that no other session is ever touched. A statement still
+    // running an interval after its cancel ignored it, such as a loop that catches the cancel, and
+    // its session is ended. So is a session left idle inside a transaction past the limit.
+    const reap = sql<{ pid: number; usename: string; action: "cancel" | "terminate" }>`
+      SELECT pid, usename,
+        CASE WHEN state = 'active' AND query_start >= now() - make_interval(secs => ${limitSeconds + intervalSeconds})
+          THEN 'cancel' ELSE 'terminate' END AS action
+      FROM pg_stat_activity
       WHERE starts_with(usename::text, ${loginPrefix})
-        AND state = 'active'
-        AND query_start < now() - make_interval(secs => ${limitSeconds})`.pipe(
+        AND ((state = 'active' AND query_start < now() - make_interval(secs => ${limitSeconds}))
+          OR (state LIKE 'idle in transaction%' AND state_change < now() - make_interval(secs => ${limitSeconds})))`.pipe(
       Effect.flatMap((overdue) =>
-        Effect.forEach(overdue, (row) => sql`SELECT pg_cancel_backend(${row.pid})`.pipe(Effect.as(row)))
+        Effect.forEach(overdue, (row) =>
+          (row.action === "cancel"
+            ? sql`SELECT pg_cancel_backend(${row.pid})`
+            : sql`SELECT pg_terminate_backend(${row.pid})`).pipe(Effect.as(row)))
       ),
       Effect.tap((cancelled) =>
         Effect.forEach(cancelled, (row) =>
-          Effect.logWarning("Warehouse statement cancelled past its timeout").pipe(
+          Effect.logWarning(
+            row.action === "cancel"
+              ? "Warehouse statement cancelled past its timeout"
+              : "Warehouse session ended past its timeout"
+          ).pipe(
             Effect.annotateLogs({ pid: row.pid, user: row.usename, timeout_seconds: limitSeconds })
           ))
       ),

@@ -1,7 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { Clock, Duration, Effect, Option } from "effect"
 import { randomBytes, randomUUID } from "node:crypto"
-import { NotFound } from "../ApiErrors.ts"
+import { Conflict, NotFound } from "../ApiErrors.ts"
 import { type ListParams, toPage } from "../Pagination.ts"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { randomBase62 } from "../platform/Secrets.ts"
@@ -20,6 +20,9 @@ export const readerRole = "saleslab_warehouse_reader"
 
 /** Prefix of every warehouse login's role name. */
 export const loginPrefix = "saleslab_wh_"
+
+/** Shape of every warehouse login's role name: the prefix and 16 hex digits. */
+const loginPattern = /^saleslab_wh_[0-9a-f]{16}$/
 
 /** Name of a credential created without one. */
 const defaultName = "Warehouse login"
@@ -81,6 +84,16 @@ export class WarehouseCredentials extends Effect.Service<WarehouseCredentials>()
         const name = input.name ?? defaultName
 
         yield* Effect.gen(function*() {
+          // The company's row lock makes concurrent creations count one after the other.
+          yield* sql`SELECT 1 FROM companies WHERE id = ${companyId} FOR UPDATE`
+          const [active] = yield* sql<{ count: number }>`
+            SELECT count(*)::int AS count FROM warehouse_credentials WHERE company_id = ${companyId} AND revoked_at IS NULL`
+          if (active!.count >= warehouse.loginsPerCompany) {
+            return yield* new Conflict({
+              message: `This company already has ${active!.count} warehouse logins, the most it may have. ` +
+                "Revoke one with DELETE /v1/warehouse/credentials/{id} first."
+            })
+          }
           yield* sql`
             INSERT INTO warehouse_credentials (id, company_id, name, role_name, created_at)
             VALUES (${id}, ${companyId}, ${name}, ${user}, ${createdAt})`
@@ -122,21 +135,35 @@ export class WarehouseCredentials extends Effect.Service<WarehouseCredentials>()
     const revoke = (companyId: CompanyId, id: WarehouseCredentialId) =>
       Effect.gen(function*() {
         const now = new Date(yield* Clock.currentTimeMillis)
-        const rows = yield* sql<{ role_name: string }>`
-          UPDATE warehouse_credentials SET revoked_at = COALESCE(revoked_at, ${now})
-          WHERE id = ${id} AND company_id = ${companyId}
-          RETURNING role_name`
-        const row = rows[0]
-        if (row === undefined) {
-          return yield* new NotFound({ message: `No warehouse credential with id ${id} exists in this company.` })
-        }
-        // A dropped role's open sessions would otherwise go on running.
-        yield* sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${row.role_name}`
-        yield* sql.unsafe(`DROP ROLE IF EXISTS ${row.role_name}`)
+        const user = yield* Effect.gen(function*() {
+          const rows = yield* sql<{ role_name: string }>`
+            UPDATE warehouse_credentials SET revoked_at = COALESCE(revoked_at, ${now})
+            WHERE id = ${id} AND company_id = ${companyId}
+            RETURNING role_name`
+          const row = rows[0]
+          if (row === undefined) {
+            return yield* new NotFound({ message: `No warehouse credential with id ${id} exists in this company.` })
+          }
+          if (!loginPattern.test(row.role_name)) return yield* Effect.dieMessage(`Unexpected warehouse role name ${row.role_name}`)
+          // A dropped role's open sessions would otherwise go on running.
+          yield* sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${row.role_name}`
+          const exists = yield* sql`SELECT 1 FROM pg_roles WHERE rolname = ${row.role_name}`
+          if (exists.length > 0) {
+            // Whatever the login owns in this database, such as a large object it could create before
+            // the rights to that were taken away, would keep its role from being dropped.
+            yield* sql.unsafe(`DROP OWNED BY ${row.role_name}`)
+            yield* sql.unsafe(`DROP ROLE ${row.role_name}`)
+          }
+          return row.role_name
+        }).pipe(sql.withTransaction)
         yield* Effect.logInfo("Warehouse login revoked").pipe(
-          Effect.annotateLogs({ company_id: companyId, credential_id: id, user: row.role_name })
+          Effect.annotateLogs({ company_id: companyId, credential_id: id, user })
         )
       }).pipe(
+        Effect.tapErrorTag("SqlError", (error) =>
+          Effect.logError("Revoking a warehouse login failed", error).pipe(
+            Effect.annotateLogs({ company_id: companyId, credential_id: id })
+          )),
         orInternalError,
         Effect.withSpan("WarehouseCredentials.revoke", { attributes: { company_id: companyId, credential_id: id } })
       )

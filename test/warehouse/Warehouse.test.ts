@@ -1,6 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Option, TestClock } from "effect"
+import { Clock, Duration, Effect, Exit, Option, TestClock } from "effect"
 import pg from "pg"
 import { AppConfig } from "../../src/platform/AppConfig.ts"
 import {
@@ -18,7 +18,7 @@ import { TestServerLive } from "../support/TestServer.ts"
 const statementTimeout = Duration.seconds(1)
 
 const SuiteLive = TestServerLive({
-  warehouse: { host: Option.none(), port: Option.none(), connectionLimit: 2, statementTimeout }
+  warehouse: { host: Option.none(), port: Option.none(), connectionLimit: 2, loginsPerCompany: 3, statementTimeout }
 })
 
 /** Category scores of one graded call. */
@@ -187,6 +187,10 @@ describe("Warehouse views", () => {
           "DELETE FROM warehouse_skill_progress",
           "CREATE TABLE stolen (id int)",
           "CREATE TEMPORARY TABLE stolen (id int)",
+          "SELECT lo_create(0)",
+          "SELECT lo_from_bytea(0, 'stolen')",
+          "SELECT pg_advisory_lock(7421006)",
+          "SELECT pg_try_advisory_xact_lock(1)",
           "CREATE VIEW stolen AS SELECT 1",
           "SET ROLE saleslab_warehouse",
           `SET ROLE ${globexLogin.user}`,
@@ -228,6 +232,36 @@ describe("Warehouse views", () => {
         expect(Date.now() - startedAt).toBeLessThan(6_000)
       }))
 
+    it.scoped("a statement that catches its cancel is ended", () =>
+      Effect.gen(function*() {
+        const { acme } = yield* seedTwoTenants
+        const client = yield* connect(yield* createLogin(acme.token))
+        yield* query(client, "SET statement_timeout = 0")
+
+        const startedAt = Date.now()
+        const stubborn = yield* query(
+          client,
+          "DO $$ BEGIN LOOP BEGIN PERFORM pg_sleep(30); EXCEPTION WHEN query_canceled THEN NULL; END; END LOOP; END $$"
+        )
+
+        expect(stubborn.error).toMatch(/terminat|connection/)
+        expect(Date.now() - startedAt).toBeLessThan(8_000)
+      }))
+
+    it.scoped("a session idle in a transaction is ended", () =>
+      Effect.gen(function*() {
+        const { acme } = yield* seedTwoTenants
+        const client = yield* connect(yield* createLogin(acme.token))
+        yield* query(client, "SET idle_in_transaction_session_timeout = 0")
+        yield* query(client, "BEGIN")
+        yield* query(client, "SELECT count(*) FROM warehouse_session_scores")
+
+        yield* Effect.sleep(Duration.seconds(5)).pipe(Effect.withClock(Clock.make()))
+        const later = yield* query(client, "SELECT 1")
+
+        expect(later.error).toBeDefined()
+      }))
+
     it.scoped("connections are limited per login", () =>
       Effect.gen(function*() {
         const { acme } = yield* seedTwoTenants
@@ -256,6 +290,23 @@ describe("Warehouse views", () => {
         expect(onOpenSession.error).toBeDefined()
         const entry = listed.body.data.find((credential: any) => credential.id === login.id)
         expect(entry.revoked_at).not.toBeNull()
+      }))
+
+    it.scoped("logins per company are capped", () =>
+      Effect.gen(function*() {
+        const { acme } = yield* seedTwoTenants
+        const first = yield* createLogin(acme.token)
+        yield* createLogin(acme.token)
+        yield* createLogin(acme.token)
+
+        const fourth = yield* sendAs(acme.token, "POST", "/v1/warehouse/credentials", {})
+        yield* sendAs(acme.token, "DELETE", `/v1/warehouse/credentials/${first.id}`)
+        const afterRevoke = yield* sendAs(acme.token, "POST", "/v1/warehouse/credentials", {})
+
+        expect(fourth.status).toBe(409)
+        expect(fourth.body.message).toMatch(/already has 3 warehouse logins/)
+        expect(afterRevoke.status).toBe(201)
+        yield* sendAs(acme.token, "DELETE", `/v1/warehouse/credentials/${afterRevoke.body.id}`)
       }))
 
     it.scoped("credentials API checks scope and tenant", () =>
