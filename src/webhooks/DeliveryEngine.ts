@@ -4,6 +4,7 @@ import { Delivery } from "./Delivery.ts"
 import { DeliveryPartitionLive, RunningDrains } from "./DeliveryPartition.ts"
 import { DeliveryClock } from "./DeliveryClock.ts"
 import { DeliveryStore } from "./DeliveryStore.ts"
+import { DeliveryChannel } from "./DeliveryChannel.ts"
 import { DispatcherLive } from "./Dispatcher.ts"
 import { Sweeper, SweeperLive } from "./Sweeper.ts"
 import { WebhookSender } from "./WebhookSender.ts"
@@ -22,7 +23,7 @@ export const makeDeliveryEngine = <CR, E, R>(options: {
   const services = Delivery.Default.pipe(Layer.provideMerge(options.sender))
   const background = Layer.mergeAll(
     DeliveryPartitionLive.pipe(Layer.provide(services)),
-    DispatcherLive.pipe(Layer.provide(Sweeper.Default)),
+    DispatcherLive.pipe(Layer.provide([Sweeper.Default, DeliveryChannel.Default])),
     SweeperLive.pipe(Layer.provide(Sweeper.Default))
   )
   return Layer.merge(background, Sweeper.Default).pipe(

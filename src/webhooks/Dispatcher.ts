@@ -12,7 +12,8 @@ import {
   makePassRequester,
   RunningDrains
 } from "./DeliveryPartition.ts"
-import { deliveryChannel, subscriptionChangePrefix } from "./Outbox.ts"
+import { DeliveryChannel } from "./DeliveryChannel.ts"
+import { subscriptionChangePrefix } from "./Outbox.ts"
 import { Sweeper } from "./Sweeper.ts"
 
 /** Payload prefix of probe notifications. Subscription ids start with `sub_`, so they never match it. */
@@ -73,7 +74,7 @@ const connectionOptions = (config: PgClient.PgClientConfig): pg.ClientConfig => 
 }
 
 /**
- * Listens on the `webhook_deliveries` channel and wakes the entity of the
+ * Listens on the delivery channel and wakes the entity of the
  * subscription named by each notification, when that entity runs on this
  * runner (`makeOwnershipCheck`). With socket runners every runner listens
  * and receives every notification, so each one wakes only the entities of
@@ -101,6 +102,7 @@ const connectionOptions = (config: PgClient.PgClientConfig): pg.ClientConfig => 
 export const DispatcherLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const pgClient = yield* PgClient.PgClient
+    const { name: deliveryChannel } = yield* DeliveryChannel
     const wake = yield* makeBackgroundWaker
     const ownsSubscription = yield* makeOwnershipCheck
     const locate = yield* makeEntityLocator
@@ -194,7 +196,7 @@ export const DispatcherLive = Layer.scopedDiscard(
         try: () => client.query(`LISTEN ${client.escapeIdentifier(deliveryChannel)}`),
         catch: (cause) => new ListenConnectionLost({ reason: "LISTEN failed", cause })
       })
-      yield* Effect.logInfo("Listening for queued deliveries").pipe(Effect.annotateLogs({ channel: deliveryChannel }))
+      yield* Effect.logInfo("Listening for queued deliveries")
 
       if (listenedBefore) {
         yield* sweeper.sweep.pipe(
@@ -220,7 +222,7 @@ export const DispatcherLive = Layer.scopedDiscard(
         failures += 1
         const delay = Duration.min(Duration.times(firstReconnectDelay, 2 ** (failures - 1)), maxReconnectDelay)
 
-        const annotations = { channel: deliveryChannel, attempt: failures, retry_in: Duration.format(delay) }
+        const annotations = { attempt: failures, retry_in: Duration.format(delay) }
         if (Exit.isFailure(exit) && endedByServer(exit.cause)) {
           // Expected when PostgreSQL stops or restarts, so one line without a stack trace is enough.
           yield* Effect.logInfo("PostgreSQL ended the delivery LISTEN session, as at its shutdown or by an administrator; reconnecting").pipe(

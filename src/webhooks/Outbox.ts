@@ -2,12 +2,10 @@ import { SqlClient } from "@effect/sql"
 import { Clock, Effect } from "effect"
 import { randomUUID } from "node:crypto"
 import { withSpanWhenTracing } from "../platform/Spans.ts"
-
-/** PostgreSQL channel on which the outbox announces subscriptions with new due deliveries. */
-export const deliveryChannel = "webhook_deliveries"
+import { DeliveryChannel } from "./DeliveryChannel.ts"
 
 /**
- * Prefix of a notification on `deliveryChannel` that announces a change to a
+ * Prefix of a notification on the delivery channel that announces a change to a
  * subscription's URL or status, followed by its id. A plain subscription id
  * announces due deliveries.
  */
@@ -61,6 +59,7 @@ export interface DirectDelivery {
 export class Outbox extends Effect.Service<Outbox>()("saleslab/Outbox", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const { name: deliveryChannel } = yield* DeliveryChannel
 
     const notify = (subscriptionIds: ReadonlyArray<string>) =>
       subscriptionIds.length === 0
@@ -254,5 +253,6 @@ export class Outbox extends Effect.Service<Outbox>()("saleslab/Outbox", {
       sql`SELECT pg_notify(${deliveryChannel}, ${subscriptionChangePrefix + subscriptionId})`.pipe(Effect.asVoid)
 
     return { publish, broadcast, enqueue, requeue, cancelPending, wake, announceChange } as const
-  })
+  }),
+  dependencies: [DeliveryChannel.Default]
 }) {}

@@ -7,8 +7,7 @@ import { runOpenLoop } from "../../scripts/support/loadPhase.ts"
 import { benchmarkEventKind, connectPublisher } from "../../scripts/support/outboxPublisher.ts"
 import { epochNow } from "../../scripts/support/report.ts"
 import { Migrations } from "../../src/platform/Migrations.ts"
-import { deliveryChannel } from "../../src/webhooks/Outbox.ts"
-import { databaseUrl, freshDatabase } from "../support/TestDatabase.ts"
+import { databaseUrl, deliveryChannelQuery, freshDatabase } from "../support/TestDatabase.ts"
 
 /** Creates a fresh migrated database for the scope and returns its URL. */
 const migratedDatabase = Effect.gen(function*() {
@@ -50,7 +49,8 @@ describe("Outbox publisher", () => {
       yield* withClient(url, async (listener) => {
         const notified: Array<string> = []
         listener.on("notification", (message) => notified.push(message.payload ?? ""))
-        await listener.query(`LISTEN ${deliveryChannel}`)
+        const channel = await listener.query<{ value: string }>(deliveryChannelQuery)
+        await listener.query(`LISTEN ${channel.rows[0]!.value}`)
 
         const publisher = await connectPublisher(url, 2)
         try {

@@ -44,3 +44,6 @@ export const TestDatabaseLive = Layer.unwrapScoped(
       Layer.provideMerge(PgClient.layer({ url: Redacted.make(databaseUrl(name)), maxConnections: 10 }))
     ))
 )
+
+/** Query that returns the delivery channel's name, random per database, as `value`. */
+export const deliveryChannelQuery = "SELECT value FROM service_secrets WHERE name = 'delivery_channel'"

@@ -182,6 +182,7 @@ describe("Warehouse views", () => {
           "SELECT * FROM warehouse_credentials",
           "SELECT * FROM companies",
           "SELECT * FROM api_tokens",
+          "SELECT * FROM service_secrets",
           "INSERT INTO warehouse_session_scores (overall_score) VALUES (1)",
           "UPDATE warehouse_session_scores SET overall_score = 0",
           "DELETE FROM warehouse_skill_progress",

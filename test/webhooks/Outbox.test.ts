@@ -5,7 +5,8 @@ import { Effect, Layer, Redacted } from "effect"
 import { randomUUID } from "node:crypto"
 import pg from "pg"
 import { Migrations } from "../../src/platform/Migrations.ts"
-import { deliveryChannel, Outbox } from "../../src/webhooks/Outbox.ts"
+import { Outbox } from "../../src/webhooks/Outbox.ts"
+import { deliveryChannelQuery } from "../support/TestDatabase.ts"
 import { databaseUrl, freshDatabase } from "../support/TestDatabase.ts"
 import { newSubscriptionId } from "./DeliveryFixtures.ts"
 
@@ -24,7 +25,8 @@ const setup = Effect.gen(function*() {
       const client = new pg.Client({ connectionString: url })
       await client.connect()
       client.on("notification", (message) => notified.push(message.payload ?? ""))
-      await client.query(`LISTEN ${deliveryChannel}`)
+      const channel = await client.query<{ value: string }>(deliveryChannelQuery)
+      await client.query(`LISTEN ${channel.rows[0]!.value}`)
       return client
     }),
     (client) => Effect.promise(() => client.end())

@@ -5,7 +5,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Schedule, Stream, TestClock, TestServices } from "effect"
 import { BadRequest, Conflict, NotFound } from "../../src/ApiErrors.ts"
 import { eventKinds } from "../../src/events/EventKinds.ts"
-import { deliveryChannel } from "../../src/webhooks/Outbox.ts"
+import { deliveryChannelQuery } from "../support/TestDatabase.ts"
 import { Subscriptions, validateUrl } from "../../src/webhooks/Subscriptions.ts"
 import { TestDatabaseLive } from "../support/TestDatabase.ts"
 import { apiClient, TestServerLive, TestServerUrl } from "../support/TestServer.ts"
@@ -222,7 +222,8 @@ describe("Subscriptions", () => {
         const paused = yield* subscriptions.update(companyId, created.id, { status: "paused" })
         expect(paused.status).toBe("paused")
 
-        const wakeUp = yield* pg.listen(deliveryChannel).pipe(
+        const [channel] = yield* sql.unsafe<{ value: string }>(deliveryChannelQuery)
+        const wakeUp = yield* pg.listen(channel!.value).pipe(
           Stream.filter((payload) => payload === created.id),
           Stream.take(1),
           Stream.runCollect,
