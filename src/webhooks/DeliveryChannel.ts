@@ -5,7 +5,7 @@ import { Effect } from "effect"
  * The PostgreSQL channel on which the outbox announces subscriptions with
  * new due deliveries and changed subscriptions. Its name is random per
  * database and read from `service_secrets`, because PostgreSQL lets any
- * connected role listen on or notify any channel whose name it knows.
+ * connected role listen on or notify any channel by name.
  */
 export class DeliveryChannel extends Effect.Service<DeliveryChannel>()("saleslab/DeliveryChannel", {
   effect: Effect.gen(function*() {
