@@ -200,9 +200,14 @@ export const McpRoutesLive = HttpApiBuilder.Router.use((router) =>
       return answeredByTransport
     })
 
+    // Without sessions there is no stream to open with GET and no session to end with DELETE.
+    const onlyPost = HttpServerResponse.unsafeJson(
+      { jsonrpc: "2.0", error: { code: -32000, message: `Method not allowed: ${streamablePath} takes POST only.` }, id: null },
+      { status: 405, headers: { allow: "POST" } }
+    )
     yield* router.post(streamablePath, streamable)
-    yield* router.get(streamablePath, streamable)
-    yield* router.del(streamablePath, streamable)
+    yield* router.get(streamablePath, Effect.succeed(onlyPost))
+    yield* router.del(streamablePath, Effect.succeed(onlyPost))
     yield* router.get(ssePath, sseStream)
     yield* router.post(sseMessagesPath, sseMessage)
   })

@@ -23,7 +23,7 @@ const settings = Config.all({
 const describeConfigError = (error: ConfigError.ConfigError) =>
   ConfigError.isMissingData(error)
     ? "SALESLAB_API_TOKEN is missing: set it to a Sales Lab API token (sl_token_...) of your company in the MCP client's configuration."
-    : `Invalid configuration: ${String(error)}`
+    : `Invalid configuration: ${String(error)}. Fix it in the MCP client's configuration.`
 
 const program = Effect.gen(function*() {
   const config = yield* Effect.either(settings)
@@ -33,6 +33,14 @@ const program = Effect.gen(function*() {
     return
   }
   const { apiUrl, apiToken } = config.right
+  if (!URL.canParse(apiUrl) || !/^https?:$/.test(new URL(apiUrl).protocol)) {
+    process.stderr.write(
+      `saleslab-mcp: SALESLAB_API_URL ${JSON.stringify(apiUrl)} is invalid: set it to the http or https URL of a ` +
+        "Sales Lab service, such as https://saleslab.example.com.\n"
+    )
+    process.exitCode = 1
+    return
+  }
   const operations = yield* makeRestOperations(apiUrl, Redacted.value(apiToken))
   const runPromise = Runtime.runPromise(yield* Effect.runtime<never>())
   const server = makeMcpServer((name, args) => runPromise(callTool(operations, name, args)))

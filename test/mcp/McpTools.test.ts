@@ -1,6 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { spawnSync } from "node:child_process"
 import { setDefaultRep } from "../practice/PracticeFixtures.ts"
 import { createTenant, sendAs } from "../support/Tenants.ts"
 import { TestServerLive } from "../support/TestServer.ts"
@@ -226,6 +227,30 @@ describe("MCP tools", () => {
           const failed = yield* Effect.exit(connectClient("stdio", undefined))
           expect(failed._tag).toBe("Failure")
         }))
+
+      it.scoped("streamable-http takes POST only", () =>
+        Effect.gen(function*() {
+          const tenant = yield* seedTenant("Acme")
+          const headers = { accept: "application/json, text/event-stream" }
+
+          const get = yield* sendAs(tenant.token, "GET", "/mcp", undefined, headers)
+          const del = yield* sendAs(tenant.token, "DELETE", "/mcp", undefined, headers)
+
+          expect(get.status).toBe(405)
+          expect(del.status).toBe(405)
+          expect(get.body.error.message).toMatch(/POST only/)
+        }))
+
+      it("stdio: an invalid API URL ends the binary", () => {
+        const run = spawnSync(process.execPath, ["--import", "tsx", "src/mcp/stdio.ts"], {
+          env: { PATH: process.env.PATH ?? "", SALESLAB_API_URL: "not-a-url", SALESLAB_API_TOKEN: "sl_token_x" },
+          input: "",
+          encoding: "utf8",
+          timeout: 30_000
+        })
+        expect(run.status).toBe(1)
+        expect(run.stderr).toMatch(/SALESLAB_API_URL "not-a-url" is invalid/)
+      })
 
       it.scoped("sse: another tenant cannot post to a session", () =>
         Effect.gen(function*() {
