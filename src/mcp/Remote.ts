@@ -62,7 +62,11 @@ const readJsonBody = Effect.gen(function*() {
   }
 })
 
-/** Waits until the response is sent or its connection is closed. */
+/**
+ * Waits until the response is sent or its connection is closed, and then
+ * ends it, so that the HTTP server does not try to write a response of its
+ * own after a client closed a stream.
+ */
 const responseFinished = (response: ServerResponse) =>
   Effect.async<void>((resume) => {
     if (response.writableFinished || response.destroyed) {
@@ -76,7 +80,9 @@ const responseFinished = (response: ServerResponse) =>
       response.off("finish", finished)
       response.off("close", finished)
     })
-  })
+  }).pipe(Effect.ensuring(Effect.sync(() => {
+    if (!response.writableEnded) response.end()
+  })))
 
 /**
  * The MCP endpoints on the service's HTTP server: Streamable HTTP at
