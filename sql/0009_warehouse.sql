@@ -49,11 +49,13 @@ BEGIN
 END
 $$;
 
--- Every role may also call the large-object and advisory-lock functions by
--- default. With the first a login could store data, and with the second hold
--- the locks that the service's jobs wait for. Only a superuser may change
--- the rights on these built-in functions; the service's role, as a
--- superuser, keeps them regardless.
+-- Every role may also call the large-object, advisory-lock and WAL message
+-- functions by default. With them a login could store data, hold the locks
+-- that the service's jobs wait for, or write to the WAL. Only a superuser
+-- may change the rights on these built-in functions; the service's role,
+-- as a superuser, keeps them regardless. A superuser also closes template1
+-- to new connections of ordinary roles, so that no login can leave objects
+-- there for every database created later.
 DO $$
 DECLARE
   function_name regprocedure;
@@ -62,10 +64,20 @@ BEGIN
     FOR function_name IN
       SELECT p.oid::regprocedure FROM pg_proc p
       WHERE p.pronamespace = 'pg_catalog'::regnamespace
-        AND (p.proname LIKE 'pg\_%advisory\_%' OR p.proname LIKE 'lo\_%' OR p.proname IN ('loread', 'lowrite'))
+        AND (p.proname LIKE 'pg\_%advisory\_%' OR p.proname LIKE 'lo\_%'
+          OR p.proname IN ('loread', 'lowrite', 'pg_logical_emit_message'))
     LOOP
       EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', function_name);
     END LOOP;
+    -- Migrations of several databases may get here at once, and the second
+    -- change to one database's rights can then fail; the first one suffices.
+    IF current_database() <> 'template1' AND has_database_privilege('public', 'template1', 'CONNECT') THEN
+      BEGIN
+        REVOKE CONNECT ON DATABASE template1 FROM PUBLIC;
+      EXCEPTION WHEN OTHERS THEN
+        RAISE WARNING 'Closing template1 to ordinary roles failed: %', SQLERRM;
+      END;
+    END IF;
   ELSE
     RAISE WARNING 'Every role may still create large objects and take advisory locks in database %: only a superuser can revoke that', current_database();
   END IF;

@@ -12,8 +12,9 @@ const grace = Duration.seconds(1)
  * may change its own `statement_timeout`, so the service checks
  * `pg_stat_activity` as well, every half timeout (1 to 10 seconds). A
  * statement thus ends at most the timeout plus one second plus one interval
- * after it started. A statement that survives its cancel, and a session idle
- * in a transaction past the same limit, is ended with its session.
+ * after it started. A statement that survives its cancel, a session idle in
+ * a transaction past the same limit, a transaction older than ten timeouts
+ * and a client that stops reading are ended with their session.
  *
  * Cancelling another role's statement needs a superuser or membership in
  * `pg_signal_backend`. Without either, a failed check is logged once per
@@ -29,19 +30,29 @@ export const StatementReaperLive = Layer.scopedDiscard(
       maximum: Duration.seconds(10)
     })
     const intervalSeconds = Duration.toSeconds(interval)
+    const transactionLimitSeconds = Duration.toSeconds(Duration.times(warehouse.statementTimeout, 10))
     let failing = false
 
-    // The candidates are chosen first, so that no other session is ever touched. A statement still
-    // running an interval after its cancel ignored it, such as a loop that catches the cancel, and
-    // its session is ended. So is a session left idle inside a transaction past the limit.
+    // The candidates are chosen first, so that no other session is ever touched. A session is
+    // checked by the time since its state last changed, whatever that state is except plain idle:
+    // a statement, a fastpath function call or an open transaction. A statement still running an
+    // interval after its cancel ignored it, and is ended with its session, as is every other
+    // overdue state. Three more cases end a session: a transaction older than ten timeouts, a
+    // client that has not read what the server sends it, such as notifications it listens for,
+    // and any login session while the server's notification queue is more than half full.
     const reap = sql<{ pid: number; usename: string; action: "cancel" | "terminate" }>`
       SELECT pid, usename,
-        CASE WHEN state = 'active' AND query_start >= now() - make_interval(secs => ${limitSeconds + intervalSeconds})
+        CASE WHEN state IN ('active', 'fastpath function call')
+            AND state_change >= now() - make_interval(secs => ${limitSeconds + intervalSeconds})
+            AND xact_start >= now() - make_interval(secs => ${transactionLimitSeconds})
+            AND pg_notification_queue_usage() <= 0.5
           THEN 'cancel' ELSE 'terminate' END AS action
       FROM pg_stat_activity
       WHERE starts_with(usename::text, ${loginPrefix})
-        AND ((state = 'active' AND query_start < now() - make_interval(secs => ${limitSeconds}))
-          OR (state LIKE 'idle in transaction%' AND state_change < now() - make_interval(secs => ${limitSeconds})))`.pipe(
+        AND ((state <> 'idle' AND state_change < now() - make_interval(secs => ${limitSeconds}))
+          OR xact_start < now() - make_interval(secs => ${transactionLimitSeconds})
+          OR (wait_event = 'ClientWrite' AND state_change < now() - make_interval(secs => ${limitSeconds}))
+          OR pg_notification_queue_usage() > 0.5)`.pipe(
       Effect.flatMap((overdue) =>
         Effect.forEach(overdue, (row) =>
           (row.action === "cancel"

@@ -127,10 +127,13 @@ export class WarehouseCredentials extends Effect.Service<WarehouseCredentials>()
       }).pipe(orInternalError, Effect.withSpan("WarehouseCredentials.list", { attributes: { company_id: companyId } }))
 
     /**
-     * Revokes a credential: marks it revoked, which alone hides every row
-     * from its open sessions, ends those sessions and drops the role.
-     * Revoking again changes nothing. Fails with `NotFound` for an unknown
-     * id or another company's credential.
+     * Revokes a credential. One transaction marks it revoked, which alone
+     * hides every row from its open sessions, and takes away the role's
+     * login. Its open sessions are then ended and the role dropped, with
+     * what it owns in this database. A role that owns objects in another
+     * database of the server cannot be dropped from here; it stays, without
+     * login, and a warning names it. Revoking again changes nothing. Fails
+     * with `NotFound` for an unknown id or another company's credential.
      */
     const revoke = (companyId: CompanyId, id: WarehouseCredentialId) =>
       Effect.gen(function*() {
@@ -145,17 +148,27 @@ export class WarehouseCredentials extends Effect.Service<WarehouseCredentials>()
             return yield* new NotFound({ message: `No warehouse credential with id ${id} exists in this company.` })
           }
           if (!loginPattern.test(row.role_name)) return yield* Effect.dieMessage(`Unexpected warehouse role name ${row.role_name}`)
-          // A dropped role's open sessions would otherwise go on running.
-          yield* sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${row.role_name}`
           const exists = yield* sql`SELECT 1 FROM pg_roles WHERE rolname = ${row.role_name}`
-          if (exists.length > 0) {
-            // Whatever the login owns in this database, such as a large object it could create before
-            // the rights to that were taken away, would keep its role from being dropped.
-            yield* sql.unsafe(`DROP OWNED BY ${row.role_name}`)
-            yield* sql.unsafe(`DROP ROLE ${row.role_name}`)
-          }
+          if (exists.length > 0) yield* sql.unsafe(`ALTER ROLE ${row.role_name} NOLOGIN PASSWORD NULL`)
           return row.role_name
         }).pipe(sql.withTransaction)
+
+        // A role without login keeps its open sessions, so they are ended here.
+        yield* sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${user}`
+        yield* Effect.gen(function*() {
+          const exists = yield* sql`SELECT 1 FROM pg_roles WHERE rolname = ${user}`
+          if (exists.length === 0) return
+          // Whatever the login owns here, such as default privileges it set, would keep its role from being dropped.
+          yield* sql.unsafe(`DROP OWNED BY ${user}`)
+          yield* sql.unsafe(`DROP ROLE ${user}`)
+        }).pipe(
+          sql.withTransaction,
+          Effect.catchAll((error) =>
+            Effect.logWarning("A revoked warehouse login could not be dropped; it stays without login", error).pipe(
+              Effect.annotateLogs({ company_id: companyId, credential_id: id, user })
+            )
+          )
+        )
         yield* Effect.logInfo("Warehouse login revoked").pipe(
           Effect.annotateLogs({ company_id: companyId, credential_id: id, user })
         )

@@ -6,7 +6,8 @@ import { Migrations } from "../../src/platform/Migrations.ts"
 
 const serverUrl = () => inject("databaseUrl")
 
-const withAdminClient = <A>(run: (client: pg.Client) => Promise<A>) =>
+/** Runs `run` with a client of the test server's administrative connection, closed afterwards. */
+export const withAdminClient = <A>(run: (client: pg.Client) => Promise<A>) =>
   Effect.acquireUseRelease(
     Effect.promise(async () => {
       const client = new pg.Client({ connectionString: serverUrl() })
@@ -16,6 +17,9 @@ const withAdminClient = <A>(run: (client: pg.Client) => Promise<A>) =>
     (client) => Effect.promise(() => run(client)),
     (client) => Effect.promise(() => client.end())
   )
+
+/** Name of the database of the test server's administrative connection, such as `postgres`. */
+export const adminDatabaseName = () => decodeURIComponent(new URL(serverUrl()).pathname.slice(1)) || "postgres"
 
 /** Returns the connection URL of database `name` on the test server. */
 export const databaseUrl = (name: string) => {

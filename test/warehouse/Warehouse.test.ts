@@ -12,6 +12,7 @@ import {
   startPracticeCall
 } from "../practice/PracticeFixtures.ts"
 import { createTenant, sendAs } from "../support/Tenants.ts"
+import { adminDatabaseName, withAdminClient } from "../support/TestDatabase.ts"
 import { TestServerLive } from "../support/TestServer.ts"
 
 /** Statement timeout of the warehouse logins in this suite. */
@@ -263,6 +264,25 @@ describe("Warehouse views", () => {
         expect(later.error).toBeDefined()
       }))
 
+    it.scoped("a transaction older than ten timeouts is ended", () =>
+      Effect.gen(function*() {
+        const { acme } = yield* seedTwoTenants
+        const client = yield* connect(yield* createLogin(acme.token))
+        yield* query(client, "BEGIN")
+        const startedAt = Date.now()
+
+        // Short statements, each far below the timeout, keep the transaction open until the check ends it.
+        let failed: string | undefined
+        while (failed === undefined && Date.now() - startedAt < 20_000) {
+          failed = (yield* query(client, "SELECT count(*) FROM warehouse_session_scores")).error
+          yield* Effect.sleep(Duration.millis(300)).pipe(Effect.withClock(Clock.make()))
+        }
+
+        expect(failed).toBeDefined()
+        expect(Date.now() - startedAt).toBeGreaterThanOrEqual(9_000)
+        expect(Date.now() - startedAt).toBeLessThan(15_000)
+      }))
+
     it.scoped("connections are limited per login", () =>
       Effect.gen(function*() {
         const { acme } = yield* seedTwoTenants
@@ -291,6 +311,27 @@ describe("Warehouse views", () => {
         expect(onOpenSession.error).toBeDefined()
         const entry = listed.body.data.find((credential: any) => credential.id === login.id)
         expect(entry.revoked_at).not.toBeNull()
+      }))
+
+    it.scoped("a login owning objects elsewhere is still revoked", () =>
+      Effect.gen(function*() {
+        const { acme } = yield* seedTwoTenants
+        const login = yield* createLogin(acme.token)
+        // Every role may connect to the server's other databases, where the login can own default privileges.
+        const elsewhere = yield* connect({ ...login, database: adminDatabaseName() })
+        const owned = yield* query(elsewhere, "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC")
+        yield* Effect.addFinalizer(() =>
+          withAdminClient((client) =>
+            client.query(`DROP OWNED BY ${login.user}`).then(() => client.query(`DROP ROLE IF EXISTS ${login.user}`))
+          ).pipe(Effect.ignore)
+        )
+
+        const revoked = yield* sendAs(acme.token, "DELETE", `/v1/warehouse/credentials/${login.id}`)
+        const reconnect = yield* Effect.exit(Effect.scoped(connect(login)))
+
+        expect(owned.error).toBeUndefined()
+        expect(revoked.status).toBe(204)
+        expect(Exit.isFailure(reconnect)).toBe(true)
       }))
 
     it.scoped("logins per company are capped", () =>
