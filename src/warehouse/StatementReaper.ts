@@ -37,9 +37,9 @@ export const StatementReaperLive = Layer.scopedDiscard(
     // checked by the time since its state last changed, whatever that state is except plain idle:
     // a statement, a fastpath function call or an open transaction. A statement still running an
     // interval after its cancel ignored it, and is ended with its session, as is every other
-    // overdue state. Three more cases end a session: a transaction older than ten timeouts, a
-    // client that has not read what the server sends it, such as notifications it listens for,
-    // and any login session while the server's notification queue is more than half full.
+    // overdue state. A session also ends when its transaction is older than ten timeouts, or when
+    // its client has not read what the server sends it, such as notifications it listens for.
+    // While the server's notification queue is more than half full, every login session ends.
     const reap = sql<{ pid: number; usename: string; action: "cancel" | "terminate" }>`
       SELECT pid, usename,
         CASE WHEN state IN ('active', 'fastpath function call')
