@@ -1,5 +1,5 @@
 import { expect, layer } from "@effect/vitest"
-import { ConfigProvider, Effect, HashMap, Layer, Logger, Scope } from "effect"
+import { Clock, ConfigProvider, Effect, HashMap, Layer, Logger, Schedule, Scope } from "effect"
 import { AppConfig } from "../../src/platform/AppConfig.ts"
 import { TracingLive } from "../../src/platform/Tracing.ts"
 import { Outbox } from "../../src/webhooks/Outbox.ts"
@@ -227,6 +227,12 @@ layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("Delivery
         Effect.gen(function*() {
           const deliveryId = yield* queueDelivery(subscription)
           yield* awaitDelivery(deliveryId, (row) => row.status === "succeeded")
+          // The delivery can finish before the first export is due, so the engine runs until one was sent.
+          yield* collector.requests.pipe(
+            Effect.filterOrFail((requests) => requests.length > before, () => new Error("No export request arrived")),
+            Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo("10 seconds"))),
+            Effect.withClock(Clock.make())
+          )
           return deliveryId
         })
       ).pipe(Effect.ensuring(collector.setStalled(false)))
