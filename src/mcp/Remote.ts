@@ -206,7 +206,8 @@ export const McpRoutesLive = HttpApiBuilder.Router.use((router) =>
       return answeredByTransport
     })
 
-    // Without sessions there is no stream to open with GET and no session to end with DELETE.
+    // Without sessions there is no stream to open with GET and no session to end with DELETE,
+    // and no other method means anything here.
     const onlyPost = HttpServerResponse.unsafeJson(
       { jsonrpc: "2.0", error: { code: -32000, message: `Method not allowed: ${streamablePath} takes POST only.` }, id: null },
       { status: 405, headers: { allow: "POST" } }
@@ -214,6 +215,9 @@ export const McpRoutesLive = HttpApiBuilder.Router.use((router) =>
     yield* router.post(streamablePath, streamable)
     yield* router.get(streamablePath, Effect.succeed(onlyPost))
     yield* router.del(streamablePath, Effect.succeed(onlyPost))
+    yield* router.put(streamablePath, Effect.succeed(onlyPost))
+    yield* router.patch(streamablePath, Effect.succeed(onlyPost))
+    yield* router.head(streamablePath, Effect.succeed(onlyPost))
     yield* router.get(ssePath, sseStream)
     yield* router.post(sseMessagesPath, sseMessage)
   })

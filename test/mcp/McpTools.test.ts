@@ -236,8 +236,11 @@ describe("MCP tools", () => {
           const get = yield* sendAs(tenant.token, "GET", "/mcp", undefined, headers)
           const del = yield* sendAs(tenant.token, "DELETE", "/mcp", undefined, headers)
 
+          const patch = yield* sendAs(tenant.token, "PATCH", "/mcp", {}, headers)
+
           expect(get.status).toBe(405)
           expect(del.status).toBe(405)
+          expect(patch.status).toBe(405)
           expect(get.body.error.message).toMatch(/POST only/)
         }))
 
