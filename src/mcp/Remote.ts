@@ -17,7 +17,7 @@ export const streamablePath = "/mcp"
 /** Path of the legacy HTTP+SSE transport's event stream. */
 export const ssePath = "/mcp/sse"
 
-/** Path where clients of the SSE transport post their messages; the stream announces it with the session id. */
+/** Path where clients of the SSE transport post their messages. The stream announces it with the session id. */
 export const sseMessagesPath = "/mcp/messages"
 
 type Tenant = CurrentTenant["Type"]
@@ -152,7 +152,10 @@ export const McpRoutesLive = HttpApiBuilder.Router.use((router) =>
       return { _tag: "Accepted", tenant, message, response: NodeHttpServerRequest.toServerResponse(request) } as const
     })
 
-    /** The response returned once an MCP transport has written to the raw response; the server skips it because one was already sent. */
+    /**
+     * Response returned once an MCP transport has written to the raw response.
+     * The server skips it, because a response was already sent.
+     */
     const answeredByTransport = HttpServerResponse.empty()
 
     const streamable = Effect.gen(function*() {

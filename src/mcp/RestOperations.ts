@@ -17,7 +17,7 @@ const apiErrorTags = new Set([
   "PayloadTooLarge"
 ])
 
-/** Turns the error of a REST call into a tool failure whose message tells the caller what to do. */
+/** Turns the error of a REST call into a tool failure with a message on what to do next. */
 const toToolFailure = (baseUrl: string) => (error: unknown): ToolFailure => {
   const tagged = error as { readonly _tag?: unknown; readonly message?: unknown; readonly reason?: unknown }
   if (typeof tagged._tag === "string" && apiErrorTags.has(tagged._tag) && typeof tagged.message === "string") {

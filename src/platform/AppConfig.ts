@@ -83,7 +83,7 @@ export interface WarehouseSettings {
   readonly connectionLimit: number
   /** Warehouse logins one company may have at once, revoked ones not counted. */
   readonly loginsPerCompany: number
-  /** Longest a warehouse login's statement may run before it is cancelled. */
+  /** Maximum time a warehouse login's statement may run before it is cancelled. */
   readonly statementTimeout: Duration.Duration
 }
 

@@ -86,7 +86,7 @@ export class TenantTokens extends Effect.Service<TenantTokens>()("saleslab/Tenan
   dependencies: [ApiTokens.Default, RateLimiter.layerMemory]
 }) {}
 
-/** The `RateLimited` error of a token past `exceeded`, with the whole seconds to wait. */
+/** Builds the `RateLimited` error of a token past `exceeded`, with the whole seconds to wait. */
 export const rateLimitedError = (exceeded: RateLimitExceeded) => {
   const seconds = retryAfterSeconds(exceeded.retryAfter)
   return new RateLimited({

@@ -2,6 +2,7 @@ import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
+import { insertUser } from "../coaching/BriefsFixtures.ts"
 import { TestServerLive } from "../support/TestServer.ts"
 import { createTenantWithUser, sendJson, setDefaultRep, startClock, testNow } from "./PracticeFixtures.ts"
 
@@ -221,11 +222,7 @@ describe("Practice API", () => {
       Effect.gen(function*() {
         const tenant = yield* createTenantWithUser("Acme")
         const other = yield* createTenantWithUser("Globex")
-        const sql = yield* SqlClient.SqlClient
-        const secondUser = randomUUID()
-        yield* sql`
-          INSERT INTO users (id, company_id, email, name, role)
-          VALUES (${secondUser}, ${tenant.companyId}, ${"second@example.com"}, ${"Sam Second"}, 'rep')`
+        const secondUser = (yield* insertUser(tenant.companyId, "Sam Second")).id
         const scenario = yield* sendJson(tenant.token, "POST", "/v1/scenarios", { prompt: "A buyer." })
         yield* setDefaultRep(tenant.token, tenant.userId)
 
@@ -244,6 +241,7 @@ describe("Practice API", () => {
         expect(foreignUser.status).toBe(404)
         expect(foreignUser.body!.message).toBe(`User ${other.userId} not found.`)
 
+        const sql = yield* SqlClient.SqlClient
         const sessions = yield* sql<{ user_id: string }>`
           SELECT user_id FROM practice_sessions WHERE company_id = ${tenant.companyId}`
         expect(sessions).toEqual([{ user_id: secondUser }])
