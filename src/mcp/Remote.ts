@@ -9,7 +9,7 @@ import type { CurrentTenant } from "../tenancy/Security.ts"
 import { rateLimitedError, TenantTokens } from "../tenancy/SecurityLive.ts"
 import { makeMcpServer, type ToolCaller } from "./McpServer.ts"
 import { ServiceOperations, ServiceOperationsLive } from "./ServiceOperations.ts"
-import { callTool, tools } from "./Tools.ts"
+import { callTool } from "./Tools.ts"
 
 /** Path of the Streamable HTTP transport. */
 export const streamablePath = "/mcp"
@@ -103,20 +103,11 @@ export const McpRoutesLive = HttpApiBuilder.Router.use((router) =>
     const runPromise = Runtime.runPromise(yield* Effect.runtime<never>())
     const sseSessions = new Map<string, SseSession>()
 
+    // Every request is authenticated before a transport sees it, so the tenant is always attached.
     const callAsTenant: ToolCaller = (name, args, authInfo) => {
-      const tenant = authInfo?.extra?.tenant as Tenant | undefined
-      const tool = tools.find((candidate) => candidate.name === name)
-      if (tenant === undefined) {
-        return Promise.resolve({ content: [{ type: "text", text: "The request carried no tenant token." }], isError: true })
-      }
-      if (tool !== undefined && !tenant.scopes.includes(tool.scope)) {
-        return Promise.resolve({
-          content: [{ type: "text", text: `This token lacks the '${tool.scope}' scope that ${name} needs.` }],
-          isError: true
-        })
-      }
+      const tenant = authInfo!.extra!.tenant as Tenant
       return runPromise(
-        callTool(operations.forTenant(tenant), name, args).pipe(
+        callTool(operations.forTenant(tenant), name, args, tenant.scopes).pipe(
           Effect.annotateLogs({ company_id: tenant.companyId, token_id: tenant.tokenId, tool: name })
         )
       )

@@ -249,14 +249,23 @@ export interface ToolResult {
 const errorResult = (message: string): ToolResult => ({ content: [{ type: "text", text: message }], isError: true })
 
 /**
- * Calls the tool `name` with `args`. A failure the caller can act on comes
+ * Calls the tool `name` with `args`, after checking that `scopes`, when
+ * given, include the tool's scope. A failure the caller can act on comes
  * back as a tool error with its message, and an unexpected one is logged and
  * returned as a generic message, so that neither ends the session.
  */
-export const callTool = (operations: SalesLabOperations, name: string, args: unknown): Effect.Effect<ToolResult> => {
+export const callTool = (
+  operations: SalesLabOperations,
+  name: string,
+  args: unknown,
+  scopes?: ReadonlyArray<Scope>
+): Effect.Effect<ToolResult> => {
   const tool = tools.find((candidate) => candidate.name === name)
   if (tool === undefined) {
     return Effect.succeed(errorResult(`Unknown tool "${name}". The tools are ${tools.map((known) => known.name).join(", ")}.`))
+  }
+  if (scopes !== undefined && !scopes.includes(tool.scope)) {
+    return Effect.succeed(errorResult(`This token lacks the '${tool.scope}' scope that ${name} needs.`))
   }
   return tool.call(operations, args).pipe(
     Effect.map(({ structured, summary }): ToolResult => ({
