@@ -29,7 +29,7 @@ export const WarehouseCredential = Schema.Struct({
   name: Schema.String,
   user: Schema.String.annotations({ description: "The PostgreSQL login name." }),
   created_at: Schema.Date,
-  revoked_at: Schema.NullOr(Schema.Date).annotations({ description: "When the login was dropped; null while it works." })
+  revoked_at: Schema.NullOr(Schema.Date).annotations({ description: "When the login was revoked, or null while it works." })
 }).annotations({ identifier: "WarehouseCredential" })
 export type WarehouseCredential = typeof WarehouseCredential.Type
 

@@ -14,7 +14,9 @@ const grace = Duration.seconds(1)
  * statement thus ends at most the timeout plus one second plus one interval
  * after it started. A statement that survives its cancel, a session idle in
  * a transaction past the same limit, a transaction older than ten timeouts
- * and a client that stops reading are ended with their session.
+ * and a client that stops reading are ended with their session. While the
+ * server-wide notification queue is more than half full, which a login that
+ * listens and stops reading can cause, every login session is ended.
  *
  * Cancelling another role's statement needs a superuser or membership in
  * `pg_signal_backend`. Without either, a failed check is logged once per
@@ -33,13 +35,9 @@ export const StatementReaperLive = Layer.scopedDiscard(
     const transactionLimitSeconds = Duration.toSeconds(Duration.times(warehouse.statementTimeout, 10))
     let failing = false
 
-    // The candidates are chosen first, so that no other session is ever touched. A session is
-    // checked by the time since its state last changed, whatever that state is except plain idle:
-    // a statement, a fastpath function call or an open transaction. A statement still running an
-    // interval after its cancel ignored it, and is ended with its session, as is every other
-    // overdue state. A session also ends when its transaction is older than ten timeouts, or when
-    // its client has not read what the server sends it, such as notifications it listens for.
-    // While the server's notification queue is more than half full, every login session ends.
+    // Candidates are chosen first, so that no other session is ever touched. Each session is
+    // judged by the time since its state changed, in every state but plain idle. What its cancel
+    // did not stop, and every overdue state other than a running call, ends with the session.
     const reap = sql<{ pid: number; usename: string; action: "cancel" | "terminate" }>`
       SELECT pid, usename,
         CASE WHEN state IN ('active', 'fastpath function call')

@@ -90,7 +90,7 @@ export class WarehouseCredentials extends Effect.Service<WarehouseCredentials>()
             SELECT count(*)::int AS count FROM warehouse_credentials WHERE company_id = ${companyId} AND revoked_at IS NULL`
           if (active!.count >= warehouse.loginsPerCompany) {
             return yield* new Conflict({
-              message: `This company already has ${active!.count} warehouse logins, the most it may have. ` +
+              message: `This company already has ${active!.count} warehouse logins, the maximum. ` +
                 "Revoke one with DELETE /v1/warehouse/credentials/{id} first."
             })
           }
