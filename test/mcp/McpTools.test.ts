@@ -33,7 +33,7 @@ describe("MCP tools", () => {
             expect(byName.get("create_scenario")!.annotations?.readOnlyHint).toBe(false)
           }))
 
-        it.scoped("query_scorecard matches the REST answer", () =>
+        it.scoped("query_scorecard matches REST", () =>
           Effect.gen(function*() {
             const tenant = yield* seedTenant("Acme")
             const client = yield* connectClient(kind, tenant.token)
@@ -48,7 +48,7 @@ describe("MCP tools", () => {
             expect(firstText(result)).toContain("scored 64/100 (fail)")
           }))
 
-        it.scoped("list_recent_sessions matches the REST answer", () =>
+        it.scoped("list_recent_sessions matches REST", () =>
           Effect.gen(function*() {
             const tenant = yield* seedTenant("Acme")
             const client = yield* connectClient(kind, tenant.token)
@@ -119,7 +119,7 @@ describe("MCP tools", () => {
             expect((withDefault.structuredContent as any).user_id).toBe(tenant.userId)
           }))
 
-        it.scoped("get_coaching_brief matches the REST answer", () =>
+        it.scoped("get_coaching_brief matches REST", () =>
           Effect.gen(function*() {
             const tenant = yield* seedTenant("Acme")
             const client = yield* connectClient(kind, tenant.token)
@@ -255,7 +255,7 @@ describe("MCP tools", () => {
         expect(run.stderr).toMatch(/SALESLAB_API_URL "not-a-url" is invalid/)
       })
 
-      it.scoped("sse: another tenant cannot post to a session", () =>
+      it.scoped("sse: foreign session post is rejected", () =>
         Effect.gen(function*() {
           const first = yield* seedTenant("Acme")
           const second = yield* seedTenant("Globex")

@@ -106,7 +106,7 @@ const seedTwoTenants = Effect.gen(function*() {
 
 describe("Warehouse views", () => {
   it.layer(SuiteLive, { timeout: 120_000 })((it) => {
-    it.scoped("each login sees exactly its company's rows", () =>
+    it.scoped("login sees only its company's rows", () =>
       Effect.gen(function*() {
         const { acme, acmeSessions, globex, globexSessions } = yield* seedTwoTenants
         const acmeClient = yield* connect(yield* createLogin(acme.token))
@@ -152,7 +152,7 @@ describe("Warehouse views", () => {
         ])
       }))
 
-    it.scoped("skill progress is the mean of the last scorecards", () =>
+    it.scoped("skill progress averages recent scorecards", () =>
       Effect.gen(function*() {
         const { acme } = yield* seedTwoTenants
         const client = yield* connect(yield* createLogin(acme.token))
@@ -234,7 +234,7 @@ describe("Warehouse views", () => {
         expect(Date.now() - startedAt).toBeLessThan(6_000)
       }))
 
-    it.scoped("a statement that catches its cancel is ended", () =>
+    it.scoped("statement catching its cancel is ended", () =>
       Effect.gen(function*() {
         const { acme } = yield* seedTwoTenants
         const client = yield* connect(yield* createLogin(acme.token))
@@ -250,7 +250,7 @@ describe("Warehouse views", () => {
         expect(Date.now() - startedAt).toBeLessThan(8_000)
       }))
 
-    it.scoped("a session idle in a transaction is ended", () =>
+    it.scoped("idle transaction session is ended", () =>
       Effect.gen(function*() {
         const { acme } = yield* seedTwoTenants
         const client = yield* connect(yield* createLogin(acme.token))
@@ -264,7 +264,7 @@ describe("Warehouse views", () => {
         expect(later.error).toBeDefined()
       }))
 
-    it.scoped("a transaction older than ten timeouts is ended", () =>
+    it.scoped("long-lived transaction is ended", () =>
       Effect.gen(function*() {
         const { acme } = yield* seedTwoTenants
         const client = yield* connect(yield* createLogin(acme.token))
@@ -313,7 +313,7 @@ describe("Warehouse views", () => {
         expect(entry.revoked_at).not.toBeNull()
       }))
 
-    it.scoped("a login owning objects elsewhere is still revoked", () =>
+    it.scoped("login owning objects elsewhere is revoked", () =>
       Effect.gen(function*() {
         const { acme } = yield* seedTwoTenants
         const login = yield* createLogin(acme.token)
