@@ -80,12 +80,12 @@ describe("Page Markdown", () => {
 })
 
 describe("Page text", () => {
-  it("unpaired backtick rejected", () => {
-    expect(() => renderHtml(pageOf(paragraph("a `b")))).toThrow("Unpaired backtick")
-    expect(() => renderMarkdown(pageOf(paragraph("a `b")))).toThrow("Unpaired backtick")
+  it("rejects an unpaired backtick", () => {
+    expect(() => renderHtml(pageOf(paragraph("a `b")))).toThrow("unpaired backtick")
+    expect(() => renderMarkdown(pageOf(paragraph("a `b")))).toThrow("unpaired backtick")
   })
 
-  it("anchor follows GitHub headings", () => {
+  it("anchor matches GitHub headings", () => {
     expect(anchorOf("PostgreSQL foreign data wrapper (for Snowflake and other warehouses)")).toBe(
       "postgresql-foreign-data-wrapper-for-snowflake-and-other-warehouses"
     )
