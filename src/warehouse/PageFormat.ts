@@ -208,7 +208,7 @@ const blockMarkdown = (block: Block): string => {
  */
 export const renderMarkdown = (page: Page, preamble: ReadonlyArray<string> = []): string => {
   const contents = page.sections.map((section, index) =>
-    `${index + 1}. [${escapeMarkdownText(section.title, false)}](#${anchorOf(section.title)})`
+    `${index + 1}. [${inlineMarkdown(section.title)}](#${anchorOf(section.title)})`
   )
   const parts = [
     `# ${inlineMarkdown(page.title)}`,

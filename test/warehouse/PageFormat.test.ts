@@ -77,6 +77,12 @@ describe("Page Markdown", () => {
     expect(markdown).toContain("1. [Only section](#only-section)")
     expect(markdown).toContain("\n## Only section\n")
   })
+
+  it("keeps inline code in contents", () => {
+    const markdown = renderMarkdown({ title: "Title", intro: [], sections: [{ title: "The `snake_case` view", blocks: [] }] })
+
+    expect(markdown).toContain("1. [The `snake_case` view](#the-snake_case-view)")
+  })
 })
 
 describe("Page text", () => {
