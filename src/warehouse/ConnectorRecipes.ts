@@ -1,3 +1,9 @@
+/**
+ * Code blocks of the connectors page. Everything that names a view or a
+ * column is generated from `WarehouseViews.ts`. Values that the reader fills
+ * in are written as `<host>`, `<port>`, `<database>`, `<user>`, `<password>`
+ * and a few more, always between angle brackets.
+ */
 import {
   sessionScoresColumns,
   sessionScoresView,
@@ -9,13 +15,6 @@ import {
   verdicts,
   warehouseSchema
 } from "./WarehouseViews.ts"
-
-/**
- * The code blocks of the connectors page. Everything that names a view or a
- * column is generated from `WarehouseViews.ts`. Values that the reader fills
- * in are written as `<host>`, `<port>`, `<database>`, `<user>`, `<password>`
- * and a few more, always between angle brackets.
- */
 
 // Credentials API
 
@@ -77,7 +76,7 @@ explore: ${sessionScoresView} {}
 
 explore: ${skillProgressView} {}`
 
-/** Formats one LookML field with one parameter a line. */
+/** Formats one LookML field with one parameter per line. */
 const lookmlField = (kind: string, name: string, parameters: ReadonlyArray<string>) =>
   [`${kind}: ${name} {`, indented(parameters, 2), "}"].join("\n")
 

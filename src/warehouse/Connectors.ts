@@ -1,3 +1,9 @@
+/**
+ * Warehouse connectors page, which explains how to get a read-only PostgreSQL
+ * login and connect psql, Looker, Tableau, dbt and other databases to the two
+ * views. The service serves it as HTML at `GET /connectors`, and
+ * `npm run docs:connectors` writes the Markdown to `docs/connectors.md`.
+ */
 import * as Recipes from "./ConnectorRecipes.ts"
 import { bullets, code, type Page, paragraph, renderHtml, renderMarkdown, type Section, steps, subheading, table } from "./PageFormat.ts"
 import {
@@ -14,13 +20,6 @@ import {
 } from "./WarehouseViews.ts"
 
 export * from "./WarehouseViews.ts"
-
-/**
- * The warehouse connectors page: how to get a read-only PostgreSQL login and
- * connect psql, Looker, Tableau, dbt and other databases to the two views.
- * The service serves it as HTML at `GET /connectors`, and
- * `npm run docs:connectors` writes the Markdown to `docs/connectors.md`.
- */
 
 const fillIn = "Replace `<host>`, `<port>`, `<database>`, `<user>` and `<password>` with the fields of the login."
 
@@ -265,7 +264,7 @@ const limitsSection: Section = {
   ]
 }
 
-/** The whole connectors page. */
+/** Complete connectors page. */
 export const connectorsPage: Page = {
   title: "Warehouse connectors",
   intro: [

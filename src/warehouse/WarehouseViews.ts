@@ -1,10 +1,9 @@
-import { standardCategories } from "../practice/ScorecardGrader.ts"
-
 /**
  * Names, columns and limits of the read-only warehouse views that BI logins
  * can read. The connectors page and its tests are built from these lists, so
  * a renamed column shows up in every recipe at once.
  */
+import { standardCategories } from "../practice/ScorecardGrader.ts"
 
 /** View with one row per skill snapshot, written after every scorecard. */
 export const skillProgressView = "warehouse_skill_progress"
