@@ -30,8 +30,10 @@ const sslNote = "In production, where the database server offers TLS, use `sslmo
 const columnRows = (columns: ReadonlyArray<ViewColumn>) =>
   columns.map((column) => [`\`${column.name}\``, `\`${column.type}\``, column.description])
 
-const labelsOf = (selected: ReadonlyArray<{ readonly label: string }>) => {
+/** Joins the lower-cased skill labels as an English list, such as "a, b and c". */
+const joinSkillLabels = (selected: ReadonlyArray<{ readonly label: string }>) => {
   const names = selected.map((skill) => skill.label.toLowerCase())
+  if (names.length <= 1) return names.join("")
   return `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`
 }
 
@@ -89,7 +91,7 @@ const viewsSection: Section = {
       skills.map((skill) => [skill.label, `\`${skill.column}\``, skill.measures])
     ),
     paragraph(
-      `Every scorecard tries to score ${labelsOf(standardSkills)}. The other skills are scored only when the ` +
+      `Every scorecard tries to score ${joinSkillLabels(standardSkills)}. The other skills are scored only when the ` +
         "analysis of a call includes them, so their columns can stay null for a long time."
     ),
     subheading(`\`${skillProgressView}\``),
