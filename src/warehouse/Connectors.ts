@@ -50,7 +50,7 @@ const loginSection: Section = {
         "your tool's secret store right away."
     ),
     table(["Field", "Use"], [
-      ["`id`", "Id of the login, to revoke it with."],
+      ["`id`", "Id of the login, used to revoke it."],
       ["`host`", "Host name of the database server."],
       ["`port`", "Port of the database server."],
       ["`database`", "Database name."],
@@ -254,7 +254,7 @@ const limitsSection: Section = {
         "It cannot change data or read other tables.",
       "Row-level security shows it only your company's rows. `company_id` has the same value on every row, so " +
         "queries need no company filter.",
-      `It may hold ${defaultConnectionLimit} connections at once by default. PostgreSQL refuses one more with ` +
+      `It may hold ${defaultConnectionLimit} connections at once by default. PostgreSQL rejects one more with ` +
         "`too many connections for role`. Keep connection pools below the limit, and give each tool its own login.",
       `A statement may run for ${defaultStatementTimeoutSeconds} seconds by default. PostgreSQL cancels a longer ` +
         "one with `canceling statement due to statement timeout`. Filter on `scored_at` or `taken_at` and load " +

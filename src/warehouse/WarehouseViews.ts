@@ -21,9 +21,11 @@ export const warehouseSchema = "public"
 export interface Skill {
   /** Rubric category name, as in a scorecard's `category_scores`. */
   readonly category: string
+  /** Display name, as in the docs. */
   readonly label: string
+  /** Score column in the warehouse views. */
   readonly column: string
-  /** What the skill measures, as one sentence for the docs. */
+  /** One-sentence description of the skill for the docs. */
   readonly measures: string
 }
 
@@ -149,7 +151,7 @@ export const skillProgressColumnNames: ReadonlyArray<string> = skillProgressColu
 /** Column names of `warehouse_session_scores`, in view order. */
 export const sessionScoresColumnNames: ReadonlyArray<string> = sessionScoresColumns.map((column) => column.name)
 
-/** The values `verdict` can take. */
+/** Possible values of `verdict`. */
 export const verdicts = ["pass", "fail"] as const
 
 /** Default number of concurrent connections that one warehouse login may open. */
