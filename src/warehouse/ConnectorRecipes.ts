@@ -88,8 +88,8 @@ const idDimension = (name: string, primaryKey: boolean) =>
     `sql: \${TABLE}.${name} ;;`
   ])
 
-const scoreDimension = (name: string) =>
-  lookmlField("dimension", name, ["type: number", `sql: \${TABLE}.${name} ;;`])
+const plainDimension = (name: string, type: "string" | "number") =>
+  lookmlField("dimension", name, [`type: ${type}`, `sql: \${TABLE}.${name} ;;`])
 
 const timeDimensionGroup = (column: ViewColumn) =>
   lookmlField("dimension_group", column.name.replace(/_at$/, ""), [
@@ -111,8 +111,8 @@ const columnDimensions = (columns: ReadonlyArray<ViewColumn>, primaryKey?: strin
   columns.map((column) => {
     if (column.type === "uuid") return idDimension(column.name, column.name === primaryKey)
     if (column.type === "timestamptz") return timeDimensionGroup(column)
-    if (column.type === "text") return lookmlField("dimension", column.name, ["type: string", `sql: \${TABLE}.${column.name} ;;`])
-    return scoreDimension(column.name)
+    if (column.type === "text") return plainDimension(column.name, "string")
+    return plainDimension(column.name, "number")
   })
 
 export const lookerSessionScoresView = lookmlView(sessionScoresView, [
