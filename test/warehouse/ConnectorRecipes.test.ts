@@ -258,6 +258,10 @@ layer(WarehouseLive, { timeout: "60 seconds" })("Connector recipes", (it) => {
 
   it.effect("local copy adds each scorecard once", () =>
     Effect.gen(function*() {
+      // The postgres_fdw test above imports the foreign tables, unless this test runs alone.
+      const imported = yield* runRecipe("SELECT 1 FROM pg_namespace WHERE nspname = 'saleslab'", true)
+      if (imported.length === 0) yield* runRecipe(Recipes.fdwSetup, true)
+
       yield* runRecipe(Recipes.fdwLocalCopy, true)
       yield* runRecipe(Recipes.fdwLocalCopy, true)
 
