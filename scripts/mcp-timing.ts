@@ -1,7 +1,7 @@
 /**
  * Measures the MCP server. Part 1 times a new client on each transport from
  * connect to the end of its first tool call. Part 2 counts the tool calls
- * per second that one SSE session sustains, next to the same question over
+ * per second that one SSE session sustains, next to the same request over
  * REST.
  *
  *   npm run bench:mcp -- --repetitions 30 --duration 10
@@ -58,7 +58,7 @@ const flags = readFlags("bench:mcp", {
 /** Per-token limits of the service under test, far above what the phases send. */
 const rateLimit = { perMinute: 100_000_000, perDay: 100_000_000 }
 
-/** The page size of every measured question, the default of `list_recent_sessions` and at most 100. */
+/** Page size of every measured request: the default of `list_recent_sessions`, which allows at most 100. */
 const pageSize = 20
 
 const progress = (line: string) => console.log(`> ${line}`)
@@ -67,11 +67,13 @@ const errorMessage = (error: unknown) => (error instanceof Error ? error.message
 
 /**
  * Counts Node's `MaxListenersExceededWarning` instead of printing each one,
- * and prints every other warning as Node does. The SDK's SSE and
- * Streamable HTTP client transports pass one `AbortSignal` to every
- * `fetch`, and Node's fetch removes its abort listener from that signal
- * only once the request is garbage-collected, so a busy session passes
- * the limit of 1,500 listeners that fetch sets. Returns the count so far.
+ * and prints every other warning as Node does. Returns a function that
+ * returns the count so far.
+ *
+ * The SDK's SSE and Streamable HTTP client transports pass one `AbortSignal`
+ * to every `fetch`. Node's fetch removes its abort listener from that signal
+ * only once the request is garbage-collected, so a busy session passes the
+ * limit of 1,500 listeners that fetch sets on the signal.
  */
 const countListenerWarnings = (): (() => number) => {
   let count = 0
@@ -96,7 +98,7 @@ interface FirstCallTimes {
   readonly total: Summary
 }
 
-/** One throughput phase: a path at a concurrency. */
+/** Result of one throughput phase: one path at one concurrency. */
 interface ThroughputPhase {
   readonly path: "REST" | McpTransportKind
   readonly concurrency: number
@@ -301,7 +303,7 @@ const measure = async (service: RunningService, tenant: ScoredTenant): Promise<b
   console.log("## MCP timing")
   console.log("")
   printSettings({
-    "scored sessions": `${flags.sessions}, of one rep; every question asks for a page of ${pageSize}`,
+    "scored sessions": `${flags.sessions}, of one rep, and every request asks for a page of ${pageSize}`,
     "new clients per transport": `${flags.repetitions} timed after ${flags.warmups} warm-up`,
     "throughput phase": `${flags.duration} s after ${flags["throughput-warmup"]} s of warm-up, at ${flags.concurrency.join(" and ")} in flight`,
     "rate limits of the service": `RATE_LIMIT_PER_MINUTE and RATE_LIMIT_PER_DAY raised to ${formatCount(rateLimit.perMinute)}`,
@@ -314,8 +316,8 @@ const measure = async (service: RunningService, tenant: ScoredTenant): Promise<b
   if (listenerWarnings() > 0) {
     console.log("")
     console.log(
-      `This process counted ${formatCount(listenerWarnings())} MaxListenersExceededWarning warnings: the SDK client's ` +
-        "transports add an abort listener per request to one signal, which stays until the request is garbage-collected."
+      `This process counted ${formatCount(listenerWarnings())} MaxListenersExceededWarning warnings, because the SDK ` +
+        "client's transports add an abort listener per request to one signal, which stays until the request is garbage-collected."
     )
   }
 
