@@ -144,15 +144,23 @@ const measureFirstCalls = async (kind: McpTransportKind, baseUrl: string, token:
   return { kind, connect: summarize(connect), call: summarize(call), total }
 }
 
-/** Returns the REST question of the throughput phases, which parses the body as a client would. */
-const restCall = (baseUrl: string, token: string) => async (): Promise<void> => {
+/**
+ * Fetches `GET /v1/sessions` with the measured page size and parses the body
+ * as a client would. Throws when the status is not 200.
+ */
+const fetchSessionsPage = async (baseUrl: string, token: string): Promise<unknown> => {
   const response = await fetch(`${baseUrl}/v1/sessions?limit=${pageSize}`, {
     headers: { authorization: `Bearer ${token}` },
     signal: AbortSignal.timeout(requestTimeoutMs)
   })
   const text = await response.text()
   if (response.status !== 200) throw new Error(`GET /v1/sessions?limit=${pageSize} returned ${response.status}: ${text.slice(0, 200)}`)
-  JSON.parse(text)
+  return JSON.parse(text)
+}
+
+/** Returns the REST call of the throughput phases. */
+const restCall = (baseUrl: string, token: string) => async (): Promise<void> => {
+  await fetchSessionsPage(baseUrl, token)
 }
 
 const mcpCall = (client: Client) => async (): Promise<void> => {
@@ -188,8 +196,7 @@ const connectSession = async (kind: McpTransportKind, baseUrl: string, token: st
  * as `GET /v1/sessions`, and prints the transports that differ.
  */
 const comparePages = async (clients: ReadonlyArray<readonly [McpTransportKind, Client]>, baseUrl: string, token: string) => {
-  const response = await fetch(`${baseUrl}/v1/sessions?limit=${pageSize}`, { headers: { authorization: `Bearer ${token}` } })
-  const rest = (await response.json()) as unknown
+  const rest = await fetchSessionsPage(baseUrl, token)
   let same = true
   for (const [kind, client] of clients) {
     const result = await callToolOrThrow(client, "list_recent_sessions", { limit: pageSize })
