@@ -129,13 +129,23 @@ const parseOutput = <A>(run: InspectorRun): { ok: true; value: A } | { ok: false
   }
 }
 
+/**
+ * Parses a `tools/call` output and returns its `structuredContent`. Returns
+ * the failure reason instead when the run failed or the tool returned an error.
+ */
+const parseToolResult = (run: InspectorRun): { ok: true; value: unknown } | { ok: false; reason: string } => {
+  const parsed = parseOutput<ToolCallOutput>(run)
+  if (!parsed.ok) return parsed
+  if (parsed.value.isError === true) return { ok: false, reason: `the tool returned an error: ${parsed.value.content?.[0]?.text ?? "no text"}` }
+  return { ok: true, value: parsed.value.structuredContent }
+}
+
 /** Returns why a `tools/call` output is not a successful result equal to `expected`, or undefined when it is. */
 const compareToolResult = (run: InspectorRun, expected: unknown, label: string): string | undefined => {
-  const parsed = parseOutput<ToolCallOutput>(run)
-  if (!parsed.ok) return parsed.reason
-  if (parsed.value.isError === true) return `the tool returned an error: ${parsed.value.content?.[0]?.text ?? "no text"}`
-  if (!isDeepStrictEqual(parsed.value.structuredContent, expected)) {
-    return `structuredContent differs from ${label}: ${JSON.stringify(parsed.value.structuredContent).slice(0, 300)}`
+  const result = parseToolResult(run)
+  if (!result.ok) return result.reason
+  if (!isDeepStrictEqual(result.value, expected)) {
+    return `structuredContent differs from ${label}: ${JSON.stringify(result.value).slice(0, 300)}`
   }
   return undefined
 }
@@ -219,10 +229,9 @@ const createScenarioCheck = (transport: Transport, endpoint: string, tenant: Sco
     inspectorArguments: [endpoint, "--transport", transport, "--method", "tools/call", "--tool-name", "create_scenario", "--tool-arg", `prompt=${prompt}`],
     token: tenant.token,
     verify: async (run) => {
-      const parsed = parseOutput<ToolCallOutput>(run)
-      if (!parsed.ok) return parsed.reason
-      if (parsed.value.isError === true) return `the tool returned an error: ${parsed.value.content?.[0]?.text ?? "no text"}`
-      const scenario = parsed.value.structuredContent as { id?: unknown; prompt?: unknown; pass_mark?: unknown } | undefined
+      const result = parseToolResult(run)
+      if (!result.ok) return result.reason
+      const scenario = result.value as { id?: unknown; prompt?: unknown; pass_mark?: unknown } | undefined
       if (typeof scenario?.id !== "string") return "the result has no scenario id"
       if (scenario.prompt !== prompt) return `the stored prompt is ${JSON.stringify(scenario.prompt)}, not the prompt sent`
       return scenario.pass_mark === 70 ? undefined : `the pass mark is ${String(scenario.pass_mark)}, not the default 70`
