@@ -260,8 +260,9 @@ const runCheck = async (check: Check): Promise<CheckResult> => {
   return { check, failure, run, seconds }
 }
 
-/** Quotes an argument that contains a space, so that a printed command can be pasted into a shell. */
-const shellArgument = (argument: string) => (/[\s"]/.test(argument) ? `'${argument.replaceAll("'", "'\\''")}'` : argument)
+/** Quotes an argument unless it contains only shell-safe characters, so that a printed command can be pasted into a shell. */
+const shellArgument = (argument: string) =>
+  /^[\w@%+=:,./-]+$/.test(argument) ? argument : `'${argument.replaceAll("'", "'\\''")}'`
 
 /**
  * Prints a failed check with the command that reproduces it. The
