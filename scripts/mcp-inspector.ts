@@ -11,7 +11,7 @@
  * against Streamable HTTP at `/mcp` and the legacy SSE transport at
  * `/mcp/sse`, with the company's token in an `Authorization` header. Each
  * check parses the JSON the inspector prints and compares it with the
- * REST answer to the same question. Exits with 1 when any check fails, and
+ * REST response to the same request. Exits with 1 when any check fails, and
  * prints what failed. All traffic stays on 127.0.0.1, except the first
  * `npx` run, which installs the inspector from the npm registry when its
  * cache does not have it yet.
@@ -26,9 +26,9 @@ import { markdownTable } from "./support/report.ts"
 import { type RunningService, startService } from "./support/service.ts"
 
 /**
- * The inspector release this script runs. Every release with the `--header`
- * flag declares Node 22 or later in `engines`, and this one runs on Node 20
- * in CLI mode: see "MCP Inspector on Node 20" in docs/design.md.
+ * Inspector release that this script runs. Every release with the `--header`
+ * flag declares Node 22 or later in `engines`, but this one runs on Node 20
+ * in CLI mode. See "MCP Inspector on Node 20" in docs/design.md.
  */
 const inspectorPackage = "@modelcontextprotocol/inspector@1.0.3"
 
@@ -57,13 +57,14 @@ interface InspectorRun {
   readonly timedOut: boolean
 }
 
-/** One inspector run and the test of its output, which returns the reason of a failure or undefined. */
+/** Inspector run and the check of its output. */
 interface Check {
   readonly transport: Transport
   readonly request: string
   readonly inspectorArguments: ReadonlyArray<string>
   /** Bearer token of the run: the company's token, except in the checks of a rejected token. */
   readonly token: string
+  /** Returns the failure reason, or undefined when the output is correct. */
   readonly verify: (run: InspectorRun) => Promise<string | undefined>
 }
 
@@ -74,7 +75,7 @@ interface CheckResult {
   readonly seconds: number
 }
 
-/** The shape of the inspector's output for `tools/call`. */
+/** Inspector output for `tools/call`. */
 interface ToolCallOutput {
   readonly content?: ReadonlyArray<{ readonly type: string; readonly text?: string }>
   readonly structuredContent?: unknown
@@ -114,24 +115,37 @@ const runInspector = (inspectorArguments: ReadonlyArray<string>, timeoutMs: numb
     })
   })
 
-/** Parses the inspector's standard output as JSON, or returns the reason it is not JSON. */
+/**
+ * Parses the inspector's standard output as JSON. Returns the failure reason
+ * instead when the run timed out, exited with an error or printed no JSON.
+ */
 const parseOutput = <A>(run: InspectorRun): { ok: true; value: A } | { ok: false; reason: string } => {
-  if (run.timedOut) return { ok: false, reason: `the inspector did not finish within ${flags.timeout} s` }
+  if (run.timedOut) return { ok: false, reason: `the inspector timed out after ${flags.timeout} s` }
   if (run.exitCode !== 0) return { ok: false, reason: `the inspector exited with ${run.exitCode}` }
   try {
     return { ok: true, value: JSON.parse(run.stdout) as A }
   } catch (error) {
-    return { ok: false, reason: `the output is not JSON (${error instanceof Error ? error.message : String(error)})` }
+    return { ok: false, reason: `the output is invalid JSON (${error instanceof Error ? error.message : String(error)})` }
   }
+}
+
+/**
+ * Parses a `tools/call` output and returns its `structuredContent`. Returns
+ * the failure reason instead when the run failed or the tool returned an error.
+ */
+const parseToolResult = (run: InspectorRun): { ok: true; value: unknown } | { ok: false; reason: string } => {
+  const parsed = parseOutput<ToolCallOutput>(run)
+  if (!parsed.ok) return parsed
+  if (parsed.value.isError === true) return { ok: false, reason: `the tool returned an error: ${parsed.value.content?.[0]?.text ?? "no text"}` }
+  return { ok: true, value: parsed.value.structuredContent }
 }
 
 /** Returns why a `tools/call` output is not a successful result equal to `expected`, or undefined when it is. */
 const compareToolResult = (run: InspectorRun, expected: unknown, label: string): string | undefined => {
-  const parsed = parseOutput<ToolCallOutput>(run)
-  if (!parsed.ok) return parsed.reason
-  if (parsed.value.isError === true) return `the tool returned an error: ${parsed.value.content?.[0]?.text ?? "no text"}`
-  if (!isDeepStrictEqual(parsed.value.structuredContent, expected)) {
-    return `structuredContent differs from ${label}: ${JSON.stringify(parsed.value.structuredContent).slice(0, 300)}`
+  const result = parseToolResult(run)
+  if (!result.ok) return result.reason
+  if (!isDeepStrictEqual(result.value, expected)) {
+    return `structuredContent differs from ${label}: ${JSON.stringify(result.value).slice(0, 300)}`
   }
   return undefined
 }
@@ -144,9 +158,9 @@ const verifyToolList = async (run: InspectorRun) => {
 }
 
 const verifyRejected = async (run: InspectorRun) => {
-  if (run.timedOut) return `the inspector did not finish within ${flags.timeout} s`
+  if (run.timedOut) return `the inspector timed out after ${flags.timeout} s`
   if (run.exitCode === 0) return "the inspector exited with 0, so the service accepted an unknown token"
-  return /Unauthorized|\b401\b/.test(run.stderr) ? undefined : "the inspector failed, but its output names no 401 or Unauthorized"
+  return /Unauthorized|\b401\b/.test(run.stderr) ? undefined : "the inspector failed, but its stderr contains no 401 or Unauthorized"
 }
 
 /** Returns the checks of one transport that pass with the company's token. */
@@ -215,10 +229,9 @@ const createScenarioCheck = (transport: Transport, endpoint: string, tenant: Sco
     inspectorArguments: [endpoint, "--transport", transport, "--method", "tools/call", "--tool-name", "create_scenario", "--tool-arg", `prompt=${prompt}`],
     token: tenant.token,
     verify: async (run) => {
-      const parsed = parseOutput<ToolCallOutput>(run)
-      if (!parsed.ok) return parsed.reason
-      if (parsed.value.isError === true) return `the tool returned an error: ${parsed.value.content?.[0]?.text ?? "no text"}`
-      const scenario = parsed.value.structuredContent as { id?: unknown; prompt?: unknown; pass_mark?: unknown } | undefined
+      const result = parseToolResult(run)
+      if (!result.ok) return result.reason
+      const scenario = result.value as { id?: unknown; prompt?: unknown; pass_mark?: unknown } | undefined
       if (typeof scenario?.id !== "string") return "the result has no scenario id"
       if (scenario.prompt !== prompt) return `the stored prompt is ${JSON.stringify(scenario.prompt)}, not the prompt sent`
       return scenario.pass_mark === 70 ? undefined : `the pass mark is ${String(scenario.pass_mark)}, not the default 70`
@@ -247,8 +260,9 @@ const runCheck = async (check: Check): Promise<CheckResult> => {
   return { check, failure, run, seconds }
 }
 
-/** Quotes an argument that contains a space, so that a printed command can be pasted into a shell. */
-const shellArgument = (argument: string) => (/[\s"]/.test(argument) ? `'${argument.replaceAll("'", "'\\''")}'` : argument)
+/** Quotes an argument unless it contains only shell-safe characters, so that a printed command can be pasted into a shell. */
+const shellArgument = (argument: string) =>
+  /^[\w@%+=:,./-]+$/.test(argument) ? argument : `'${argument.replaceAll("'", "'\\''")}'`
 
 /**
  * Prints a failed check with the command that reproduces it. The
@@ -265,7 +279,8 @@ const printFailure = (result: CheckResult, tokens: ReadonlyArray<string>) => {
   if (result.run.stdout.trim() !== "") console.error(`  inspector stdout: ${redact(result.run.stdout.slice(0, 500), tokens)}`)
 }
 
-const main = async (service: RunningService, secrets: ServiceSecrets): Promise<boolean> => {
+/** Creates the company, runs every check and prints the results. Returns whether all checks passed. */
+const runChecks = async (service: RunningService, secrets: ServiceSecrets): Promise<boolean> => {
   const tenant = await createScoredTenant({ baseUrl: service.baseUrl, secrets, sessions: flags.sessions, onStep: progress })
   const api = new ApiClient(service.baseUrl, tenant.token)
   const httpEndpoint = `${service.baseUrl}/mcp`
@@ -313,7 +328,7 @@ let exitCode = 1
 let service: RunningService | undefined
 try {
   service = await startService({ runtime: "node", env: mcpServiceEnv(secrets) })
-  exitCode = (await main(service, secrets)) ? 0 : 1
+  exitCode = (await runChecks(service, secrets)) ? 0 : 1
 } catch (error) {
   console.error(`Smoke test failed: ${error instanceof Error ? error.message : String(error)}`)
   if (service !== undefined) console.error(`Last service output:\n${service.recentOutput()}`)

@@ -1,7 +1,7 @@
 /**
  * Measures the MCP server. Part 1 times a new client on each transport from
  * connect to the end of its first tool call. Part 2 counts the tool calls
- * per second that one SSE session sustains, next to the same question over
+ * per second that one SSE session sustains, next to the same request over
  * REST.
  *
  *   npm run bench:mcp -- --repetitions 30 --duration 10
@@ -58,7 +58,7 @@ const flags = readFlags("bench:mcp", {
 /** Per-token limits of the service under test, far above what the phases send. */
 const rateLimit = { perMinute: 100_000_000, perDay: 100_000_000 }
 
-/** The page size of every measured question, the default of `list_recent_sessions` and at most 100. */
+/** Page size of every measured request: the default of `list_recent_sessions`, which allows at most 100. */
 const pageSize = 20
 
 const progress = (line: string) => console.log(`> ${line}`)
@@ -67,11 +67,13 @@ const errorMessage = (error: unknown) => (error instanceof Error ? error.message
 
 /**
  * Counts Node's `MaxListenersExceededWarning` instead of printing each one,
- * and prints every other warning as Node does. The SDK's SSE and
- * Streamable HTTP client transports pass one `AbortSignal` to every
- * `fetch`, and Node's fetch removes its abort listener from that signal
- * only once the request is garbage-collected, so a busy session passes
- * the limit of 1,500 listeners that fetch sets. Returns the count so far.
+ * and prints every other warning as Node does. Returns a function that
+ * returns the count so far.
+ *
+ * The SDK's SSE and Streamable HTTP client transports pass one `AbortSignal`
+ * to every `fetch`. Node's fetch removes its abort listener from that signal
+ * only once the request is garbage-collected, so a busy session passes the
+ * limit of 1,500 listeners that fetch sets on the signal.
  */
 const countListenerWarnings = (): (() => number) => {
   let count = 0
@@ -96,7 +98,7 @@ interface FirstCallTimes {
   readonly total: Summary
 }
 
-/** One throughput phase: a path at a concurrency. */
+/** Result of one throughput phase: one path at one concurrency. */
 interface ThroughputPhase {
   readonly path: "REST" | McpTransportKind
   readonly concurrency: number
@@ -142,15 +144,23 @@ const measureFirstCalls = async (kind: McpTransportKind, baseUrl: string, token:
   return { kind, connect: summarize(connect), call: summarize(call), total }
 }
 
-/** Returns the REST question of the throughput phases, which parses the body as a client would. */
-const restCall = (baseUrl: string, token: string) => async (): Promise<void> => {
+/**
+ * Fetches `GET /v1/sessions` with the measured page size and parses the body
+ * as a client would. Throws when the status is not 200.
+ */
+const fetchSessionsPage = async (baseUrl: string, token: string): Promise<unknown> => {
   const response = await fetch(`${baseUrl}/v1/sessions?limit=${pageSize}`, {
     headers: { authorization: `Bearer ${token}` },
     signal: AbortSignal.timeout(requestTimeoutMs)
   })
   const text = await response.text()
   if (response.status !== 200) throw new Error(`GET /v1/sessions?limit=${pageSize} returned ${response.status}: ${text.slice(0, 200)}`)
-  JSON.parse(text)
+  return JSON.parse(text)
+}
+
+/** Returns the REST call of the throughput phases. */
+const restCall = (baseUrl: string, token: string) => async (): Promise<void> => {
+  await fetchSessionsPage(baseUrl, token)
 }
 
 const mcpCall = (client: Client) => async (): Promise<void> => {
@@ -186,8 +196,7 @@ const connectSession = async (kind: McpTransportKind, baseUrl: string, token: st
  * as `GET /v1/sessions`, and prints the transports that differ.
  */
 const comparePages = async (clients: ReadonlyArray<readonly [McpTransportKind, Client]>, baseUrl: string, token: string) => {
-  const response = await fetch(`${baseUrl}/v1/sessions?limit=${pageSize}`, { headers: { authorization: `Bearer ${token}` } })
-  const rest = (await response.json()) as unknown
+  const rest = await fetchSessionsPage(baseUrl, token)
   let same = true
   for (const [kind, client] of clients) {
     const result = await callToolOrThrow(client, "list_recent_sessions", { limit: pageSize })
@@ -301,7 +310,7 @@ const measure = async (service: RunningService, tenant: ScoredTenant): Promise<b
   console.log("## MCP timing")
   console.log("")
   printSettings({
-    "scored sessions": `${flags.sessions}, of one rep; every question asks for a page of ${pageSize}`,
+    "scored sessions": `${flags.sessions}, of one rep, and every request asks for a page of ${pageSize}`,
     "new clients per transport": `${flags.repetitions} timed after ${flags.warmups} warm-up`,
     "throughput phase": `${flags.duration} s after ${flags["throughput-warmup"]} s of warm-up, at ${flags.concurrency.join(" and ")} in flight`,
     "rate limits of the service": `RATE_LIMIT_PER_MINUTE and RATE_LIMIT_PER_DAY raised to ${formatCount(rateLimit.perMinute)}`,
@@ -314,8 +323,8 @@ const measure = async (service: RunningService, tenant: ScoredTenant): Promise<b
   if (listenerWarnings() > 0) {
     console.log("")
     console.log(
-      `This process counted ${formatCount(listenerWarnings())} MaxListenersExceededWarning warnings: the SDK client's ` +
-        "transports add an abort listener per request to one signal, which stays until the request is garbage-collected."
+      `This process counted ${formatCount(listenerWarnings())} MaxListenersExceededWarning warnings, because the SDK ` +
+        "client's transports add an abort listener per request to one signal, which stays until the request is garbage-collected."
     )
   }
 

@@ -1,10 +1,12 @@
 import { summarize, type Summary } from "./report.ts"
 
-/** The outcome of `runClosedLoop`. */
+/** Result of `runClosedLoop`. */
 export interface ClosedLoopResult {
   /** Calls that succeeded. */
   readonly calls: number
+  /** Calls that threw. */
   readonly failures: number
+  /** Message of the first call that threw. */
   readonly firstError: string | undefined
   /**
    * Time from the start until the last call ended, in milliseconds. Calls
@@ -18,7 +20,7 @@ export interface ClosedLoopResult {
 }
 
 /**
- * Keeps `concurrency` calls of `call` in flight for `durationMs`: each of
+ * Keeps `concurrency` calls of `call` in flight for `durationMs`. Each of
  * `concurrency` workers starts its next call as soon as its last one ends,
  * until the deadline. A failed call is counted and the worker goes on.
  */

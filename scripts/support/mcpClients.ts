@@ -10,21 +10,22 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
-/** The stdio binary that `npm run build` writes. */
+/** Path of the stdio binary that `npm run build` writes. */
 export const stdioBinaryPath = fileURLToPath(new URL("../../dist/saleslab-mcp.js", import.meta.url))
 
-/** The ways a client reaches the tools: the service's two HTTP transports, and the stdio binary that calls the REST API. */
+/** Transport of an MCP client: one of the service's two HTTP transports, or the stdio binary that calls the REST API. */
 export type McpTransportKind = "streamable-http" | "sse" | "stdio"
 
 export const mcpTransportKinds: ReadonlyArray<McpTransportKind> = ["streamable-http", "sse", "stdio"]
 
+/** Display name of each transport in progress lines and reports. */
 export const transportLabels: Record<McpTransportKind, string> = {
   "streamable-http": "Streamable HTTP (POST /mcp)",
   sse: "SSE (GET /mcp/sse)",
   stdio: "stdio (node dist/saleslab-mcp.js)"
 }
 
-/** A tool result as the scripts read it. */
+/** Tool call result, with the fields that the scripts read. */
 export interface ToolCallResult {
   readonly content: ReadonlyArray<{ readonly type: string; readonly text?: string }>
   readonly structuredContent?: unknown
@@ -51,7 +52,7 @@ export const makeTransport = (
     case "sse":
       return new SSEClientTransport(new URL(`${baseUrl}/mcp/sse`), { requestInit: { headers } })
     case "stdio": {
-      if (!existsSync(stdioBinaryPath)) throw new Error(`${stdioBinaryPath} is missing: run npm run build first.`)
+      if (!existsSync(stdioBinaryPath)) throw new Error(`Stdio binary not found at ${stdioBinaryPath}. Run npm run build first.`)
       const transport = new StdioClientTransport({
         command: process.execPath,
         args: [stdioBinaryPath],
@@ -69,7 +70,7 @@ export const makeTransport = (
 
 export const newClient = (): Client => new Client({ name: "saleslab-benchmark", version: "0.0.0" })
 
-/** Calls `name` and throws when the call fails or the tool returns an error. */
+/** Calls the tool `name` and throws when the call fails or the tool returns an error. */
 export const callToolOrThrow = async (client: Client, name: string, args: Record<string, unknown>): Promise<ToolCallResult> => {
   const result = (await client.callTool({ name, arguments: args })) as ToolCallResult
   if (result.isError === true) throw new Error(`${name} returned an error: ${result.content[0]?.text ?? "no text"}`)

@@ -1,6 +1,6 @@
 /**
- * Setup that the MCP scripts share: the settings they start the service
- * with, and a company whose token reads scored practice sessions.
+ * Shared setup of the MCP scripts: the environment they start the service
+ * with, and a company whose token can read scored practice sessions.
  */
 import { randomUUID } from "node:crypto"
 import { ApiClient, createCompany, startPracticeCall } from "./api.ts"
@@ -20,9 +20,9 @@ export const newServiceSecrets = (): ServiceSecrets => ({
 })
 
 /**
- * Returns the environment of a service for the MCP scripts: the secrets,
- * warning-level logs, and the per-token rate limits when given, which
- * otherwise keep the service's defaults of 600 requests a minute and
+ * Returns the service environment of the MCP scripts: the secrets,
+ * warning-level logs and, when given, the per-token rate limits. Without
+ * `rateLimit` the service keeps its defaults of 600 requests a minute and
  * 10,000 a day.
  */
 export const mcpServiceEnv = (secrets: ServiceSecrets, rateLimit?: { perMinute: number; perDay: number }): Record<string, string> => ({
@@ -87,7 +87,7 @@ export const createScoredTenant = async (options: ScoredTenantOptions): Promise<
     const response = await postSignedPostCall(options.baseUrl, options.secrets.elevenLabsSecret, postCallBodyFor(sample, call))
     const outcome = response.status === 200 ? (JSON.parse(response.text) as { status?: string }).status : undefined
     if (outcome !== "processed") {
-      throw new Error(`The post-call webhook of session ${call.sessionId} was not processed: ${response.status} ${response.text.slice(0, 300)}`)
+      throw new Error(`Post-call webhook of session ${call.sessionId} failed, expected status "processed": ${response.status} ${response.text.slice(0, 300)}`)
     }
     sessionIds.push(call.sessionId)
   }

@@ -1,3 +1,9 @@
+/**
+ * Code blocks of the connectors page. Everything that names a view or a
+ * column is generated from `WarehouseViews.ts`. Values that the reader fills
+ * in are written as `<host>`, `<port>`, `<database>`, `<user>`, `<password>`
+ * and a few more, always between angle brackets.
+ */
 import {
   sessionScoresColumns,
   sessionScoresView,
@@ -9,13 +15,6 @@ import {
   verdicts,
   warehouseSchema
 } from "./WarehouseViews.ts"
-
-/**
- * The code blocks of the connectors page. Everything that names a view or a
- * column is generated from `WarehouseViews.ts`. Values that the reader fills
- * in are written as `<host>`, `<port>`, `<database>`, `<user>`, `<password>`
- * and a few more, always between angle brackets.
- */
 
 // Credentials API
 
@@ -77,7 +76,7 @@ explore: ${sessionScoresView} {}
 
 explore: ${skillProgressView} {}`
 
-/** Formats one LookML field with one parameter a line. */
+/** Formats one LookML field with one parameter per line. */
 const lookmlField = (kind: string, name: string, parameters: ReadonlyArray<string>) =>
   [`${kind}: ${name} {`, indented(parameters, 2), "}"].join("\n")
 
@@ -89,8 +88,8 @@ const idDimension = (name: string, primaryKey: boolean) =>
     `sql: \${TABLE}.${name} ;;`
   ])
 
-const scoreDimension = (name: string) =>
-  lookmlField("dimension", name, ["type: number", `sql: \${TABLE}.${name} ;;`])
+const plainDimension = (name: string, type: "string" | "number") =>
+  lookmlField("dimension", name, [`type: ${type}`, `sql: \${TABLE}.${name} ;;`])
 
 const timeDimensionGroup = (column: ViewColumn) =>
   lookmlField("dimension_group", column.name.replace(/_at$/, ""), [
@@ -112,8 +111,8 @@ const columnDimensions = (columns: ReadonlyArray<ViewColumn>, primaryKey?: strin
   columns.map((column) => {
     if (column.type === "uuid") return idDimension(column.name, column.name === primaryKey)
     if (column.type === "timestamptz") return timeDimensionGroup(column)
-    if (column.type === "text") return lookmlField("dimension", column.name, ["type: string", `sql: \${TABLE}.${column.name} ;;`])
-    return scoreDimension(column.name)
+    if (column.type === "text") return plainDimension(column.name, "string")
+    return plainDimension(column.name, "number")
   })
 
 export const lookerSessionScoresView = lookmlView(sessionScoresView, [

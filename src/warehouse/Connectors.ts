@@ -1,3 +1,9 @@
+/**
+ * Warehouse connectors page, which explains how to get a read-only PostgreSQL
+ * login and connect psql, Looker, Tableau, dbt and other databases to the two
+ * views. The service serves it as HTML at `GET /connectors`, and
+ * `npm run docs:connectors` writes the Markdown to `docs/connectors.md`.
+ */
 import * as Recipes from "./ConnectorRecipes.ts"
 import { bullets, code, type Page, paragraph, renderHtml, renderMarkdown, type Section, steps, subheading, table } from "./PageFormat.ts"
 import {
@@ -15,13 +21,6 @@ import {
 
 export * from "./WarehouseViews.ts"
 
-/**
- * The warehouse connectors page: how to get a read-only PostgreSQL login and
- * connect psql, Looker, Tableau, dbt and other databases to the two views.
- * The service serves it as HTML at `GET /connectors`, and
- * `npm run docs:connectors` writes the Markdown to `docs/connectors.md`.
- */
-
 const fillIn = "Replace `<host>`, `<port>`, `<database>`, `<user>` and `<password>` with the fields of the login."
 
 const sslNote = "In production, where the database server offers TLS, use `sslmode=require` so that the " +
@@ -31,8 +30,10 @@ const sslNote = "In production, where the database server offers TLS, use `sslmo
 const columnRows = (columns: ReadonlyArray<ViewColumn>) =>
   columns.map((column) => [`\`${column.name}\``, `\`${column.type}\``, column.description])
 
-const labelsOf = (selected: ReadonlyArray<{ readonly label: string }>) => {
+/** Joins the lower-cased skill labels as an English list, such as "a, b and c". */
+const joinSkillLabels = (selected: ReadonlyArray<{ readonly label: string }>) => {
   const names = selected.map((skill) => skill.label.toLowerCase())
+  if (names.length <= 1) return names.join("")
   return `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`
 }
 
@@ -49,7 +50,7 @@ const loginSection: Section = {
         "your tool's secret store right away."
     ),
     table(["Field", "Use"], [
-      ["`id`", "Id of the login, to revoke it with."],
+      ["`id`", "Id of the login, used to revoke it."],
       ["`host`", "Host name of the database server."],
       ["`port`", "Port of the database server."],
       ["`database`", "Database name."],
@@ -90,7 +91,7 @@ const viewsSection: Section = {
       skills.map((skill) => [skill.label, `\`${skill.column}\``, skill.measures])
     ),
     paragraph(
-      `Every scorecard tries to score ${labelsOf(standardSkills)}. The other skills are scored only when the ` +
+      `Every scorecard tries to score ${joinSkillLabels(standardSkills)}. The other skills are scored only when the ` +
         "analysis of a call includes them, so their columns can stay null for a long time."
     ),
     subheading(`\`${skillProgressView}\``),
@@ -253,7 +254,7 @@ const limitsSection: Section = {
         "It cannot change data or read other tables.",
       "Row-level security shows it only your company's rows. `company_id` has the same value on every row, so " +
         "queries need no company filter.",
-      `It may hold ${defaultConnectionLimit} connections at once by default. PostgreSQL refuses one more with ` +
+      `It may hold ${defaultConnectionLimit} connections at once by default. PostgreSQL rejects one more with ` +
         "`too many connections for role`. Keep connection pools below the limit, and give each tool its own login.",
       `A statement may run for ${defaultStatementTimeoutSeconds} seconds by default. PostgreSQL cancels a longer ` +
         "one with `canceling statement due to statement timeout`. Filter on `scored_at` or `taken_at` and load " +
@@ -265,7 +266,7 @@ const limitsSection: Section = {
   ]
 }
 
-/** The whole connectors page. */
+/** Complete connectors page. */
 export const connectorsPage: Page = {
   title: "Warehouse connectors",
   intro: [

@@ -1,11 +1,11 @@
 /**
- * A small document model for pages that the service serves as HTML and also
- * commits as Markdown, with one renderer for each format. Text in paragraphs,
- * list items and table cells may contain inline code between backticks and
- * nothing else, so both renderers can escape everything outside it.
+ * Document model and renderers for pages that the service serves as HTML and
+ * the repository stores as Markdown. Text in paragraphs, list items and table
+ * cells may contain inline code between backticks but no other markup, so
+ * both renderers can escape everything outside the code.
  */
 
-/** A block of a section. */
+/** Content block of a section or of the page introduction. */
 export type Block =
   | { readonly _tag: "Paragraph"; readonly text: string }
   | { readonly _tag: "Subheading"; readonly text: string }
@@ -13,13 +13,13 @@ export type Block =
   | { readonly _tag: "Table"; readonly header: ReadonlyArray<string>; readonly rows: ReadonlyArray<ReadonlyArray<string>> }
   | { readonly _tag: "Code"; readonly language: string; readonly code: string }
 
-/** A titled part of a page, one entry of its table of contents. */
+/** Titled part of a page, with one entry in its table of contents. */
 export interface Section {
   readonly title: string
   readonly blocks: ReadonlyArray<Block>
 }
 
-/** A whole page: title, introduction and sections. */
+/** Complete page: title, introduction and sections. */
 export interface Page {
   readonly title: string
   readonly intro: ReadonlyArray<Block>
@@ -47,13 +47,15 @@ export const anchorOf = (title: string): string =>
   title.toLowerCase().replace(/[^\p{L}\p{N}_ -]/gu, "").replace(/ /g, "-")
 
 /**
- * Splits text into plain and inline-code parts, alternating and starting
- * with plain text. Throws on an unpaired backtick, because the two renderers
- * would otherwise disagree on where the code ends.
+ * Splits text into alternating plain and inline-code parts, starting with
+ * plain text. Throws on an unpaired backtick, because the two renderers would
+ * otherwise disagree on where the code ends.
  */
 const splitInlineCode = (text: string): ReadonlyArray<string> => {
   const parts = text.split("`")
-  if (parts.length % 2 === 0) throw new Error(`Unpaired backtick in page text: ${text}`)
+  if (parts.length % 2 === 0) {
+    throw new Error(`Invalid page text, unpaired backtick: ${JSON.stringify(text)}. Close the inline code with a second backtick.`)
+  }
   return parts
 }
 
@@ -118,7 +120,7 @@ th { background: var(--code-bg); }
 `.trim()
 
 /**
- * Renders a page as one self-contained HTML document: the style sheet is
+ * Renders a page as one self-contained HTML document. The style sheet is
  * inline, and the page has no script, image, font or link to another file.
  */
 export const renderHtml = (page: Page): string => {
@@ -158,8 +160,8 @@ export const renderHtml = (page: Page): string => {
 // Markdown
 
 /**
- * Escapes the characters that Markdown would read as emphasis, links, HTML
- * or escapes in plain text. Inside a table cell `|` is escaped as well.
+ * Escapes the characters that Markdown reads as emphasis, links, HTML or
+ * escapes in plain text. Inside a table cell it escapes `|` as well.
  */
 const escapeMarkdownText = (text: string, inTable: boolean): string => {
   const escaped = text.replace(/[\\*_[\]<>]/g, (character) => `\\${character}`)
@@ -175,10 +177,10 @@ const inlineMarkdown = (text: string, inTable = false): string =>
     })
     .join("")
 
-/** A backtick fence one longer than the longest run of backticks in `text`, and at least three. */
+/** Returns a backtick fence one longer than the longest run of backticks in `text`, and at least three long. */
 const fenceFor = (text: string): string => {
-  const longestRun = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length))
-  return "`".repeat(Math.max(3, longestRun + 1))
+  const maxRun = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length))
+  return "`".repeat(Math.max(3, maxRun + 1))
 }
 
 const blockMarkdown = (block: Block): string => {
@@ -206,7 +208,7 @@ const blockMarkdown = (block: Block): string => {
  */
 export const renderMarkdown = (page: Page, preamble: ReadonlyArray<string> = []): string => {
   const contents = page.sections.map((section, index) =>
-    `${index + 1}. [${escapeMarkdownText(section.title, false)}](#${anchorOf(section.title)})`
+    `${index + 1}. [${inlineMarkdown(section.title)}](#${anchorOf(section.title)})`
   )
   const parts = [
     `# ${inlineMarkdown(page.title)}`,

@@ -1,10 +1,9 @@
-import { standardCategories } from "../practice/ScorecardGrader.ts"
-
 /**
  * Names, columns and limits of the read-only warehouse views that BI logins
  * can read. The connectors page and its tests are built from these lists, so
  * a renamed column shows up in every recipe at once.
  */
+import { standardCategories } from "../practice/ScorecardGrader.ts"
 
 /** View with one row per skill snapshot, written after every scorecard. */
 export const skillProgressView = "warehouse_skill_progress"
@@ -22,9 +21,11 @@ export const warehouseSchema = "public"
 export interface Skill {
   /** Rubric category name, as in a scorecard's `category_scores`. */
   readonly category: string
+  /** Display name, as in the docs. */
   readonly label: string
+  /** Score column in the warehouse views. */
   readonly column: string
-  /** What the skill measures, as one sentence for the docs. */
+  /** One-sentence description of the skill for the docs. */
   readonly measures: string
 }
 
@@ -150,7 +151,7 @@ export const skillProgressColumnNames: ReadonlyArray<string> = skillProgressColu
 /** Column names of `warehouse_session_scores`, in view order. */
 export const sessionScoresColumnNames: ReadonlyArray<string> = sessionScoresColumns.map((column) => column.name)
 
-/** The values `verdict` can take. */
+/** Possible values of `verdict`. */
 export const verdicts = ["pass", "fail"] as const
 
 /** Default number of concurrent connections that one warehouse login may open. */

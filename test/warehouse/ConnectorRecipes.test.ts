@@ -144,7 +144,7 @@ const fillIn = (text: string, values: Readonly<Record<string, string>>) =>
   text
     .replace(/<([a-z ]+)>/g, (placeholder, name: string) => {
       const value = values[name]
-      if (value === undefined) throw new Error(`The test has no value for the placeholder ${placeholder}`)
+      if (value === undefined) throw new Error(`Missing test value for the placeholder ${placeholder}: add it to the values of WarehouseLive.`)
       return value
     })
     .replace(/sslmode 'require'/g, "sslmode 'disable'")
@@ -161,13 +161,16 @@ const runRecipe = (sql: string, asSuperuser = false) =>
       return (Array.isArray(result) ? result.at(-1)! : result).rows as Array<Record<string, unknown>>
     }))
 
-/** The code blocks of the page in `language`, in page order. */
+/** Returns the code blocks of the page in `language`, in page order. */
 const blocksIn = (language: string) =>
   connectorsPage.sections.flatMap((section) =>
     section.blocks.flatMap((block) => block._tag === "Code" && block.language === language ? [block.code] : [])
   )
 
-/** The `sql:` expressions of a LookML view file that refer to columns only, with the view's name in place of `${TABLE}`. */
+/**
+ * Returns the `sql:` expressions of a LookML view file that refer to columns
+ * only, with the view's name in place of `${TABLE}`.
+ */
 const lookmlColumnExpressions = (view: string, lookml: string) =>
   [...lookml.matchAll(/sql: (.*) ;;/g)]
     .map((match) => match[1]!.replaceAll("${TABLE}", view))
@@ -218,7 +221,7 @@ layer(WarehouseLive, { timeout: "60 seconds" })("Connector recipes", (it) => {
       expect(rows.find((row) => row.user_id === repB)?.discovery_score).toBe(9)
     }))
 
-  it.effect("dbt staging model selects", () =>
+  it.effect("dbt staging model runs", () =>
     Effect.gen(function*() {
       const model = Recipes.dbtStagingModel.replace(
         `{{ source('saleslab', '${sessionScoresView}') }}`,
@@ -255,6 +258,10 @@ layer(WarehouseLive, { timeout: "60 seconds" })("Connector recipes", (it) => {
 
   it.effect("local copy adds each scorecard once", () =>
     Effect.gen(function*() {
+      // The postgres_fdw test above imports the foreign tables, unless this test runs alone.
+      const imported = yield* runRecipe("SELECT 1 FROM pg_namespace WHERE nspname = 'saleslab'", true)
+      if (imported.length === 0) yield* runRecipe(Recipes.fdwSetup, true)
+
       yield* runRecipe(Recipes.fdwLocalCopy, true)
       yield* runRecipe(Recipes.fdwLocalCopy, true)
 

@@ -56,7 +56,7 @@ describe("Connectors docs", () => {
     }
   })
 
-  it("every recipe section present", () => {
+  it("page has every recipe section", () => {
     const markdown = connectorsMarkdown()
     for (
       const heading of [

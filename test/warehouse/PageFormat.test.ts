@@ -77,15 +77,21 @@ describe("Page Markdown", () => {
     expect(markdown).toContain("1. [Only section](#only-section)")
     expect(markdown).toContain("\n## Only section\n")
   })
+
+  it("keeps inline code in contents", () => {
+    const markdown = renderMarkdown({ title: "Title", intro: [], sections: [{ title: "The `snake_case` view", blocks: [] }] })
+
+    expect(markdown).toContain("1. [The `snake_case` view](#the-snake_case-view)")
+  })
 })
 
 describe("Page text", () => {
-  it("unpaired backtick rejected", () => {
-    expect(() => renderHtml(pageOf(paragraph("a `b")))).toThrow("Unpaired backtick")
-    expect(() => renderMarkdown(pageOf(paragraph("a `b")))).toThrow("Unpaired backtick")
+  it("rejects an unpaired backtick", () => {
+    expect(() => renderHtml(pageOf(paragraph("a `b")))).toThrow("unpaired backtick")
+    expect(() => renderMarkdown(pageOf(paragraph("a `b")))).toThrow("unpaired backtick")
   })
 
-  it("anchor follows GitHub headings", () => {
+  it("anchor matches GitHub headings", () => {
     expect(anchorOf("PostgreSQL foreign data wrapper (for Snowflake and other warehouses)")).toBe(
       "postgresql-foreign-data-wrapper-for-snowflake-and-other-warehouses"
     )
