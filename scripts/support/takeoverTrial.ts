@@ -19,12 +19,6 @@ import {
 } from "./runnerCluster.ts"
 
 
-/**
- * Time after the kill within which an arrival still counts as sent by the
- * killed runner. Shard takeover takes seconds, so no survivor request
- * arrives this soon.
- */
-const killArrivalGraceMs = 500
 /** Options of `runTakeoverTrial`. */
 export interface TakeoverTrialOptions {
   /** An empty database that both runners migrate and share. */
@@ -279,13 +273,20 @@ export const runTakeoverTrial = async (options: TakeoverTrialOptions): Promise<T
       if (start.at <= killedAt) ownerAtKill.set(start.subscriptionId, start.runner)
     }
     const victimSubscriptions = new Set([...ownerAtKill].filter(([, runner]) => runner === victimIndex).map(([id]) => id))
-    // The receiver runs in this process, so under load it may read a request that the killed runner
-    // wrote before it died only after the kill. Its arrivals within the grace count as sent before the kill:
-    // the survivor cannot send that soon, because it first waits for the shard locks to expire.
-    const sentBeforeKill = receiver.arrivals.filter((arrival, index) =>
-      index < receivedAtKill ||
-      (arrival.at <= killedAt + killArrivalGraceMs && victimSubscriptions.has(subscriptionOf(arrival.deliveryId)))
-    )
+    const survivorStartedAt = new Map<string, number>()
+    for (const start of drainStarts) {
+      if (start.runner !== victimIndex && start.at > killedAt && !survivorStartedAt.has(start.subscriptionId)) {
+        survivorStartedAt.set(start.subscriptionId, start.at)
+      }
+    }
+    // The receiver in this process may read the killed runner's last requests up to 700 ms after the kill
+    // on a loaded machine. A survivor's request arrives only after its drain started, so earlier ones are the killed runner's.
+    const sentBeforeKill = receiver.arrivals.filter((arrival, index) => {
+      if (index < receivedAtKill) return true
+      const subscriptionId = subscriptionOf(arrival.deliveryId)
+      return victimSubscriptions.has(subscriptionId) &&
+        arrival.at < (survivorStartedAt.get(subscriptionId) ?? Number.POSITIVE_INFINITY)
+    })
     const receivedBeforeKill = new Set(sentBeforeKill.map((arrival) => arrival.deliveryId))
     const inFlight = new Set([...receivedBeforeKill].filter((id) => !recorded.has(id)))
 
@@ -299,12 +300,6 @@ export const runTakeoverTrial = async (options: TakeoverTrialOptions): Promise<T
     const duplicated = [...timesReceived].filter(([, count]) => count > 1).map(([id]) => id)
     const queuedIds = queueRows.rows.map((row) => row.delivery_id)
 
-    const survivorStartedAt = new Map<string, number>()
-    for (const start of drainStarts) {
-      if (start.runner !== victimIndex && start.at > killedAt && !survivorStartedAt.has(start.subscriptionId)) {
-        survivorStartedAt.set(start.subscriptionId, start.at)
-      }
-    }
     // A request counts for the survivor once it has started a drain of the subscription, which
     // leaves out requests that the killed runner wrote just before it died.
     const survivorDeliveries = receiver.arrivals.filter((arrival) => {
