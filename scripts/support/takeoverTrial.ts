@@ -279,7 +279,7 @@ export const runTakeoverTrial = async (options: TakeoverTrialOptions): Promise<T
         survivorStartedAt.set(start.subscriptionId, start.at)
       }
     }
-    // The receiver in this process may read the killed runner's last requests up to 700 ms after the kill
+    // The receiver in this process may read the killed runner's last requests up to 750 ms after the kill
     // on a loaded machine. A survivor's request arrives only after its drain started, so earlier ones are the killed runner's.
     const sentBeforeKill = receiver.arrivals.filter((arrival, index) => {
       if (index < receivedAtKill) return true
