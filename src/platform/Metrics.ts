@@ -207,8 +207,28 @@ const compareSamples = (a: string, b: string): number => {
 // which is stable, keeps them in place.
 const seriesKey = (line: string): string => line.slice(0, line.lastIndexOf(" ")).replace(/,?le="[^"]*"/, "")
 
+/**
+ * The delivery engine's metrics that have no labels. They are registered
+ * before their first update, so that `/metrics` lists each of them from the
+ * start: counters at 0 and histograms with no observations.
+ */
+export const unlabeledMetrics: ReadonlyArray<Metric.Metric<any, any, any>> = [
+  webhookAttemptDuration,
+  webhookDeliveryLag,
+  webhookRetriesScheduled,
+  webhookSweeps,
+  webhookSweepWokenSubscriptions,
+  webhookListenNotifications
+]
+
+/** Adds `metrics` to the global registry without changing their values. */
+export const registerMetrics = (metrics: ReadonlyArray<Metric.Metric<any, any, any>>) =>
+  Effect.sync(() => {
+    for (const metric of metrics) metric.unsafeValue([])
+  })
+
 /** Renders the whole global metric registry in the Prometheus text format. */
-export const renderRegistry = Effect.map(Metric.snapshot, renderPrometheus)
+export const renderRegistry = Effect.zipRight(registerMetrics(unlabeledMetrics), Effect.map(Metric.snapshot, renderPrometheus))
 
 /**
  * Serves `GET /metrics` outside the HTTP API, so it needs no token and does

@@ -4,7 +4,9 @@ import { randomUUID } from "node:crypto"
 import {
   escapeLabelValue,
   formatValue,
+  registerMetrics,
   renderPrometheus,
+  renderRegistry,
   sanitizeLabelName,
   sanitizeMetricName
 } from "../../src/platform/Metrics.ts"
@@ -63,6 +65,26 @@ describe("Metrics rendering", () => {
         `${name}_total{kind="plain"} 1`,
         `${name}_total{kind="say \\"hi\\"\\n"} 3`
       ])
+    }))
+
+  it.effect("registered counter renders at zero", () =>
+    Effect.gen(function*() {
+      const name = uniqueName("unrecorded")
+      const counter = Metric.counter(name, { description: "Never updated.", incremental: true })
+      yield* registerMetrics([counter])
+      expect(linesOf(yield* renderPrefixed(name))).toEqual([
+        `# HELP ${name}_total Never updated.`,
+        `# TYPE ${name}_total counter`,
+        `${name}_total 0`
+      ])
+    }))
+
+  it.effect("engine counters listed before updates", () =>
+    Effect.gen(function*() {
+      const lines = linesOf(yield* renderRegistry)
+      expect(lines).toContainEqual(expect.stringMatching(/^saleslab_webhook_retries_scheduled_total \d+$/))
+      expect(lines).toContainEqual(expect.stringMatching(/^saleslab_webhook_sweeps_total \d+$/))
+      expect(lines).toContainEqual(expect.stringMatching(/^saleslab_webhook_attempt_duration_seconds_count \d+$/))
     }))
 
   it.effect("counter named _total keeps one suffix", () =>
