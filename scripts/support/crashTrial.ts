@@ -53,6 +53,8 @@ export interface CrashTrialResult {
    * started before it.
    */
   readonly inFlightAtKill: number
+  /** Duplicated delivery ids that were not in flight at the kill; 0 unless a recorded delivery was sent again. */
+  readonly duplicatesNotInFlight: number
   /** Rows under a live claim just after the kill, or undefined when the database went down with the service. */
   readonly claimedAtKill: number | undefined
   /** Rows by status once the trial stopped waiting. */
@@ -185,23 +187,24 @@ export const runCrashTrial = async (options: CrashTrialOptions): Promise<CrashTr
     )
     const recorded = new Set(recordedBeforeKill.rows.map((row) => row.delivery_id))
     const receivedBeforeKill = new Set(receiver.arrivals.slice(0, receivedAtKill).map((arrival) => arrival.deliveryId))
-    const inFlightAtKill = [...receivedBeforeKill].filter((deliveryId) => !recorded.has(deliveryId)).length
+    const inFlight = new Set([...receivedBeforeKill].filter((deliveryId) => !recorded.has(deliveryId)))
 
     const timesReceived = new Map<string, number>()
     for (const arrival of receiver.arrivals) {
       timesReceived.set(arrival.deliveryId, (timesReceived.get(arrival.deliveryId) ?? 0) + 1)
     }
     const lost = queuedIds.filter((deliveryId) => !timesReceived.has(deliveryId)).length
-    const duplicates = [...timesReceived.values()].filter((count) => count > 1).length
+    const duplicated = [...timesReceived].filter(([, count]) => count > 1).map(([deliveryId]) => deliveryId)
 
     return {
       queued: queuedIds.length,
       receivedUnique: timesReceived.size,
       lost,
-      duplicates,
+      duplicates: duplicated.length,
       requests: receiver.arrivals.length,
       receivedAtKill,
-      inFlightAtKill,
+      inFlightAtKill: inFlight.size,
+      duplicatesNotInFlight: duplicated.filter((deliveryId) => !inFlight.has(deliveryId)).length,
       claimedAtKill,
       statuses,
       recoveryMs

@@ -32,5 +32,6 @@ describe("Delivery engine crash", () => {
       expect(result.statuses).toEqual({ succeeded: 200 })
       expect(result.inFlightAtKill).toBeLessThanOrEqual(subscriptionConcurrency)
       expect(result.duplicates).toBeLessThanOrEqual(result.inFlightAtKill)
+      expect(result.duplicatesNotInFlight).toBe(0)
     }), { timeout: 240_000 })
 })
