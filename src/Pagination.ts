@@ -4,7 +4,8 @@ import { Schema } from "effect"
 export const ListParams = Schema.Struct({
   limit: Schema.optionalWith(
     Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100)).annotations({
-      description: "Maximum number of items to return, 1 to 100."
+      description: "Maximum number of items to return, 1 to 100.",
+      message: () => ({ message: "must be an integer from 1 to 100", override: true })
     }),
     { default: () => 20 }
   ),

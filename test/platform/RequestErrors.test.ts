@@ -38,6 +38,7 @@ describe("Request errors", () => {
 
         expect(result.status).toBe(400)
         expect(result.body.message).toMatch(/^Invalid request\. 'limit': /)
+        expect(result.body.message).toContain("must be an integer from 1 to 100")
         expect(result.body.message).not.toContain("└─")
       }))
 
