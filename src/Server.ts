@@ -13,7 +13,7 @@ import { EventKindsHttpLive } from "./events/Http.ts"
 import { GamificationHttpLive } from "./gamification/Http.ts"
 import { IntegrationsHttpLive } from "./integrations/Http.ts"
 import { AppConfig } from "./platform/AppConfig.ts"
-import { NotFoundRouteLive, RequestErrorsLive } from "./platform/ErrorResponses.ts"
+import { NotFoundRouteLive, rejectMalformedPath, RequestErrorsLive } from "./platform/ErrorResponses.ts"
 import { McpRoutesLive } from "./mcp/Remote.ts"
 import { HealthHttpLive } from "./platform/HealthHttp.ts"
 import { MetricsRouteLive } from "./platform/Metrics.ts"
@@ -80,7 +80,7 @@ export const ApiLive = HttpApiBuilder.api(SalesLabApi).pipe(
  * `PgClient` (which is also the `SqlClient`) and an `HttpServer`; the
  * delivery engine LISTENs through the `PgClient`.
  */
-export const ServiceLive = HttpApiBuilder.serve(HttpMiddleware.logger).pipe(
+export const ServiceLive = HttpApiBuilder.serve((app) => HttpMiddleware.logger(rejectMalformedPath(app))).pipe(
   Layer.provide([
     NotFoundRouteLive,
     MetricsRouteLive,

@@ -1,4 +1,4 @@
-import { HttpApiBuilder, HttpApiError, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpApiBuilder, HttpApiError, HttpMiddleware, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cause, Effect, Option } from "effect"
 import { SalesLabApi } from "../Api.ts"
 import { BadRequest, InternalError, PayloadTooLarge } from "../ApiErrors.ts"
@@ -17,6 +17,27 @@ export const NotFoundRouteLive = HttpApiBuilder.Router.use((router) =>
         { status: 404 }
       ))
   )
+)
+
+/**
+ * Returns a 400 in the JSON error shape for a request whose path is not
+ * valid percent-encoding, such as `%E0%A4%A`. The router cannot decode such
+ * a path and would otherwise return a 404 with an empty body.
+ */
+export const rejectMalformedPath = HttpMiddleware.make((app) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+    const queryStart = request.url.indexOf("?")
+    const path = queryStart === -1 ? request.url : request.url.slice(0, queryStart)
+    try {
+      decodeURIComponent(path)
+    } catch {
+      return Effect.succeed(HttpServerResponse.unsafeJson(
+        { _tag: "BadRequest", message: "Invalid request. The URL path contains an invalid percent-encoded sequence." },
+        { status: 400 }
+      ))
+    }
+    return app
+  })
 )
 
 /** Largest request body the service reads: 1 MiB, far above any valid request. */

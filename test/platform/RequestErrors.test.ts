@@ -42,6 +42,16 @@ describe("Request errors", () => {
         expect(result.body.message).not.toContain("└─")
       }))
 
+    it.effect("malformed path encoding is a 400", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Encoding")
+        const result = yield* sendAs(token, "GET", "/v1/webhooks/sub_x/deliveries/%E0%A4%A")
+
+        expect(result.status).toBe(400)
+        expect(result.body._tag).toBe("BadRequest")
+        expect(result.body.message).toContain("percent-encoded")
+      }))
+
     it.effect("huge invalid value is not echoed whole", () =>
       Effect.gen(function*() {
         const { token } = yield* createTenant("Echo")
