@@ -126,6 +126,12 @@ const rejectNulCharacters = Effect.flatMap(HttpServerRequest.HttpServerRequest, 
   })
 })
 
+/** Whether a request that may carry a body has a body without a JSON content type. */
+const sentWithoutJson = (request: HttpServerRequest.HttpServerRequest) =>
+  (request.method === "POST" || request.method === "PATCH" || request.method === "PUT") &&
+  Number(request.headers["content-length"] ?? 0) > 0 &&
+  !(request.headers["content-type"] ?? "").includes("json")
+
 const isRequestBodyError = (defect: unknown): defect is HttpServerError.RequestError =>
   defect instanceof HttpServerError.RequestError && defect.reason === "Decode"
 
@@ -159,7 +165,9 @@ const rejectDeclaredOversize = Effect.flatMap(HttpServerRequest.HttpServerReques
  * Handles request-level errors of every route. Bodies are read up to
  * `maxRequestBodyBytes`, and a larger one is a 413. A body that is not valid
  * JSON is a 400 instead of a defect, and so is a JSON string that PostgreSQL
- * cannot store (one with a NUL character). Schema failures get a readable
+ * cannot store (one with a NUL character). A body that fails to decode and
+ * was not sent as JSON gets a 400 that names the content type it was sent
+ * with. Other schema failures get a readable
  * message, and any other defect (a bug, a lost database connection) becomes the opaque 500
  * `InternalError`, with the cause logged and never sent to the client.
  */
@@ -169,7 +177,15 @@ export const RequestErrorsLive = HttpApiBuilder.middleware(SalesLabApi, (app) =>
     Effect.zipRight(app),
     Effect.catchIf(
       (error) => error instanceof HttpApiError.HttpApiDecodeError,
-      (error) => Effect.fail(readableDecodeError(error as HttpApiError.HttpApiDecodeError))
+      (error) => Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => Effect.fail(
+        sentWithoutJson(request)
+          ? new HttpApiError.HttpApiDecodeError({
+            issues: [],
+            message: `Invalid request. The body must be a JSON object sent with content-type application/json, ` +
+              `not ${truncate(request.headers["content-type"] ?? "no content-type")}.`
+          })
+          : readableDecodeError(error as HttpApiError.HttpApiDecodeError)
+      ))
     ),
     Effect.catchAllDefect((defect) =>
       Effect.gen(function*() {

@@ -42,6 +42,23 @@ describe("Request errors", () => {
         expect(result.body.message).not.toContain("└─")
       }))
 
+    it.effect("plain text body names content type", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Plain")
+        const baseUrl = yield* TestServerUrl
+        const response = yield* HttpClient.execute(
+          HttpClientRequest.post(`${baseUrl}/v1/scenarios`).pipe(
+            HttpClientRequest.bearerToken(token),
+            HttpClientRequest.bodyText("prompt=hello", "text/plain")
+          )
+        ).pipe(Effect.provide(FetchHttpClient.layer))
+        const body = JSON.parse(yield* response.text)
+
+        expect(response.status).toBe(400)
+        expect(body.message).toContain("content-type application/json")
+        expect(body.message).toContain("text/plain")
+      }))
+
     it.effect("malformed path encoding is a 400", () =>
       Effect.gen(function*() {
         const { token } = yield* createTenant("Encoding")
