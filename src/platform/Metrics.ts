@@ -1,5 +1,5 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import { Effect, Metric, MetricBoundaries, MetricKeyType, MetricState, Option } from "effect"
+import { Effect, Metric, MetricBoundaries, MetricKeyType, type MetricLabel, MetricState, Option } from "effect"
 import type { MetricPair } from "effect"
 
 // Metrics of the delivery engine. They live in Effect's global metric
@@ -207,12 +207,17 @@ const compareSamples = (a: string, b: string): number => {
 // which is stable, keeps them in place.
 const seriesKey = (line: string): string => line.slice(0, line.lastIndexOf(" ")).replace(/,?le="[^"]*"/, "")
 
+/** A metric of any type, which reads its value (and so enters the registry) with `unsafeValue`. */
+interface RegistrableMetric {
+  readonly unsafeValue: (extraTags: ReadonlyArray<MetricLabel.MetricLabel>) => unknown
+}
+
 /**
  * The delivery engine's metrics that have no labels. They are registered
  * before their first update, so that `/metrics` lists each of them from the
  * start: counters at 0 and histograms with no observations.
  */
-export const unlabeledMetrics: ReadonlyArray<Metric.Metric<any, any, any>> = [
+export const unlabeledMetrics: ReadonlyArray<RegistrableMetric> = [
   webhookAttemptDuration,
   webhookDeliveryLag,
   webhookRetriesScheduled,
@@ -222,7 +227,7 @@ export const unlabeledMetrics: ReadonlyArray<Metric.Metric<any, any, any>> = [
 ]
 
 /** Adds `metrics` to the global registry without changing their values. */
-export const registerMetrics = (metrics: ReadonlyArray<Metric.Metric<any, any, any>>) =>
+export const registerMetrics = (metrics: ReadonlyArray<RegistrableMetric>) =>
   Effect.sync(() => {
     for (const metric of metrics) metric.unsafeValue([])
   })
