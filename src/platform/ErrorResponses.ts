@@ -21,24 +21,28 @@ export const NotFoundRouteLive = HttpApiBuilder.Router.use((router) =>
 
 /**
  * Returns a 400 in the JSON error shape for a request whose path is not
- * valid percent-encoding, such as `%E0%A4%A`. The router cannot decode such
- * a path and would otherwise return a 404 with an empty body.
+ * valid percent-encoding, such as `%E0%A4%A`, or holds an encoded NUL
+ * (`%00`). The router cannot decode the first kind and would otherwise
+ * return a 404 with an empty body.
  */
 export const rejectMalformedPath = HttpMiddleware.make((app) =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
     const queryStart = request.url.indexOf("?")
     const path = queryStart === -1 ? request.url : request.url.slice(0, queryStart)
+    let decoded: string
     try {
-      decodeURIComponent(path)
+      decoded = decodeURIComponent(path)
     } catch {
-      return Effect.succeed(HttpServerResponse.unsafeJson(
-        { _tag: "BadRequest", message: "Invalid request. The URL path contains an invalid percent-encoded sequence." },
-        { status: 400 }
-      ))
+      return Effect.succeed(badPath("The URL path contains an invalid percent-encoded sequence."))
     }
-    return app
+    // PostgreSQL text cannot hold NUL, so an id with one would fail in the database.
+    return decoded.includes("\u0000") ? Effect.succeed(badPath("The URL path contains the NUL character (%00).")) : app
   })
 )
+
+/** A 400 `BadRequest` about the URL path. */
+const badPath = (problem: string) =>
+  HttpServerResponse.unsafeJson({ _tag: "BadRequest", message: `Invalid request. ${problem}` }, { status: 400 })
 
 /** Largest request body the service reads: 1 MiB, far above any valid request. */
 export const maxRequestBodyBytes = 1_048_576
@@ -101,7 +105,9 @@ const findNulCharacter = (value: unknown): ReadonlyArray<string> | "too deep" | 
 // they read the raw bytes to check a signature, and a body read as text first
 // could not be read as bytes again.
 const rejectNulCharacters = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-  const isJson = (request.headers["content-type"] ?? "").includes("json")
+  // Only a body the API decodes as JSON is read here: a route that reads a body of another type
+  // as a stream would wait for bytes this read already took.
+  const isJson = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase() === "application/json"
   const readsRawBody = request.url.startsWith("/api/webhooks/")
   if (!isJson || readsRawBody || request.method === "GET" || request.method === "DELETE") return Effect.void
   return Effect.flatMap(Effect.orDie(request.text), (text) => {

@@ -69,6 +69,29 @@ describe("Request errors", () => {
         expect(result.body.message).toContain("percent-encoded")
       }))
 
+    it.effect("encoded NUL in path is a 400", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("NulPath")
+        const result = yield* sendAs(token, "GET", "/v1/webhooks/%00")
+
+        expect(result.status).toBe(400)
+        expect(result.body.message).toContain("NUL")
+      }))
+
+    it.effect("other JSON media type gets an answer", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("MediaType")
+        const baseUrl = yield* TestServerUrl
+        const response = yield* HttpClient.execute(
+          HttpClientRequest.post(`${baseUrl}/v1/scenarios`).pipe(
+            HttpClientRequest.bearerToken(token),
+            HttpClientRequest.bodyText(JSON.stringify({ prompt: "Handle a price objection." }), "application/vnd.api+json")
+          )
+        ).pipe(Effect.provide(FetchHttpClient.layer), Effect.timeout("10 seconds"))
+
+        expect([201, 400]).toContain(response.status)
+      }))
+
     it.effect("huge invalid value is not echoed whole", () =>
       Effect.gen(function*() {
         const { token } = yield* createTenant("Echo")
