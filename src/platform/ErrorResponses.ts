@@ -21,7 +21,7 @@ export const NotFoundRouteLive = HttpApiBuilder.Router.use((router) =>
 
 /**
  * Returns a 400 in the JSON error shape for a request whose path is not
- * valid percent-encoding, such as `%E0%A4%A`, or holds an encoded NUL
+ * valid percent-encoding, such as `%E0%A4%A`, or contains an encoded NUL
  * (`%00`). The router cannot decode the first kind and would otherwise
  * return a 404 with an empty body.
  */
@@ -105,8 +105,8 @@ const findNulCharacter = (value: unknown): ReadonlyArray<string> | "too deep" | 
 // they read the raw bytes to check a signature, and a body read as text first
 // could not be read as bytes again.
 const rejectNulCharacters = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-  // Only a body the API decodes as JSON is read here: a route that reads a body of another type
-  // as a stream would wait for bytes this read already took.
+  // Only a body the API decodes as JSON is read here, because a route that reads another type as a
+  // stream would wait for the bytes this read already took.
   const isJson = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase() === "application/json"
   const readsRawBody = request.url.startsWith("/api/webhooks/")
   if (!isJson || readsRawBody || request.method === "GET" || request.method === "DELETE") return Effect.void
