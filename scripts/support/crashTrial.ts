@@ -53,7 +53,7 @@ export interface CrashTrialResult {
    * started before it.
    */
   readonly inFlightAtKill: number
-  /** Duplicated delivery ids that were not in flight at the kill; 0 unless a recorded delivery was sent again. */
+  /** Duplicated delivery ids that were not in flight at the kill. It is 0 unless a recorded delivery was sent again. */
   readonly duplicatesNotInFlight: number
   /** Rows under a live claim just after the kill, or undefined when the database went down with the service. */
   readonly claimedAtKill: number | undefined

@@ -35,12 +35,12 @@ export const rejectMalformedPath = HttpMiddleware.make((app) =>
     } catch {
       return Effect.succeed(badPath("The URL path contains an invalid percent-encoded sequence."))
     }
-    // PostgreSQL text cannot hold NUL, so an id with one would fail in the database.
+    // PostgreSQL text cannot store NUL, so an id with one would fail in the database.
     return decoded.includes("\u0000") ? Effect.succeed(badPath("The URL path contains the NUL character (%00).")) : app
   })
 )
 
-/** A 400 `BadRequest` about the URL path. */
+/** Returns a 400 `BadRequest` whose message names `problem` in the URL path. */
 const badPath = (problem: string) =>
   HttpServerResponse.unsafeJson({ _tag: "BadRequest", message: `Invalid request. ${problem}` }, { status: 400 })
 
@@ -97,6 +97,14 @@ const findNulCharacter = (value: unknown): ReadonlyArray<string> | "too deep" | 
   return undefined
 }
 
+/**
+ * Returns whether the API decodes the request's body as JSON. `HttpApiBuilder` does so for every
+ * content type that contains `application/json`, and reads any other type that is not a form or
+ * text as bytes.
+ */
+const decodedAsJson = (request: HttpServerRequest.HttpServerRequest) =>
+  (request.headers["content-type"] ?? "").toLowerCase().includes("application/json")
+
 // JSON bodies are checked for NUL characters before any route reads them, so
 // that such text is a 400 naming the field instead of a database error, and
 // for nesting deeper than `maxJsonDepth`, which is a 400 as well. The
@@ -105,11 +113,10 @@ const findNulCharacter = (value: unknown): ReadonlyArray<string> | "too deep" | 
 // they read the raw bytes to check a signature, and a body read as text first
 // could not be read as bytes again.
 const rejectNulCharacters = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-  // Only a body the API decodes as JSON is read here, because a route that reads another type as a
-  // stream would wait for the bytes this read already took.
-  const isJson = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase() === "application/json"
+  // Only a body the API decodes as JSON is read here, because a route that reads another type as
+  // bytes would wait for the bytes this read already took.
   const readsRawBody = request.url.startsWith("/api/webhooks/")
-  if (!isJson || readsRawBody || request.method === "GET" || request.method === "DELETE") return Effect.void
+  if (!decodedAsJson(request) || readsRawBody || request.method === "GET" || request.method === "DELETE") return Effect.void
   return Effect.flatMap(Effect.orDie(request.text), (text) => {
     let parsed: unknown
     try {
@@ -132,11 +139,11 @@ const rejectNulCharacters = Effect.flatMap(HttpServerRequest.HttpServerRequest, 
   })
 })
 
-/** Whether a request that may carry a body has a body without a JSON content type. */
+/** Returns whether a POST, PATCH or PUT has a body that the API does not decode as JSON. */
 const sentWithoutJson = (request: HttpServerRequest.HttpServerRequest) =>
   (request.method === "POST" || request.method === "PATCH" || request.method === "PUT") &&
   Number(request.headers["content-length"] ?? 0) > 0 &&
-  !(request.headers["content-type"] ?? "").includes("json")
+  !decodedAsJson(request)
 
 const isRequestBodyError = (defect: unknown): defect is HttpServerError.RequestError =>
   defect instanceof HttpServerError.RequestError && defect.reason === "Decode"
