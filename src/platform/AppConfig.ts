@@ -35,6 +35,12 @@ export interface AppSettings {
   readonly maxAttemptsInFlight: number
   /** Interval between two probe notifications that check the delivery LISTEN connection is alive. */
   readonly listenProbeInterval: Duration.Duration
+  /**
+   * Whether subscription URLs may point at loopback, private, link-local or
+   * reserved addresses. When false, such URLs are rejected on create and
+   * update, and the sender refuses hosts that resolve only to them.
+   */
+  readonly allowPrivateTargets: boolean
   /** Minimum level of the JSON log lines: trace, debug, info, warning, error or none. */
   readonly logLevel: string
   /** Trace export over OTLP/HTTP. None, the default, means spans are not exported. */
@@ -226,6 +232,12 @@ const settingsConfig = Config.all({
     Config.withDefault(Duration.seconds(15)),
     Config.withDescription("Interval between probes of the LISTEN connection; a lost probe reconnects it.")
   ),
+  allowPrivateTargets: Config.boolean("WEBHOOK_ALLOW_PRIVATE_TARGETS").pipe(
+    Config.withDefault(false),
+    Config.withDescription(
+      "Whether webhook URLs may point at loopback, private, link-local or reserved addresses (true or false)."
+    )
+  ),
   logLevel: Config.string("LOG_LEVEL").pipe(
     Config.validate({
       message: "must be one of trace, debug, info, warning, error or none",
@@ -349,13 +361,17 @@ export class AppConfig extends Context.Tag("saleslab/AppConfig")<AppConfig, AppS
   /** Settings read from the environment. */
   static readonly layer = Layer.effect(AppConfig, settingsConfig)
 
-  /** Settings for tests: the defaults with `overrides` applied, no environment read. */
+  /**
+   * Settings for tests: the defaults with `overrides` applied, no environment
+   * read. Private targets are allowed unless overridden, because test
+   * receivers listen on loopback.
+   */
   static readonly layerTest = (overrides: Partial<AppSettings> = {}) =>
     Layer.effect(
       AppConfig,
       Effect.map(
         Effect.withConfigProvider(settingsConfig, ConfigProvider.fromMap(new Map())),
-        (defaults) => ({ ...defaults, ...overrides })
+        (defaults) => ({ ...defaults, allowPrivateTargets: true, ...overrides })
       )
     )
 }

@@ -1,7 +1,9 @@
 import { Context, Duration, Effect, Layer, Option, Ref } from "effect"
 import http from "node:http"
 import https from "node:https"
+import net from "node:net"
 import { AppConfig } from "../platform/AppConfig.ts"
+import { isPrivateAddress, makePublicOnlyLookup, PrivateTargetError } from "./PrivateTargets.ts"
 import type { SendResult } from "./RetryPolicy.ts"
 
 /** Bytes of a response body that are read and kept; the rest is never read. */
@@ -33,7 +35,8 @@ export class WebhookSender extends Context.Tag("saleslab/WebhookSender")<Webhook
   /**
    * The sender on `node:http` and `node:https` (`postForPrefix`), with the
    * timeout of `AppConfig.deliveryTimeout`. Connections are kept alive and
-   * pooled per host and port.
+   * pooled per host and port. Unless `AppConfig.allowPrivateTargets`, it
+   * connects to public addresses only (`publicTargetsOnly`).
    */
   static readonly layer = Layer.effect(WebhookSender, Effect.suspend(() => makeHttpSender))
 
@@ -69,12 +72,13 @@ const makeHttpSender = Effect.gen(function*() {
   const config = yield* AppConfig
   const timeout = config.deliveryTimeout
   const timeoutMs = Duration.toMillis(timeout)
+  const targets = config.allowPrivateTargets ? undefined : publicTargetsOnly
 
   /** Sends one request, reads the start of its response and times the whole on the monotonic clock. */
   const send = (request: OutboundRequest): Promise<SendReport> => {
     const startedAt = performance.now()
     const report = (result: SendResult): SendReport => ({ result, durationMs: Math.round(performance.now() - startedAt) })
-    return postForPrefix(request, timeoutMs).then(
+    return postForPrefix(request, timeoutMs, targets).then(
       report,
       (cause: unknown) =>
         report(cause instanceof PostTimedOut ? { _tag: "TimedOut", timeout } : { _tag: "ConnectionFailed", reason: describeError(cause) })
@@ -94,6 +98,26 @@ const idleConnectionTimeoutMs = 4_000
 /** Keep-alive connection pools, one per protocol, each pooling connections per host and port. */
 const httpAgent = new http.Agent({ keepAlive: true, timeout: idleConnectionTimeoutMs, scheduling: "lifo" })
 const httpsAgent = new https.Agent({ keepAlive: true, timeout: idleConnectionTimeoutMs, scheduling: "lifo" })
+
+/** A limit on the addresses `postForPrefix` connects to. */
+export interface TargetFilter {
+  /** Whether an IP address in the URL itself may be connected to. */
+  readonly allowsAddress: (address: string) => boolean
+  /** Resolves a host name to the addresses that may be connected to, as `dns.lookup` does. */
+  readonly lookup: http.RequestOptions["lookup"]
+}
+
+/**
+ * Connects to public addresses only: an IP address in the URL must be
+ * public, and a host name is resolved to its public addresses, failing when
+ * it has none. The check runs where the connection is made, so a DNS
+ * answer that changed since the subscription was saved cannot reach a
+ * private address.
+ */
+export const publicTargetsOnly: TargetFilter = {
+  allowsAddress: (address) => !isPrivateAddress(address),
+  lookup: makePublicOnlyLookup()
+}
 
 /** Error with which `postForPrefix` rejects when the whole response has not arrived within its timeout. */
 export class PostTimedOut extends Error {
@@ -146,13 +170,19 @@ const destinationOf = (urlText: string): Destination => {
  * so do bytes cut in the middle of a UTF-8 sequence. Redirects are never
  * followed. Rejects when the connection fails or the body ends early, and
  * with `PostTimedOut`, closing the connection, when the whole response has
- * not arrived within `timeoutMs`.
- * The benchmark scripts post their baseline requests with it too, so that
- * the engine and its baseline use the same client.
+ * not arrived within `timeoutMs`. With `targets`, it connects only to the
+ * addresses that filter allows, and rejects with `PrivateTargetError`
+ * otherwise. The benchmark scripts post their baseline requests with it
+ * too, so that the engine and its baseline use the same client.
  */
-export const postForPrefix = (request: OutboundRequest, timeoutMs: number): Promise<SendResult> =>
+export const postForPrefix = (request: OutboundRequest, timeoutMs: number, targets?: TargetFilter): Promise<SendResult> =>
   new Promise((resolve, reject) => {
     const destination = destinationOf(request.url)
+    // An IP address in the URL is connected to without a lookup, so it is checked here.
+    if (targets !== undefined && net.isIP(destination.hostname) !== 0 && !targets.allowsAddress(destination.hostname)) {
+      reject(new PrivateTargetError(destination.hostname, [destination.hostname]))
+      return
+    }
     // Set once the request exists, so a request that throws while it is built arms no timer.
     let timer: ReturnType<typeof setTimeout> | undefined
     let settled = false
@@ -170,6 +200,7 @@ export const postForPrefix = (request: OutboundRequest, timeoutMs: number): Prom
       path: destination.path,
       auth: destination.auth,
       agent: destination.secure ? httpsAgent : httpAgent,
+      ...(targets === undefined ? {} : { lookup: targets.lookup }),
       headers: { ...request.headers, "content-length": String(Buffer.byteLength(request.body, "utf8")) }
     }, (response) => {
       const chunks: Array<Buffer> = []

@@ -11,6 +11,7 @@ import { ApiClient, createDemoTenant, type DemoTenant, type StartedCall, startPr
 import { loadPostCallSample, postCallBodyFor, postSignedPostCall } from "../../scripts/support/postCall.ts"
 import { type Receiver, startReceiver } from "../../scripts/support/receiver.ts"
 import { type RunningService, startService } from "../../scripts/support/service.ts"
+import { postForPrefix, publicTargetsOnly } from "../../src/webhooks/WebhookSender.ts"
 
 const operatorToken = `operator-${crypto.randomUUID()}`
 const elevenLabsSecret = `wsec_${crypto.randomUUID().replace(/-/g, "")}`
@@ -134,6 +135,19 @@ try {
       await new Promise((resolve) => setTimeout(resolve, 250))
     }
     throw new Error(`delivery log not complete after 10 s: ${statuses.join(", ") || "empty"}`)
+  })
+
+  // The service allows private targets here, for the receiver on loopback, so
+  // the runtime's honouring of the sender's public-only lookup is checked directly.
+  await check("sender rejects a host that resolves to loopback", async () => {
+    const received = receiver!.deliveries.length
+    const url = receiver!.url.replace("127.0.0.1", "localhost")
+    const outcome = await postForPrefix({ url, headers: { "content-type": "application/json" }, body: "{}" }, 5_000, publicTargetsOnly)
+      .then((result) => `a response: ${JSON.stringify(result)}`, (error: unknown) => error instanceof Error ? error.message : String(error))
+    if (!outcome.startsWith("localhost resolves only to loopback, private or reserved addresses")) {
+      throw new Error(`expected the lookup to reject localhost, got ${outcome}`)
+    }
+    expectEqual(receiver!.deliveries.length, received, "deliveries received after the rejected request")
   })
 } finally {
   await receiver?.close()

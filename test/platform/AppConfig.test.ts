@@ -31,12 +31,24 @@ describe("AppConfig", () => {
         ["WEBHOOK_SWEEP_INTERVAL", "0 millis"],
         ["LOG_LEVEL", "loud"],
         ["COACHING_BRIEFS_CRON", "not a cron"],
-        ["DELIVERY_RETENTION", "0 seconds"]
+        ["DELIVERY_RETENTION", "0 seconds"],
+        ["WEBHOOK_ALLOW_PRIVATE_TARGETS", "maybe"]
       ]
       for (const [name, value] of cases) {
         const error = yield* readError({ [name]: value })
         expect(error, `${name}=${value}`).toBeDefined()
         expect(error, `${name}=${value}`).toContain(name)
       }
+    }))
+
+  it.effect("private targets are off by default", () =>
+    Effect.gen(function*() {
+      const read = (variables: Record<string, string>) =>
+        AppConfig.pipe(
+          Effect.provide(AppConfig.layer),
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(variables))))
+        )
+      expect((yield* read({})).allowPrivateTargets).toBe(false)
+      expect((yield* read({ WEBHOOK_ALLOW_PRIVATE_TARGETS: "true" })).allowPrivateTargets).toBe(true)
     }))
 })
