@@ -53,7 +53,7 @@ export type CreatedSubscription = typeof CreatedSubscription.Type
  * that a 400 names the field in a plain sentence.
  */
 export const CreateSubscription = Schema.Struct({
-  url: Schema.String.annotations({ description: "Absolute http or https URL, at most 2048 characters." }),
+  url: Schema.String.annotations({ description: "Absolute http or https URL, at most 2048 characters, on a public address unless the service allows private targets." }),
   event_kinds: Schema.optional(Schema.Array(Schema.String).annotations({
     description: "Event kinds to receive. Empty or absent means every kind."
   })),
@@ -65,7 +65,7 @@ export type CreateSubscription = typeof CreateSubscription.Type
 
 /** Body of `PATCH /v1/webhooks/{id}`. Every field is optional, and absent fields keep their value. */
 export const UpdateSubscription = Schema.Struct({
-  url: Schema.optional(Schema.String.annotations({ description: "Absolute http or https URL, at most 2048 characters." })),
+  url: Schema.optional(Schema.String.annotations({ description: "Absolute http or https URL, at most 2048 characters, on a public address unless the service allows private targets." })),
   event_kinds: Schema.optional(Schema.Array(Schema.String).annotations({
     description: "Event kinds to receive. An empty list means every kind."
   })),

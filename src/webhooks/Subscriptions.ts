@@ -5,6 +5,7 @@ import { BadRequest, Conflict, NotFound } from "../ApiErrors.ts"
 import { eventKinds, isEventKind } from "../events/EventKinds.ts"
 import { Events, type FieldsOf } from "../events/Events.ts"
 import { decodeCursor, type ListParams, toPage } from "../Pagination.ts"
+import { AppConfig } from "../platform/AppConfig.ts"
 import { randomBase62 } from "../platform/Secrets.ts"
 import type {
   CreatedSubscription,
@@ -15,6 +16,7 @@ import type {
   UpdateSubscription
 } from "./Api.ts"
 import { Outbox } from "./Outbox.ts"
+import { privateHostReason } from "./PrivateTargets.ts"
 
 /** Maximum length of a subscription URL, in characters. */
 export const maxUrlLength = 2048
@@ -37,12 +39,13 @@ const badRequest = (field: string, message: string) => new BadRequest({ field, m
 
 /**
  * Validates a subscription URL: an absolute `http:` or `https:` URL of at most
- * 2048 characters, without credentials or port 0. Returns it without surrounding whitespace.
+ * 2048 characters, without credentials or port 0. Unless
+ * `allowPrivateTargets`, its host must not be `localhost` or a loopback,
+ * private or reserved IP address (`privateHostReason`). A host name that
+ * resolves to such an address passes here, and the sender refuses it when it
+ * resolves it. Returns the URL without surrounding whitespace.
  */
-export const validateUrl = (value: string): Effect.Effect<string, BadRequest> => {
-  // NOTE: loopback and private-network hosts are accepted, so an admin can
-  // point deliveries at internal addresses. Blocking them needs a check when
-  // the sender resolves the host, because DNS can change after this check.
+export const validateUrl = (value: string, allowPrivateTargets: boolean): Effect.Effect<string, BadRequest> => {
   const url = value.trim()
   if (url === "") {
     return Effect.fail(badRequest("url", "url is missing: give an absolute http or https URL."))
@@ -72,6 +75,13 @@ export const validateUrl = (value: string): Effect.Effect<string, BadRequest> =>
     return Effect.fail(badRequest(
       "url",
       "url must not contain a user name or password; deliveries are authenticated by their x-saleslab-signature header."
+    ))
+  }
+  const privateReason = allowPrivateTargets ? undefined : privateHostReason(parsed.hostname)
+  if (privateReason !== undefined) {
+    return Effect.fail(badRequest(
+      "url",
+      `url '${url}' points at a private target: ${privateReason}. Give a URL whose host is reachable on the public internet.`
     ))
   }
   return Effect.succeed(url)
@@ -149,6 +159,7 @@ export class Subscriptions extends Effect.Service<Subscriptions>()("saleslab/Sub
     const sql = yield* SqlClient.SqlClient
     const outbox = yield* Outbox
     const events = yield* Events
+    const { allowPrivateTargets } = yield* AppConfig
 
     const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))
 
@@ -166,7 +177,7 @@ export class Subscriptions extends Effect.Service<Subscriptions>()("saleslab/Sub
     /** Creates an active subscription and returns it with its signing secret, which is never returned again. */
     const create = (companyId: string, input: CreateSubscription) =>
       Effect.gen(function*() {
-        const url = yield* validateUrl(input.url)
+        const url = yield* validateUrl(input.url, allowPrivateTargets)
         const kinds = yield* validateEventKinds(input.event_kinds ?? [])
         const description = yield* validateDescription(input.description ?? null)
 
@@ -220,7 +231,7 @@ export class Subscriptions extends Effect.Service<Subscriptions>()("saleslab/Sub
      */
     const update = (companyId: string, id: string, patch: UpdateSubscription) =>
       Effect.gen(function*() {
-        const url = patch.url === undefined ? undefined : yield* validateUrl(patch.url)
+        const url = patch.url === undefined ? undefined : yield* validateUrl(patch.url, allowPrivateTargets)
         const kinds = patch.event_kinds === undefined ? undefined : yield* validateEventKinds(patch.event_kinds)
         const description = patch.description === undefined ? undefined : yield* validateDescription(patch.description)
         const status = patch.status === undefined ? undefined : yield* validateStatus(patch.status)

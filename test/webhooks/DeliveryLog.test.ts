@@ -2,6 +2,7 @@ import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Layer } from "effect"
 import { BadRequest, Conflict, NotFound } from "../../src/ApiErrors.ts"
+import { AppConfig } from "../../src/platform/AppConfig.ts"
 import { DeliveryLog } from "../../src/webhooks/DeliveryLog.ts"
 import { Subscriptions } from "../../src/webhooks/Subscriptions.ts"
 import { TestDatabaseLive } from "../support/TestDatabase.ts"
@@ -9,7 +10,8 @@ import { apiClient, TestServerLive } from "../support/TestServer.ts"
 import { createTenant, sendAs } from "../support/Tenants.ts"
 
 const ServicesLive = Layer.mergeAll(Subscriptions.Default, DeliveryLog.Default).pipe(
-  Layer.provideMerge(TestDatabaseLive)
+  Layer.provideMerge(TestDatabaseLive),
+  Layer.provide(AppConfig.layerTest())
 )
 
 /** Returns the error of a failed effect, or fails the test when it succeeded. */

@@ -5,13 +5,14 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Schedule, Stream, TestClock, TestServices } from "effect"
 import { BadRequest, Conflict, NotFound } from "../../src/ApiErrors.ts"
 import { eventKinds } from "../../src/events/EventKinds.ts"
+import { AppConfig } from "../../src/platform/AppConfig.ts"
 import { deliveryChannelQuery } from "../support/TestDatabase.ts"
 import { Subscriptions, validateUrl } from "../../src/webhooks/Subscriptions.ts"
 import { TestDatabaseLive } from "../support/TestDatabase.ts"
 import { apiClient, TestServerLive, TestServerUrl } from "../support/TestServer.ts"
 import { createTenant, sendAs } from "../support/Tenants.ts"
 
-const ServicesLive = Subscriptions.Default.pipe(Layer.provideMerge(TestDatabaseLive))
+const ServicesLive = Subscriptions.Default.pipe(Layer.provideMerge(TestDatabaseLive), Layer.provide(AppConfig.layerTest()))
 
 const listParams = { limit: 20 }
 
@@ -34,31 +35,62 @@ describe("Subscriptions", () => {
       const rejected = ["", "   ", "/webhooks", "example.com/hook", "ftp://example.com/hook", "javascript:alert(1)",
         "mailto:ops@example.com", `https://example.com/${"a".repeat(2048)}`]
       for (const url of rejected) {
-        const error = yield* failureOf(validateUrl(url))
+        const error = yield* failureOf(validateUrl(url, true))
         expect(error, url).toBeInstanceOf(BadRequest)
         expect(error.field, url).toBe("url")
         expect(error.message, url).toContain("url")
       }
-      expect(yield* validateUrl("https://example.com/hook?x=1")).toBe("https://example.com/hook?x=1")
-      expect(yield* validateUrl("http://127.0.0.1:8080/hook")).toBe("http://127.0.0.1:8080/hook")
+      expect(yield* validateUrl("https://example.com/hook?x=1", true)).toBe("https://example.com/hook?x=1")
+      expect(yield* validateUrl("http://127.0.0.1:8080/hook", true)).toBe("http://127.0.0.1:8080/hook")
     }))
 
   it.effect("validateUrl rejects port 0", () =>
     Effect.gen(function*() {
-      const error = yield* failureOf(validateUrl("http://127.0.0.1:0/hook"))
+      const error = yield* failureOf(validateUrl("http://127.0.0.1:0/hook", true))
       expect(error.field).toBe("url")
       expect(error.message).toContain("port 0")
-      expect(yield* validateUrl("http://127.0.0.1:1/hook")).toBe("http://127.0.0.1:1/hook")
+      expect(yield* validateUrl("http://127.0.0.1:1/hook", true)).toBe("http://127.0.0.1:1/hook")
     }))
 
   it.effect("validateUrl rejects credentials in the URL", () =>
     Effect.gen(function*() {
       for (const url of ["https://user:secret@example.com/hook", "https://user@example.com/hook"]) {
-        const error = yield* failureOf(validateUrl(url))
+        const error = yield* failureOf(validateUrl(url, true))
         expect(error, url).toBeInstanceOf(BadRequest)
         expect(error.field, url).toBe("url")
         expect(error.message, url).toContain("user name or password")
         expect(error.message, url).not.toContain("secret")
+      }
+    }))
+
+  it.effect("validateUrl rejects private targets unless allowed", () =>
+    Effect.gen(function*() {
+      const rejected = [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost:8080/hook",
+        "https://hooks.LOCALHOST/hook",
+        "http://[::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://10.1.2.3/hook",
+        "http://172.20.0.1/hook",
+        "http://192.168.1.10/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://0.0.0.0/hook",
+        "http://[fd00::1]/hook",
+        "http://[fe80::1]/hook",
+        // The URL parser reads both as 127.0.0.1.
+        "http://2130706433/hook",
+        "http://0x7f.1/hook"
+      ]
+      for (const url of rejected) {
+        const error = yield* failureOf(validateUrl(url, false))
+        expect(error, url).toBeInstanceOf(BadRequest)
+        expect(error.field, url).toBe("url")
+        expect(error.message, url).toContain("private target")
+        expect(yield* validateUrl(url, true), url).toBe(url)
+      }
+      for (const url of ["https://example.com/hook", "http://93.184.215.14/hook", "https://[2606:4700::1111]/hook"]) {
+        expect(yield* validateUrl(url, false), url).toBe(url)
       }
     }))
 
