@@ -22,7 +22,7 @@ import { Either, Schema } from "effect"
 import { parseArgs } from "node:util"
 import { catalog } from "../src/events/Catalog.ts"
 import { type EventKind, eventKinds, isEventKind } from "../src/events/EventKinds.ts"
-import { ApiClient, createDemoTenant } from "./support/api.ts"
+import { ApiClient, ApiRequestError, createDemoTenant } from "./support/api.ts"
 import { type DemoSetting, type EmitPointDriver, emitPointDrivers, type ExpectedDelivery } from "./support/emitPoints.ts"
 import { type ReceivedDelivery, startReceiver } from "./support/receiver.ts"
 
@@ -263,7 +263,11 @@ try {
 } catch (error) {
   // fetch rejects with a TypeError when nothing listens at the URL.
   const unreachable = error instanceof TypeError ? ` Is the service running at ${baseUrl}? Set SALESLAB_URL otherwise.` : ""
-  console.error(`Demo failed: ${error instanceof Error ? error.message : String(error)}.${unreachable}`)
+  // The demo's receiver listens on 127.0.0.1, which a service with its default settings rejects as a private target.
+  const privateTarget = error instanceof ApiRequestError && error.message.includes("private target")
+    ? " Start the service with WEBHOOK_ALLOW_PRIVATE_TARGETS=true so that it delivers to the demo's receiver on 127.0.0.1."
+    : ""
+  console.error(`Demo failed: ${error instanceof Error ? error.message : String(error)}.${unreachable}${privateTarget}`)
   exitCode = 1
 } finally {
   // The receiver stops with the demo, so its subscription goes too: otherwise

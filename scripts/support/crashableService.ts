@@ -65,7 +65,15 @@ export const startServiceProcess = async (options: {
   const { DATABASE_URL: _ignored, ...inherited } = process.env
   const child = spawn(process.execPath, serviceNodeArguments(), {
     cwd: projectRoot,
-    env: { ...inherited, ...options.env, HOST: "127.0.0.1", PORT: String(port), DATA_DIR: options.dataDirectory },
+    // The receivers of the scripts and tests listen on loopback, so private targets are allowed.
+    env: {
+      ...inherited,
+      WEBHOOK_ALLOW_PRIVATE_TARGETS: "true",
+      ...options.env,
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      DATA_DIR: options.dataDirectory
+    },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true
   })

@@ -137,6 +137,8 @@ export const startService = async (options: ServiceOptions): Promise<RunningServ
     cwd: projectRoot,
     env: {
       ...inherited,
+      // The receivers of the scripts and tests listen on loopback.
+      WEBHOOK_ALLOW_PRIVATE_TARGETS: "true",
       ...options.env,
       ...(options.databaseUrl === undefined ? {} : { DATABASE_URL: options.databaseUrl }),
       HOST: "127.0.0.1",

@@ -51,6 +51,8 @@ const withEngine = <A, E, R>(variables: Record<string, string>, use: Effect.Effe
       Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries({
         WEBHOOK_TIMEOUT: "2 seconds",
         WEBHOOK_SWEEP_INTERVAL: "1 hour",
+        // The receiver listens on loopback.
+        WEBHOOK_ALLOW_PRIVATE_TARGETS: "true",
         ...variables
       })))))
     )
