@@ -148,20 +148,39 @@ const sentWithoutJson = (request: HttpServerRequest.HttpServerRequest) =>
 const isRequestBodyError = (defect: unknown): defect is HttpServerError.RequestError =>
   defect instanceof HttpServerError.RequestError && defect.reason === "Decode"
 
+/** One issue of a decoding failure. */
+type DecodeIssue = HttpApiError.HttpApiDecodeError["issues"][number]
+
+/** Path of an issue as the readable message shows it. */
+const issuePath = (issue: DecodeIssue) => (issue.path.length === 0 ? "body" : issue.path.map(String).join("."))
+
+/**
+ * Drops the "Expected undefined" issue of an optional field whose value
+ * failed to decode. The schema reports that the value is not `undefined`, the
+ * other member of the optional field's union, next to the real problem, which
+ * it only repeats in less useful words.
+ */
+const withoutOptionalAlternatives = (issues: ReadonlyArray<DecodeIssue>) => {
+  const isAlternative = (issue: DecodeIssue) => issue._tag === "Type" && issue.message.startsWith("Expected undefined,")
+  const pathsWithProblems = new Set(issues.filter((issue) => !isAlternative(issue)).map(issuePath))
+  return issues.filter((issue) => !isAlternative(issue) || !pathsWithProblems.has(issuePath(issue)))
+}
+
 /**
  * Rewrites a schema decoding failure into a message a person can act on: the
  * invalid fields by path, each with its first problem, cut to a bounded length.
  */
 const readableDecodeError = (error: HttpApiError.HttpApiDecodeError) => {
+  const issues = withoutOptionalAlternatives(error.issues)
   const firstPerPath = new Map<string, string>()
-  for (const issue of error.issues) {
-    const path = issue.path.length === 0 ? "body" : issue.path.map(String).join(".")
+  for (const issue of issues) {
+    const path = issuePath(issue)
     // Schema descriptions end with a period, and the issue text adds ", actual ..." after them.
     if (!firstPerPath.has(path)) firstPerPath.set(path, truncate(issue.message.replace(/\., actual /, ", actual ")))
   }
   const problems = [...firstPerPath].map(([path, problem]) => `'${path}': ${problem}`)
   return new HttpApiError.HttpApiDecodeError({
-    issues: error.issues.map((issue) => ({ ...issue, message: truncate(issue.message) })),
+    issues: issues.map((issue) => ({ ...issue, message: truncate(issue.message) })),
     message: `Invalid request. ${problems.join("; ")}.`
   })
 }

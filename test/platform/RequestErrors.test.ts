@@ -40,6 +40,9 @@ describe("Request errors", () => {
         expect(result.body.message).toMatch(/^Invalid request\. 'limit': /)
         expect(result.body.message).toContain("must be an integer from 1 to 100")
         expect(result.body.message).not.toContain("└─")
+        expect(result.body.issues).toEqual([
+          { _tag: "Refinement", path: ["limit"], message: "must be an integer from 1 to 100" }
+        ])
       }))
 
     it.effect("plain text body names content type", () =>
