@@ -109,7 +109,8 @@ const bareHost = (hostname: string) =>
  * every other host, which only the sender can judge once it resolves it.
  */
 export const privateHostReason = (hostname: string): string | undefined => {
-  const host = bareHost(hostname).toLowerCase()
+  // A fully qualified name may end with a dot, as in `localhost.`.
+  const host = bareHost(hostname).toLowerCase().replace(/\.$/, "")
   if (host === "localhost" || host.endsWith(".localhost")) return `${host} is a loopback host name`
   if (isPrivateAddress(host)) return `${host} is a loopback, private or reserved address`
   return undefined

@@ -86,6 +86,7 @@ describe("PrivateTargets", () => {
   it("names private URL hosts", () => {
     expect(privateHostReason("localhost")).toBe("localhost is a loopback host name")
     expect(privateHostReason("api.localhost")).toBe("api.localhost is a loopback host name")
+    expect(privateHostReason("localhost.")).toBe("localhost is a loopback host name")
     expect(privateHostReason("[::1]")).toBe("::1 is a loopback, private or reserved address")
     expect(privateHostReason("10.0.0.5")).toBe("10.0.0.5 is a loopback, private or reserved address")
     expect(privateHostReason("example.com")).toBeUndefined()
