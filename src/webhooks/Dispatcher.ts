@@ -95,9 +95,10 @@ const connectionOptions = (config: PgClient.PgClientConfig): pg.ClientConfig => 
  * and reconnects when one does not come back within `probeDeadline`.
  *
  * Notifications sent while no connection listens are lost. After every
- * reconnection the dispatcher runs one sweep, so subscriptions whose
- * deliveries were queued in that gap, or whose drains failed while the
- * database was unreachable, are woken without waiting for the sweeper.
+ * LISTEN, the first one included, the dispatcher runs one sweep, so
+ * subscriptions whose deliveries were queued in that gap, or whose drains
+ * failed while the database was unreachable, are woken without waiting for
+ * the sweeper.
  */
 export const DispatcherLive = Layer.scopedDiscard(
   Effect.gen(function*() {
@@ -198,16 +199,21 @@ export const DispatcherLive = Layer.scopedDiscard(
       })
       yield* Effect.logInfo("Listening for queued deliveries")
 
-      if (listenedBefore) {
-        yield* sweeper.sweep.pipe(
-          Effect.tap((woken) =>
-            Effect.logInfo("Swept after the LISTEN connection came back").pipe(Effect.annotateLogs({ subscriptions: woken }))
-          ),
-          Effect.catchAllCause((cause) => Effect.logWarning("Sweeping after the LISTEN connection came back failed", cause)),
-          Effect.forkIn(layerScope)
-        )
-      }
+      // Notifications sent before this LISTEN are lost. So one sweep follows
+      // every LISTEN: after a reconnection, and also after the first one,
+      // because the sweeper's first sweep can run before deliveries that were
+      // queued while this connection was being opened.
+      const reconnected = listenedBefore
       listenedBefore = true
+      yield* sweeper.sweep.pipe(
+        Effect.tap((woken) =>
+          reconnected
+            ? Effect.logInfo("Swept after the LISTEN connection came back").pipe(Effect.annotateLogs({ subscriptions: woken }))
+            : Effect.logDebug("Swept after the first LISTEN").pipe(Effect.annotateLogs({ subscriptions: woken }))
+        ),
+        Effect.catchAllCause((cause) => Effect.logWarning("Sweeping after the LISTEN connection was opened failed", cause)),
+        Effect.forkIn(layerScope)
+      )
 
       return yield* Effect.raceFirst(Deferred.await(lost), probeForever)
     }).pipe(Effect.scoped)

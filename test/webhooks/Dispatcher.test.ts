@@ -1,6 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
-import { Duration, Effect, Layer, Logger, Schedule } from "effect"
+import { Duration, Effect, Layer, Logger, Metric, Schedule } from "effect"
+import { webhookSweeps } from "../../src/platform/Metrics.ts"
 import { Outbox } from "../../src/webhooks/Outbox.ts"
 import { Receiver } from "../support/Receiver.ts"
 import { ClockOffsetLive } from "../support/ShiftedClock.ts"
@@ -32,6 +33,21 @@ const listenerPids = Effect.flatMap(SqlClient.SqlClient, (sql) =>
 )
 
 layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("Dispatcher", (it) => {
+  // Runs first, before any reconnection adds a sweep of its own.
+  it.effect("first LISTEN is followed by a sweep", () =>
+    Effect.gen(function*() {
+      yield* listenerPids.pipe(
+        Effect.filterOrFail((pids) => pids.length === 1, () => new Error("no LISTEN connection yet")),
+        Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("10 seconds")))
+      )
+      // The sweeper singleton sweeps once at start-up, and the dispatcher once after its LISTEN.
+      const sweeps = yield* Metric.value(webhookSweeps).pipe(
+        Effect.filterOrFail((state) => state.count >= 2, (state) => new Error(`${state.count} sweeps so far`)),
+        Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("10 seconds")))
+      )
+      expect(sweeps.count).toBeGreaterThanOrEqual(2)
+    }))
+
   it.effect("notification wakes the subscription", () =>
     Effect.gen(function*() {
       const receiver = yield* Receiver
