@@ -66,22 +66,20 @@ const isPrivateIpv6 = (address: string): boolean => {
   const groups = ipv6Groups(address.split("%")[0]!)
   const [g0, g1, g2, g3, g4, g5, g6, g7] = groups as [number, number, number, number, number, number, number, number]
   const upperZero = g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0
-  // ::/96 contains the unspecified and loopback addresses and the deprecated
-  // IPv4-compatible ones. ::ffff:0:0/96 maps IPv4 addresses.
-  if (upperZero && g5 === 0) return true
+  // ::ffff:0:0/96 maps IPv4 addresses, and NAT64 (64:ff9b::/96) reaches the
+  // IPv4 address in its last two groups.
   if (upperZero && g5 === 0xffff) return isPrivateIpv4(ipv4OfGroups(g6, g7))
-  // NAT64 (64:ff9b::/96) reaches the embedded IPv4 address, and 64:ff9b:1::/48 is for local use.
   if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return isPrivateIpv4(ipv4OfGroups(g6, g7))
-  if (g0 === 0x64 && g1 === 0xff9b && g2 === 1) return true
+  // Only 2000::/3 is global unicast. Everything else is reserved, loopback,
+  // unique local (fc00::/7), link-local (fe80::/10), multicast (ff00::/8) or
+  // another special block, such as the IPv4-translated ::ffff:0:0:0/96.
+  if ((g0 & 0xe000) !== 0x2000) return true
   // 6to4 (2002::/16) embeds an IPv4 address in the next two groups.
   if (g0 === 0x2002) return isPrivateIpv4(ipv4OfGroups(g1, g2))
-  // Discard-only 100::/64 and documentation 2001:db8::/32.
-  if (g0 === 0x100 && g1 === 0 && g2 === 0 && g3 === 0) return true
-  if (g0 === 0x2001 && g1 === 0xdb8) return true
-  // Unique local fc00::/7, link-local fe80::/10, site-local fec0::/10 and multicast ff00::/8.
-  if ((g0 & 0xfe00) === 0xfc00) return true
-  if ((g0 & 0xffc0) === 0xfe80 || (g0 & 0xffc0) === 0xfec0) return true
-  return (g0 & 0xff00) === 0xff00
+  // The IETF protocol assignments 2001::/23, among them Teredo and
+  // benchmarking, and documentation: 2001:db8::/32 and 3fff::/20.
+  if (g0 === 0x2001 && (g1 < 0x200 || g1 === 0xdb8)) return true
+  return g0 === 0x3fff && g1 < 0x1000
 }
 
 /**
@@ -109,8 +107,8 @@ const bareHost = (hostname: string) =>
  * every other host, which only the sender can judge once it resolves it.
  */
 export const privateHostReason = (hostname: string): string | undefined => {
-  // A fully qualified name may end with a dot, as in `localhost.`.
-  const host = bareHost(hostname).toLowerCase().replace(/\.$/, "")
+  // A fully qualified name ends with a dot, as in `localhost.`, and a resolver may accept more than one.
+  const host = bareHost(hostname).toLowerCase().replace(/\.+$/, "")
   if (host === "localhost" || host.endsWith(".localhost")) return `${host} is a loopback host name`
   if (isPrivateAddress(host)) return `${host} is a loopback, private or reserved address`
   return undefined

@@ -38,7 +38,14 @@ const privateAddresses = [
   "fe80::1",
   "fe80::1%eth0",
   "fec0::1",
-  "ff02::1"
+  "ff02::1",
+  "::ffff:0:7f00:1",
+  "::1:0:0:1",
+  "100::1",
+  "4000::1",
+  "2001::1",
+  "2001:2::1",
+  "3fff::1"
 ]
 
 const publicAddresses = [
@@ -53,6 +60,8 @@ const publicAddresses = [
   "223.255.255.255",
   "2606:4700:4700::1111",
   "2001:4860:4860::8888",
+  "2001:200::1",
+  "3fff:1000::1",
   "::ffff:8.8.8.8",
   "64:ff9b::808:808",
   "2002:0808:0808::1"
@@ -87,6 +96,7 @@ describe("PrivateTargets", () => {
     expect(privateHostReason("localhost")).toBe("localhost is a loopback host name")
     expect(privateHostReason("api.localhost")).toBe("api.localhost is a loopback host name")
     expect(privateHostReason("localhost.")).toBe("localhost is a loopback host name")
+    expect(privateHostReason("localhost..")).toBe("localhost is a loopback host name")
     expect(privateHostReason("[::1]")).toBe("::1 is a loopback, private or reserved address")
     expect(privateHostReason("10.0.0.5")).toBe("10.0.0.5 is a loopback, private or reserved address")
     expect(privateHostReason("example.com")).toBeUndefined()

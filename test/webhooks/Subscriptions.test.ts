@@ -80,7 +80,13 @@ describe("Subscriptions", () => {
         "http://[fe80::1]/hook",
         // The URL parser reads both as 127.0.0.1.
         "http://2130706433/hook",
-        "http://0x7f.1/hook"
+        "http://0x7f.1/hook",
+        "http://localhost..:9000/hook",
+        "http://localhost\u3002\u3002:9000/hook",
+        "http://[::ffff:0:127.0.0.1]:9000/hook",
+        "http://[::1:0:0:1]/hook",
+        "http://[4000::1]/hook",
+        "http://[2001::1]/hook"
       ]
       for (const url of rejected) {
         const error = yield* failureOf(validateUrl(url, false))
