@@ -3,7 +3,11 @@ import { Schema } from "effect"
 /** Query parameters of every list route: `limit` (1 to 100, default 20) and an opaque `cursor`. */
 export const ListParams = Schema.Struct({
   limit: Schema.optionalWith(
-    Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100)).annotations({
+    // Digits only: `NumberFromString` alone also reads `1e1`, `0x10` and `+5`.
+    Schema.compose(Schema.String.pipe(Schema.pattern(/^[0-9]{1,3}$/)), Schema.NumberFromString).pipe(
+      Schema.int(),
+      Schema.between(1, 100)
+    ).annotations({
       description: "Maximum number of items to return, 1 to 100.",
       message: () => ({ message: "must be an integer from 1 to 100", override: true })
     }),

@@ -13,7 +13,7 @@ import { EventKindsHttpLive } from "./events/Http.ts"
 import { GamificationHttpLive } from "./gamification/Http.ts"
 import { IntegrationsHttpLive } from "./integrations/Http.ts"
 import { AppConfig } from "./platform/AppConfig.ts"
-import { NotFoundRouteLive, rejectMalformedPath, RequestErrorsLive } from "./platform/ErrorResponses.ts"
+import { maxPathParamLength, NotFoundRouteLive, rejectMalformedPath, RequestErrorsLive } from "./platform/ErrorResponses.ts"
 import { McpRoutesLive } from "./mcp/Remote.ts"
 import { HealthHttpLive } from "./platform/HealthHttp.ts"
 import { MetricsRouteLive } from "./platform/Metrics.ts"
@@ -87,7 +87,7 @@ export const ServiceLive = HttpApiBuilder.serve((app) => HttpMiddleware.logger(r
     ConnectorsRouteLive,
     McpRoutesLive,
     RequestErrorsLive,
-    HttpRouter.setRouterConfig({ maxParamLength: 2048 })
+    HttpRouter.setRouterConfig({ maxParamLength: maxPathParamLength })
   ]),
   Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),

@@ -19,11 +19,16 @@ export const NotFoundRouteLive = HttpApiBuilder.Router.use((router) =>
   )
 )
 
+/** Longest path parameter, in characters, that the router matches (`HttpRouter.setRouterConfig`). */
+export const maxPathParamLength = 2048
+
 /**
  * Returns a 400 in the JSON error shape for a request whose path is not
  * valid percent-encoding, such as `%E0%A4%A`, or contains an encoded NUL
- * (`%00`). The router cannot decode the first kind and would otherwise
- * return a 404 with an empty body.
+ * (`%00`), and a JSON 404 for a path with a segment longer than
+ * `maxPathParamLength`. The router matches neither of the first two and no
+ * route at all for the last, and would otherwise return a 404 with an empty
+ * body.
  */
 export const rejectMalformedPath = HttpMiddleware.make((app) =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
@@ -36,7 +41,17 @@ export const rejectMalformedPath = HttpMiddleware.make((app) =>
       return Effect.succeed(badPath("The URL path contains an invalid percent-encoded sequence."))
     }
     // PostgreSQL text cannot store NUL, so an id with one would fail in the database.
-    return decoded.includes("\u0000") ? Effect.succeed(badPath("The URL path contains the NUL character (%00).")) : app
+    if (decoded.includes("\u0000")) return Effect.succeed(badPath("The URL path contains the NUL character (%00)."))
+    if (decoded.split("/").some((segment) => segment.length > maxPathParamLength)) {
+      return Effect.succeed(HttpServerResponse.unsafeJson(
+        {
+          _tag: "NotFound",
+          message: `No route matches ${request.method} ${truncate(path)}: a path segment is longer than ${maxPathParamLength} characters.`
+        },
+        { status: 404 }
+      ))
+    }
+    return app
   })
 )
 
@@ -157,13 +172,15 @@ const issuePath = (issue: DecodeIssue) => (issue.path.length === 0 ? "body" : is
 /**
  * Drops the "Expected undefined" issue of an optional field whose value
  * failed to decode. The schema reports that the value is not `undefined`, the
- * other member of the optional field's union, next to the real problem, which
- * it only repeats in less useful words.
+ * other member of the optional field's union, next to the real problem at
+ * the field or inside it, which it only repeats in less useful words.
  */
 const withoutOptionalAlternatives = (issues: ReadonlyArray<DecodeIssue>) => {
   const isAlternative = (issue: DecodeIssue) => issue._tag === "Type" && issue.message.startsWith("Expected undefined,")
-  const pathsWithProblems = new Set(issues.filter((issue) => !isAlternative(issue)).map(issuePath))
-  return issues.filter((issue) => !isAlternative(issue) || !pathsWithProblems.has(issuePath(issue)))
+  const problemPaths = issues.filter((issue) => !isAlternative(issue)).map(issuePath)
+  const hasProblemAtOrInside = (path: string) =>
+    problemPaths.some((problem) => problem === path || problem.startsWith(`${path}.`))
+  return issues.filter((issue) => !isAlternative(issue) || !hasProblemAtOrInside(issuePath(issue)))
 }
 
 /**

@@ -45,6 +45,33 @@ describe("Request errors", () => {
         ])
       }))
 
+    it.effect("limit takes decimal digits only", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Digits")
+        for (const limit of ["1e1", "0x10", "%2B5", "5.0", "-1", "101", "abc", ""]) {
+          const result = yield* sendAs(token, "GET", `/v1/users?limit=${limit}`)
+          expect(result.status, limit).toBe(400)
+          expect(result.body.message, limit).toBe("Invalid request. 'limit': must be an integer from 1 to 100.")
+        }
+        for (const limit of ["1", "05", "100"]) {
+          const result = yield* sendAs(token, "GET", `/v1/users?limit=${limit}`)
+          expect(result.status, limit).toBe(200)
+        }
+      }))
+
+    it.effect("nested decode error has no undefined alternative", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Nested")
+        for (const scopes of [[], ["root"]]) {
+          const result = yield* sendAs(token, "POST", "/v1/api-tokens", { name: "z", scopes })
+
+          expect(result.status, JSON.stringify(scopes)).toBe(400)
+          expect(result.body.message, JSON.stringify(scopes)).toMatch(/^Invalid request\. 'scopes\.0': /)
+          expect(result.body.message, JSON.stringify(scopes)).not.toContain("Expected undefined")
+          expect(JSON.stringify(result.body.issues), JSON.stringify(scopes)).not.toContain("Expected undefined")
+        }
+      }))
+
     it.effect("plain text body names content type", () =>
       Effect.gen(function*() {
         const { token } = yield* createTenant("Plain")
@@ -79,6 +106,20 @@ describe("Request errors", () => {
 
         expect(result.status).toBe(400)
         expect(result.body.message).toContain("NUL")
+      }))
+
+    it.effect("overlong path segment is a JSON 404", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("LongPath")
+        const overlong = yield* sendAs(token, "GET", `/v1/users/${"a".repeat(2049)}/badges`)
+        expect(overlong.status).toBe(404)
+        expect(overlong.body._tag).toBe("NotFound")
+        expect(overlong.body.message).toContain("longer than 2048 characters")
+
+        // At the limit the route matches, and rejects the id as it rejects any id that is not a UUID.
+        const longest = yield* sendAs(token, "GET", `/v1/users/${"a".repeat(2048)}/badges`)
+        expect(longest.status).toBe(400)
+        expect(longest.body._tag).toBe("HttpApiDecodeError")
       }))
 
     it.effect("other JSON media type is a 400", () =>
