@@ -183,19 +183,38 @@ const withoutOptionalAlternatives = (issues: ReadonlyArray<DecodeIssue>) => {
   return issues.filter((issue) => !isAlternative(issue) || !hasProblemAtOrInside(issuePath(issue)))
 }
 
+/** The text of a schema issue that a value is not one literal, such as `Expected "rep", actual "owner"`. */
+const literalMismatch = /^Expected ("[^"]*"|-?\d+(?:\.\d+)?|true|false|null), actual (.*)$/s
+
+/**
+ * Describes the problem of one field from its issues. A value that matches
+ * none of several literals gets one issue per literal, so they are joined into
+ * one list of the allowed values. Otherwise the first issue is the problem.
+ */
+const describeProblem = (messages: ReadonlyArray<string>): string => {
+  const literals = messages.map((message) => literalMismatch.exec(message))
+  if (messages.length > 1 && literals.every((match) => match !== null && match[2] === literals[0]![2])) {
+    const allowed = literals.map((match) => match![1]!)
+    return `Expected one of ${allowed.slice(0, -1).join(", ")} or ${allowed.at(-1)}, actual ${literals[0]![2]}`
+  }
+  // Schema descriptions end with a period, and the issue text adds ", actual ..." after them.
+  return messages[0]!.replace(/\., actual /, ", actual ")
+}
+
 /**
  * Rewrites a schema decoding failure into a message a person can act on: the
- * invalid fields by path, each with its first problem, cut to a bounded length.
+ * invalid fields by path, each with its problem (`describeProblem`), cut to a bounded length.
  */
 const readableDecodeError = (error: HttpApiError.HttpApiDecodeError) => {
   const issues = withoutOptionalAlternatives(error.issues)
-  const firstPerPath = new Map<string, string>()
+  const messagesPerPath = new Map<string, Array<string>>()
   for (const issue of issues) {
     const path = issuePath(issue)
-    // Schema descriptions end with a period, and the issue text adds ", actual ..." after them.
-    if (!firstPerPath.has(path)) firstPerPath.set(path, truncate(issue.message.replace(/\., actual /, ", actual ")))
+    const messages = messagesPerPath.get(path) ?? []
+    messages.push(issue.message)
+    messagesPerPath.set(path, messages)
   }
-  const problems = [...firstPerPath].map(([path, problem]) => `'${path}': ${problem}`)
+  const problems = [...messagesPerPath].map(([path, messages]) => `'${path}': ${truncate(describeProblem(messages))}`)
   return new HttpApiError.HttpApiDecodeError({
     issues: issues.map((issue) => ({ ...issue, message: truncate(issue.message) })),
     message: `Invalid request. ${problems.join("; ")}.`

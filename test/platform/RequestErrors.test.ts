@@ -59,6 +59,15 @@ describe("Request errors", () => {
         }
       }))
 
+    it.effect("literal choice error lists every value", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Roles")
+        const result = yield* sendAs(token, "POST", "/v1/users", { email: "owner@example.com", name: "Owner", role: "owner" })
+
+        expect(result.status).toBe(400)
+        expect(result.body.message).toBe(`Invalid request. 'role': Expected one of "rep", "manager" or "admin", actual "owner".`)
+      }))
+
     it.effect("nested decode error has no undefined alternative", () =>
       Effect.gen(function*() {
         const { token } = yield* createTenant("Nested")
