@@ -31,13 +31,30 @@ export interface Position {
 export const encodeCursor = (position: Position): string =>
   Buffer.from(JSON.stringify([position.createdAt.toISOString(), position.id])).toString("base64url")
 
-/** Decodes a cursor made by `encodeCursor`; `undefined` for anything else. */
-export const decodeCursor = (cursor: string): Position | undefined => {
+/** Maximum length of a cursor id; every id of the service is far shorter. */
+const maxCursorIdLength = 200
+
+/** Returns whether `id` is a UUID in its text form, for lists whose ids are `uuid` columns. */
+export const isUuidText = (id: string): boolean =>
+  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)
+
+/**
+ * Decodes a cursor made by `encodeCursor`; `undefined` for anything else.
+ * Its time must fall in the years 1 to 9999 and its id must pass `isId`
+ * and hold no NUL, so that a crafted cursor, or one of another list, is
+ * rejected here instead of failing in PostgreSQL, whose column types would
+ * refuse the value.
+ */
+export const decodeCursor = (cursor: string, isId: (id: string) => boolean = () => true): Position | undefined => {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"))
     if (Array.isArray(parsed) && typeof parsed[0] === "string" && typeof parsed[1] === "string") {
       const createdAt = new Date(parsed[0])
-      return Number.isNaN(createdAt.getTime()) ? undefined : { createdAt, id: parsed[1] }
+      const year = createdAt.getUTCFullYear()
+      const id = parsed[1]
+      const validTime = !Number.isNaN(createdAt.getTime()) && year >= 1 && year <= 9999
+      const validId = id !== "" && id.length <= maxCursorIdLength && !id.includes("\u0000") && isId(id)
+      return validTime && validId ? { createdAt, id } : undefined
     }
   } catch {
     // A cursor that is not base64url JSON is reported as invalid by the caller.

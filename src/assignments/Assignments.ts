@@ -2,7 +2,7 @@ import { Clock, Effect } from "effect"
 import { randomUUID } from "node:crypto"
 import { BadRequest, NotFound } from "../ApiErrors.ts"
 import { Events } from "../events/Events.ts"
-import { decodeCursor, toPage } from "../Pagination.ts"
+import { decodeCursor, isUuidText, toPage } from "../Pagination.ts"
 import { type Assignment, AssignmentId, type CreateAssignment, type ListAssignmentsParams } from "./Api.ts"
 import { type AssignmentRow, AssignmentsRepo } from "./AssignmentsRepo.ts"
 
@@ -74,7 +74,7 @@ export class Assignments extends Effect.Service<Assignments>()("saleslab/Assignm
     /** One page of the tenant's assignments, newest first. */
     const list = (companyId: string, params: ListAssignmentsParams) =>
       Effect.gen(function*() {
-        const after = params.cursor === undefined ? undefined : decodeCursor(params.cursor)
+        const after = params.cursor === undefined ? undefined : decodeCursor(params.cursor, isUuidText)
         if (params.cursor !== undefined && after === undefined) {
           return yield* new BadRequest({
             field: "cursor",

@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { BadRequest, NotFound } from "../ApiErrors.ts"
-import { decodeCursor, toPage } from "../Pagination.ts"
+import { decodeCursor, isUuidText, toPage } from "../Pagination.ts"
 import type { ListSessionsParams, PracticeSession } from "./Api.ts"
 import { PracticeRepo, type SessionRow } from "./PracticeRepo.ts"
 
@@ -21,7 +21,7 @@ export class PracticeSessions extends Effect.Service<PracticeSessions>()("salesl
     /** One page of sessions, newest first by start time. */
     const list = (companyId: string, params: ListSessionsParams) =>
       Effect.gen(function*() {
-        const after = params.cursor === undefined ? undefined : decodeCursor(params.cursor)
+        const after = params.cursor === undefined ? undefined : decodeCursor(params.cursor, isUuidText)
         if (params.cursor !== undefined && after === undefined) {
           return yield* new BadRequest({
             field: "cursor",

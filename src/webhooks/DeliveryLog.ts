@@ -51,10 +51,13 @@ const validateStatusFilter = (value: string): Effect.Effect<typeof deliveryStatu
     : Effect.succeed(status)
 }
 
-/** Decodes a delivery log cursor, whose id part is the numeric primary key of the last row. */
+/**
+ * Decodes a delivery log cursor, whose id part is the numeric primary key of
+ * the last row. Up to 18 digits always fit a PostgreSQL bigint.
+ */
 const decodeDeliveryCursor = (cursor: string): Effect.Effect<Position, BadRequest> => {
-  const position = decodeCursor(cursor)
-  return position === undefined || !/^\d{1,19}$/.test(position.id)
+  const position = decodeCursor(cursor, (id) => /^\d{1,18}$/.test(id))
+  return position === undefined
     ? Effect.fail(new BadRequest({ field: "cursor", message: "cursor is invalid: pass the next_cursor of the previous page." }))
     : Effect.succeed(position)
 }
