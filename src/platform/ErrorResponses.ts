@@ -154,6 +154,28 @@ const rejectNulCharacters = Effect.flatMap(HttpServerRequest.HttpServerRequest, 
   })
 })
 
+/** The 400 of a body that was not sent as JSON, naming the content type it was sent with. */
+const notJsonError = (request: HttpServerRequest.HttpServerRequest) =>
+  new HttpApiError.HttpApiDecodeError({
+    issues: [],
+    message: `Invalid request. The body must be a JSON object sent with content-type application/json, ` +
+      `not ${truncate(request.headers["content-type"] ?? "no content-type")}.`
+  })
+
+/**
+ * Rejects a POST, PATCH or PUT whose body is a URL-encoded or multipart form.
+ * The API would decode such a body into the same fields as JSON, but it
+ * documents JSON only, and the NUL check covers JSON bodies only. An empty
+ * body passes, because curl sends `-d ''` as a form.
+ */
+const rejectFormBodies = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+  const contentType = (request.headers["content-type"] ?? "").toLowerCase()
+  const isForm = contentType.includes("application/x-www-form-urlencoded") || contentType.includes("multipart/form-data")
+  const hasBody = Number(request.headers["content-length"] ?? 0) > 0 || request.headers["transfer-encoding"] !== undefined
+  const writes = request.method === "POST" || request.method === "PATCH" || request.method === "PUT"
+  return writes && isForm && hasBody ? Effect.fail(notJsonError(request)) : Effect.void
+})
+
 /** Returns whether a POST, PATCH or PUT has a body that the API does not decode as JSON. */
 const sentWithoutJson = (request: HttpServerRequest.HttpServerRequest) =>
   (request.method === "POST" || request.method === "PATCH" || request.method === "PUT") &&
@@ -241,18 +263,13 @@ const rejectDeclaredOversize = Effect.flatMap(HttpServerRequest.HttpServerReques
  */
 export const RequestErrorsLive = HttpApiBuilder.middleware(SalesLabApi, (app) =>
   rejectDeclaredOversize.pipe(
+    Effect.zipRight(rejectFormBodies),
     Effect.zipRight(rejectNulCharacters),
     Effect.zipRight(app),
     Effect.catchIf(
       (error) => error instanceof HttpApiError.HttpApiDecodeError,
       (error) => Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => Effect.fail(
-        sentWithoutJson(request)
-          ? new HttpApiError.HttpApiDecodeError({
-            issues: [],
-            message: `Invalid request. The body must be a JSON object sent with content-type application/json, ` +
-              `not ${truncate(request.headers["content-type"] ?? "no content-type")}.`
-          })
-          : readableDecodeError(error as HttpApiError.HttpApiDecodeError)
+        sentWithoutJson(request) ? notJsonError(request) : readableDecodeError(error as HttpApiError.HttpApiDecodeError)
       ))
     ),
     Effect.catchAllDefect((defect) =>

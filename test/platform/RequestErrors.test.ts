@@ -81,6 +81,29 @@ describe("Request errors", () => {
         }
       }))
 
+    it.effect("form bodies are a 400", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Forms")
+        const baseUrl = yield* TestServerUrl
+        const form = new FormData()
+        form.set("email", "multipart@example.com")
+        form.set("name", "Multi")
+        const bodies = [
+          { label: "URL-encoded", body: new URLSearchParams({ email: "form@example.com", name: "a\u0000b" }) },
+          { label: "multipart", body: form }
+        ]
+        for (const { label, body } of bodies) {
+          const response = yield* Effect.promise(() =>
+            fetch(`${baseUrl}/v1/users`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body })
+          )
+          const payload = yield* Effect.promise(() => response.json() as Promise<{ message: string }>)
+          expect(response.status, label).toBe(400)
+          expect(payload.message, label).toContain("must be a JSON object sent with content-type application/json")
+        }
+        const users = yield* sendAs(token, "GET", "/v1/users")
+        expect(users.body.data).toEqual([])
+      }))
+
     it.effect("plain text body names content type", () =>
       Effect.gen(function*() {
         const { token } = yield* createTenant("Plain")
