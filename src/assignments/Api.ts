@@ -1,4 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { strictBody } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, Forbidden, NotFound } from "../ApiErrors.ts"
 import { ListParams, Page } from "../Pagination.ts"
@@ -58,7 +59,7 @@ export type ListAssignmentsParams = typeof ListAssignmentsParams.Type
 export class AssignmentsApi extends HttpApiGroup.make("assignments")
   .add(
     HttpApiEndpoint.post("create", "/v1/assignments")
-      .setPayload(CreateAssignment)
+      .setPayload(strictBody(CreateAssignment))
       .addSuccess(Assignment, { status: 201 })
       .addError(BadRequest)
       .addError(Forbidden)

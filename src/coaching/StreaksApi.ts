@@ -1,4 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { strictBody } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, Forbidden, NotFound } from "../ApiErrors.ts"
 import { Authentication } from "../tenancy/Security.ts"
@@ -29,7 +30,7 @@ export type StreakCheckInResult = typeof StreakCheckInResult.Type
 export class StreaksApi extends HttpApiGroup.make("streaks")
   .add(
     HttpApiEndpoint.post("checkIn", "/api/coaching/streak")
-      .setPayload(StreakCheckIn)
+      .setPayload(strictBody(StreakCheckIn))
       .addSuccess(StreakCheckInResult)
       .addError(BadRequest)
       .addError(Forbidden)

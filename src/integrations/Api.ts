@@ -1,4 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { strictBody } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, Forbidden, NotFound } from "../ApiErrors.ts"
 import { Authentication } from "../tenancy/Security.ts"
@@ -81,7 +82,7 @@ export type ImportedCall = typeof ImportedCall.Type
 export class CallImportsApi extends HttpApiGroup.make("callImports")
   .add(
     HttpApiEndpoint.post("import", "/api/integrations/calls")
-      .setPayload(ImportCall)
+      .setPayload(strictBody(ImportCall))
       .addSuccess(ImportedCall, { status: 201 })
       // Documents the repeat of an imported source URL. The handler builds that response itself.
       .addSuccess(ImportedCall.annotations({ description: "The import of a source URL imported before." }))

@@ -1,4 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { strictBody } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, Forbidden, NotFound, Unauthorized } from "../ApiErrors.ts"
 import { CategoryScores, Verdict } from "../events/Catalog.ts"
@@ -152,7 +153,7 @@ export type PostCallOutcome = typeof PostCallOutcome.Type
 export class ScenariosApi extends HttpApiGroup.make("scenarios")
   .add(
     HttpApiEndpoint.post("create", "/v1/scenarios")
-      .setPayload(CreateScenario)
+      .setPayload(strictBody(CreateScenario))
       .addSuccess(Scenario, { status: 201 })
       .addError(Forbidden)
       .annotate(OpenApi.Description, "Creates a practice scenario. Needs the write scope.")
@@ -165,7 +166,7 @@ export class ScenariosApi extends HttpApiGroup.make("scenarios")
 export class PracticeCallsApi extends HttpApiGroup.make("practiceCalls")
   .add(
     HttpApiEndpoint.post("start", "/v1/practice-calls")
-      .setPayload(StartPracticeCall)
+      .setPayload(strictBody(StartPracticeCall))
       .addSuccess(PracticeCall, { status: 201 })
       .addError(Forbidden)
       .addError(NotFound)

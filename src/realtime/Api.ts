@@ -1,4 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { strictBody } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, Conflict, Forbidden, NotFound } from "../ApiErrors.ts"
 import { Transcript } from "../integrations/Api.ts"
@@ -61,7 +62,7 @@ export type Autopop = typeof Autopop.Type
 export class RealtimeApi extends HttpApiGroup.make("realtime")
   .add(
     HttpApiEndpoint.post("recordSession", "/v1/realtime-sessions")
-      .setPayload(RecordRealtimeSession)
+      .setPayload(strictBody(RecordRealtimeSession))
       .addSuccess(RealtimeSession, { status: 201 })
       .addError(BadRequest)
       .addError(Forbidden)

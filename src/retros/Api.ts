@@ -1,4 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { strictBody } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, Conflict } from "../ApiErrors.ts"
 import { OperatorAuthentication } from "../tenancy/Security.ts"
@@ -39,7 +40,7 @@ export type ChurnRetro = typeof ChurnRetro.Type
 export class ChurnRetrosApi extends HttpApiGroup.make("churnRetros")
   .add(
     HttpApiEndpoint.post("publish", "/api/admin/retros")
-      .setPayload(PublishChurnRetro)
+      .setPayload(strictBody(PublishChurnRetro))
       .addSuccess(ChurnRetro, { status: 201 })
       .addError(BadRequest)
       .addError(Conflict)

@@ -1,4 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { strictBody } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, Conflict, Forbidden, NotFound } from "../ApiErrors.ts"
 import { ListParams, Page } from "../Pagination.ts"
@@ -152,7 +153,7 @@ export type Me = typeof Me.Type
 export class CompaniesApi extends HttpApiGroup.make("companies")
   .add(
     HttpApiEndpoint.post("create", "/api/admin/companies")
-      .setPayload(Schema.Struct({ name: DisplayName }))
+      .setPayload(strictBody(Schema.Struct({ name: DisplayName })))
       .addSuccess(CreatedCompany, { status: 201 })
       .annotate(OpenApi.Description, "Creates a company and its first token, with scopes read, write and admin.")
   )
@@ -163,7 +164,7 @@ export class CompaniesApi extends HttpApiGroup.make("companies")
 export class ApiTokensApi extends HttpApiGroup.make("apiTokens")
   .add(
     HttpApiEndpoint.post("create", "/v1/api-tokens")
-      .setPayload(MintApiTokenPayload)
+      .setPayload(strictBody(MintApiTokenPayload))
       .addSuccess(MintedApiToken, { status: 201 })
       .addError(Forbidden)
       .addError(NotFound)
@@ -184,7 +185,7 @@ export class ApiTokensApi extends HttpApiGroup.make("apiTokens")
   .add(
     HttpApiEndpoint.patch("update", "/v1/api-tokens/:id")
       .setPath(Schema.Struct({ id: ApiTokenId }))
-      .setPayload(UpdateApiTokenPayload)
+      .setPayload(strictBody(UpdateApiTokenPayload))
       .addSuccess(ApiToken)
       .addError(Forbidden)
       .addError(NotFound)
@@ -209,7 +210,7 @@ export class ApiTokensApi extends HttpApiGroup.make("apiTokens")
 export class UsersApi extends HttpApiGroup.make("users")
   .add(
     HttpApiEndpoint.post("create", "/v1/users")
-      .setPayload(CreateUserPayload)
+      .setPayload(strictBody(CreateUserPayload))
       .addSuccess(User, { status: 201 })
       .addError(Forbidden)
       .addError(Conflict)

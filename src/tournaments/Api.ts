@@ -1,4 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { strictBody } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, Conflict, Forbidden, NotFound } from "../ApiErrors.ts"
 import { CompanyId, DisplayName, UserId } from "../tenancy/Api.ts"
@@ -180,7 +181,7 @@ export type ReportMatchResult = typeof ReportMatchResult.Type
 export class TournamentsAdminApi extends HttpApiGroup.make("tournamentsAdmin")
   .add(
     HttpApiEndpoint.post("create", "/api/admin/tournaments")
-      .setPayload(CreateTournament)
+      .setPayload(strictBody(CreateTournament))
       .addSuccess(Tournament, { status: 201 })
       .addError(Conflict)
       .annotate(
@@ -191,7 +192,7 @@ export class TournamentsAdminApi extends HttpApiGroup.make("tournamentsAdmin")
   .add(
     HttpApiEndpoint.post("addTeam", "/api/admin/tournaments/:id/teams")
       .setPath(Schema.Struct({ id: TournamentId }))
-      .setPayload(AddTournamentTeam)
+      .setPayload(strictBody(AddTournamentTeam))
       .addSuccess(TournamentTeam, { status: 201 })
       .addError(BadRequest)
       .addError(NotFound)
@@ -232,7 +233,7 @@ export class TournamentsApi extends HttpApiGroup.make("tournaments")
   .add(
     HttpApiEndpoint.post("reportResult", "/api/tournament-matches/:id/result")
       .setPath(Schema.Struct({ id: TournamentMatchId }))
-      .setPayload(ReportMatchResult)
+      .setPayload(strictBody(ReportMatchResult))
       .addSuccess(TournamentMatch)
       .addError(BadRequest)
       .addError(Forbidden)

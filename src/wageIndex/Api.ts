@@ -1,4 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { strictBody } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, NotFound } from "../ApiErrors.ts"
 import { WageBand } from "../events/Catalog.ts"
@@ -59,7 +60,7 @@ export class WageIndexApi extends HttpApiGroup.make("wageIndex")
   .add(
     HttpApiEndpoint.patch("publish", "/api/admin/wage-index/:snapshot_id")
       .setPath(Schema.Struct({ snapshot_id: SnapshotId }))
-      .setPayload(PublishSnapshot)
+      .setPayload(strictBody(PublishSnapshot))
       .addSuccess(WageIndexSnapshot)
       .addError(NotFound)
       .annotate(

@@ -1,4 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { strictBody } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, Conflict, Forbidden, NotFound } from "../ApiErrors.ts"
 import { ListParams, Page } from "../Pagination.ts"
@@ -49,7 +50,7 @@ export type CreatedWarehouseCredential = typeof CreatedWarehouseCredential.Type
 export class WarehouseCredentialsApi extends HttpApiGroup.make("warehouseCredentials")
   .add(
     HttpApiEndpoint.post("create", "/v1/warehouse/credentials")
-      .setPayload(CreateWarehouseCredential)
+      .setPayload(strictBody(CreateWarehouseCredential))
       .addSuccess(CreatedWarehouseCredential, { status: 201 })
       .addError(Forbidden)
       .addError(Conflict)

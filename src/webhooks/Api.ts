@@ -1,7 +1,7 @@
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { BadRequest, Conflict, Forbidden, NotFound } from "../ApiErrors.ts"
-import { JsonValue } from "../Json.ts"
+import { JsonValue, strictBody } from "../Json.ts"
 import { ListParams, Page } from "../Pagination.ts"
 import { Authentication } from "../tenancy/Security.ts"
 
@@ -150,7 +150,7 @@ const deliveryPath = Schema.Struct({ id: Schema.String, delivery_id: Schema.Stri
 export class WebhooksApi extends HttpApiGroup.make("webhooks")
   .add(
     HttpApiEndpoint.post("create", "/v1/webhooks")
-      .setPayload(CreateSubscription)
+      .setPayload(strictBody(CreateSubscription))
       .addSuccess(CreatedSubscription, { status: 201 })
       .addError(BadRequest)
       .annotate(OpenApi.Description, "Creates a subscription. The response carries the signing secret, shown only once.")
@@ -171,7 +171,7 @@ export class WebhooksApi extends HttpApiGroup.make("webhooks")
   .add(
     HttpApiEndpoint.patch("update", "/v1/webhooks/:id")
       .setPath(subscriptionPath)
-      .setPayload(UpdateSubscription)
+      .setPayload(strictBody(UpdateSubscription))
       .addSuccess(Subscription)
       .addError(BadRequest)
       .addError(NotFound)

@@ -81,6 +81,21 @@ describe("Request errors", () => {
         }
       }))
 
+    it.effect("unknown body field is a 400", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Strict")
+        const created = yield* sendAs(token, "POST", "/v1/webhooks", { url: "http://127.0.0.1:9/hook", status: "paused" })
+        expect(created.status).toBe(400)
+        expect(created.body.message).toMatch(/^Invalid request\. 'status': is unexpected/)
+
+        const user = yield* sendAs(token, "POST", "/v1/users", { email: "strict@example.com", name: "Strict", extra: 1 })
+        expect(user.status).toBe(400)
+        expect(user.body.message).toContain("'extra': is unexpected")
+
+        const listed = yield* sendAs(token, "GET", "/v1/webhooks")
+        expect(listed.body.data).toEqual([])
+      }))
+
     it.effect("form bodies are a 400", () =>
       Effect.gen(function*() {
         const { token } = yield* createTenant("Forms")
