@@ -172,13 +172,16 @@ const rejectFormBodies = Effect.flatMap(HttpServerRequest.HttpServerRequest, (re
   const contentType = (request.headers["content-type"] ?? "").toLowerCase()
   const isForm = contentType.includes("application/x-www-form-urlencoded") || contentType.includes("multipart/form-data")
   const hasBody = Number(request.headers["content-length"] ?? 0) > 0 || request.headers["transfer-encoding"] !== undefined
-  const writes = request.method === "POST" || request.method === "PATCH" || request.method === "PUT"
-  return writes && isForm && hasBody ? Effect.fail(notJsonError(request)) : Effect.void
+  return isWrite(request) && isForm && hasBody ? Effect.fail(notJsonError(request)) : Effect.void
 })
+
+/** Returns whether a request is a POST, PATCH or PUT, the methods whose body the API decodes. */
+const isWrite = (request: HttpServerRequest.HttpServerRequest) =>
+  request.method === "POST" || request.method === "PATCH" || request.method === "PUT"
 
 /** Returns whether a POST, PATCH or PUT has a body that the API does not decode as JSON. */
 const sentWithoutJson = (request: HttpServerRequest.HttpServerRequest) =>
-  (request.method === "POST" || request.method === "PATCH" || request.method === "PUT") &&
+  isWrite(request) &&
   Number(request.headers["content-length"] ?? 0) > 0 &&
   !decodedAsJson(request)
 

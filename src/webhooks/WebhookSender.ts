@@ -99,7 +99,7 @@ const idleConnectionTimeoutMs = 4_000
 const httpAgent = new http.Agent({ keepAlive: true, timeout: idleConnectionTimeoutMs, scheduling: "lifo" })
 const httpsAgent = new https.Agent({ keepAlive: true, timeout: idleConnectionTimeoutMs, scheduling: "lifo" })
 
-/** A limit on the addresses `postForPrefix` connects to. */
+/** Filter of the addresses that `postForPrefix` connects to. */
 export interface TargetFilter {
   /** Whether an IP address in the URL itself may be connected to. */
   readonly allowsAddress: (address: string) => boolean
@@ -200,7 +200,8 @@ export const postForPrefix = (request: OutboundRequest, timeoutMs: number, targe
       path: destination.path,
       auth: destination.auth,
       agent: destination.secure ? httpsAgent : httpAgent,
-      ...(targets === undefined ? {} : { lookup: targets.lookup }),
+      // Without a filter the lookup is undefined, which is the system resolver.
+      lookup: targets?.lookup,
       headers: { ...request.headers, "content-length": String(Buffer.byteLength(request.body, "utf8")) }
     }, (response) => {
       const chunks: Array<Buffer> = []
