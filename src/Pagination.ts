@@ -40,10 +40,10 @@ export const isUuidText = (id: string): boolean =>
 
 /**
  * Decodes a cursor made by `encodeCursor`; `undefined` for anything else.
- * Its time must fall in the years 1 to 9999 and its id must pass `isId`
- * and hold no NUL, so that a crafted cursor, or one of another list, is
- * rejected here instead of failing in PostgreSQL, whose column types would
- * refuse the value.
+ * Its time must fall in the years 1 to 9999, and its id must pass `isId`
+ * and contain no NUL. A crafted cursor, or one of another list, is then
+ * rejected here, where PostgreSQL's column types would reject it with an
+ * error.
  */
 export const decodeCursor = (cursor: string, isId: (id: string) => boolean = () => true): Position | undefined => {
   try {

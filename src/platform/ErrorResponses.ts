@@ -19,7 +19,7 @@ export const NotFoundRouteLive = HttpApiBuilder.Router.use((router) =>
   )
 )
 
-/** Longest path parameter, in characters, that the router matches (`HttpRouter.setRouterConfig`). */
+/** Maximum length, in characters, of a path parameter that the router matches (`HttpRouter.setRouterConfig`). */
 export const maxPathParamLength = 2048
 
 /**
