@@ -82,7 +82,7 @@ const flags = readFlags("bench:growth", {
   },
   "warmup-timeout": { kind: "integer", default: 600, min: 1, max: 3600, description: "seconds to wait for the warm-up's deliveries" },
   "baseline-duration": { kind: "integer", default: 10, min: 1, max: 600, description: "seconds of bare POSTs at the rate, measured once" },
-  "flat-tolerance": { kind: "integer", default: 20, min: 0, max: 1000, description: "percent by which P99 may differ from the P99 at the smallest count, either way, and still count as flat" },
+  "flat-tolerance": { kind: "integer", default: 20, min: 0, max: 1000, description: "percent by which the higher of a count's P99 and the P99 at the smallest count may exceed the lower and still count as flat" },
   setup: {
     kind: "choice",
     default: "auto" as SetupMethod | "auto",
@@ -370,7 +370,9 @@ const main = async () => {
   const largerCounts = counts.filter((count) => count !== smallestCount)
   const goals: Array<GoalLine> = [
     {
-      goal: `flat latency: ${ratioOf} divided by the one at ${smallestCount} in the same round, within ${flags["flat-tolerance"]} % either way`,
+      goal: `flat latency: ${ratioOf} divided by the one at ${smallestCount} in the same round, between ${
+        formatRatio(1 / tolerance)
+      } and ${formatRatio(tolerance)}`,
       measured: counts.length < 2
         ? "give at least two counts"
         : `${largerCounts.map((count) => `${count}: ${formatRatio(medianRatio.get(count)!)}`).join(", ")} (median P99 ${
