@@ -138,26 +138,35 @@ export class DeliveryLog extends Effect.Service<DeliveryLog>()("saleslab/Deliver
     /**
      * Queues a failed delivery again, due now, with the same delivery id and
      * body bytes. Fails with 409 naming the status of a delivery that is not failed.
+     *
+     * Concurrent retries of one delivery queue on an advisory lock, not on the
+     * row. The engine's claim skips locked rows. A retry that waited for the
+     * row's lock would keep the row locked until its 409, and the claim would
+     * miss the requeued delivery until the next sweep. After the advisory lock,
+     * the requeue is one conditional update, and a delivery it did not change
+     * is read without a lock.
      */
     const retry = (companyId: string, subscriptionId: string, deliveryId: string) =>
       Effect.gen(function*() {
         yield* subscriptions.get(companyId, subscriptionId)
-        const rows = yield* sql<{ readonly status: DeliveryStatus }>`
-          SELECT status FROM webhook_deliveries
-          WHERE subscription_id = ${subscriptionId} AND company_id = ${companyId} AND delivery_id = ${deliveryId}
-          FOR UPDATE`
-        const status = rows[0]?.status
-        if (status === undefined) return yield* Effect.fail(deliveryNotFound(subscriptionId, deliveryId))
-        if (status !== "failed") {
-          return yield* Effect.fail(new Conflict({
-            message: `Delivery '${deliveryId}' is ${status}, but only a failed delivery can be retried.`
-          }))
+        yield* sql`SELECT pg_advisory_xact_lock(hashtextextended(${`delivery_retry:${subscriptionId}:${deliveryId}`}, 0))`
+        // A second pass covers an attempt that failed between the update and the read.
+        for (let pass = 1;; pass++) {
+          if (yield* outbox.requeue(subscriptionId, deliveryId)) {
+            yield* Effect.logInfo("Webhook delivery queued again").pipe(Effect.annotateLogs({ subscriptionId, deliveryId }))
+            return { delivery_id: deliveryId }
+          }
+          const rows = yield* sql<{ readonly status: DeliveryStatus }>`
+            SELECT status FROM webhook_deliveries
+            WHERE subscription_id = ${subscriptionId} AND company_id = ${companyId} AND delivery_id = ${deliveryId}`
+          const status = rows[0]?.status
+          if (status === undefined) return yield* Effect.fail(deliveryNotFound(subscriptionId, deliveryId))
+          if (status !== "failed" || pass === 2) {
+            return yield* Effect.fail(new Conflict({
+              message: `Delivery '${deliveryId}' is ${status}, but only a failed delivery can be retried.`
+            }))
+          }
         }
-
-        // The row lock taken above keeps the status failed until the requeue.
-        yield* outbox.requeue(subscriptionId, deliveryId)
-        yield* Effect.logInfo("Webhook delivery queued again").pipe(Effect.annotateLogs({ subscriptionId, deliveryId }))
-        return { delivery_id: deliveryId }
       }).pipe(
         sql.withTransaction,
         Effect.catchTag("SqlError", Effect.die),

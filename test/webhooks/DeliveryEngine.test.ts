@@ -1,6 +1,8 @@
 import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
-import { Duration, Effect, Layer, Option, Ref } from "effect"
+import { Duration, Effect, Exit, Layer, Option, Ref } from "effect"
+import { Conflict } from "../../src/ApiErrors.ts"
+import { DeliveryLog } from "../../src/webhooks/DeliveryLog.ts"
 import { Outbox } from "../../src/webhooks/Outbox.ts"
 import { retryDelay } from "../../src/webhooks/RetryPolicy.ts"
 import { Subscriptions } from "../../src/webhooks/Subscriptions.ts"
@@ -20,6 +22,7 @@ import {
 } from "./DeliveryFixtures.ts"
 
 const SuiteLive = TestEngineLive.pipe(
+  Layer.provideMerge(DeliveryLog.Default),
   Layer.provideMerge(Subscriptions.Default),
   Layer.provideMerge(Outbox.Default),
   Layer.provideMerge(ClockOffsetLive),
@@ -144,6 +147,30 @@ layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("Delivery
       yield* advanceAndSweep("9 hours")
       yield* Effect.sleep("300 millis")
       expect((yield* receiver.requests).length).toBe(1)
+    }).pipe(Effect.provide(Receiver.layer)))
+
+  it.effect("concurrent manual retries deliver without a sweep", () =>
+    Effect.gen(function*() {
+      const receiver = yield* Receiver
+      const log = yield* DeliveryLog
+      yield* receiver.enqueue(respond(400, "bad payload"))
+      const subscription = yield* createSubscription(`${receiver.url}/hook`)
+      const deliveryId = yield* queueDelivery(subscription)
+      yield* awaitDelivery(deliveryId, (row) => row.status === "failed")
+
+      // The requests that lose the race must not keep the row locked, or the
+      // claim skips it and the delivery waits for the hourly sweep.
+      const retry = log.retry(subscription.companyId, subscription.subscriptionId, deliveryId)
+      const exits = yield* Effect.all(Array.from({ length: 5 }, () => Effect.exit(retry)), { concurrency: "unbounded" })
+      expect(exits.filter(Exit.isSuccess)).toHaveLength(1)
+      for (const exit of exits.filter(Exit.isFailure)) {
+        const conflict = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+        expect(conflict).toBeInstanceOf(Conflict)
+      }
+
+      const delivered = yield* awaitDelivery(deliveryId, (row) => row.status === "succeeded", "10 seconds")
+      expect(delivered.attempts).toBe(2)
+      expect((yield* receiver.requests).length).toBe(2)
     }).pipe(Effect.provide(Receiver.layer)))
 
   it.effect("3xx fails without following Location", () =>
