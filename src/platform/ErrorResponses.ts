@@ -76,12 +76,32 @@ const truncate = (text: string) => text.length <= maxIssueLength ? text : `${tex
 export const maxJsonDepth = 64
 
 /**
- * Returns the path of the first string in `value` that contains a NUL
- * character, which PostgreSQL cannot store, or "too deep" for a value nested
- * deeper than `maxJsonDepth`. The walk uses an explicit stack, so a deeply
- * nested body cannot overflow the call stack.
+ * An unpaired UTF-16 surrogate, which JSON can escape (`"\ud800"`) but which
+ * is not Unicode text. The driver would send it to PostgreSQL as U+FFFD, so
+ * the stored text would differ from the text the response echoes.
  */
-const findNulCharacter = (value: unknown): ReadonlyArray<string> | "too deep" | undefined => {
+const unpairedSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+/** Describes the first character of `text` that PostgreSQL text cannot keep as sent, for a 400. */
+const unstorableCharacter = (text: string): string | undefined => {
+  if (text.includes("\u0000")) return "contains the NUL character (\\u0000), which cannot be stored"
+  const surrogate = unpairedSurrogate.exec(text)
+  if (surrogate !== null) {
+    return `contains an unpaired UTF-16 surrogate (\\u${surrogate[0].charCodeAt(0).toString(16)}), which is not valid Unicode text`
+  }
+  return undefined
+}
+
+/**
+ * Returns the path of the first string or key in `value` with a character
+ * that PostgreSQL text cannot keep as sent (`unstorableCharacter`) and that
+ * character's description, or "too deep" for a value nested deeper than
+ * `maxJsonDepth`. The walk uses an explicit stack, so a deeply nested body
+ * cannot overflow the call stack.
+ */
+const findUnstorableText = (
+  value: unknown
+): { readonly path: ReadonlyArray<string>; readonly character: string } | "too deep" | undefined => {
   interface Visit {
     readonly value: unknown
     readonly key: string | undefined
@@ -97,7 +117,8 @@ const findNulCharacter = (value: unknown): ReadonlyArray<string> | "too deep" | 
   while (pending.length > 0) {
     const visit = pending.pop()!
     if (typeof visit.value === "string") {
-      if (visit.value.includes("\u0000")) return pathOf(visit)
+      const character = unstorableCharacter(visit.value)
+      if (character !== undefined) return { path: pathOf(visit), character }
       continue
     }
     if (typeof visit.value !== "object" || visit.value === null) continue
@@ -105,7 +126,8 @@ const findNulCharacter = (value: unknown): ReadonlyArray<string> | "too deep" | 
     // Pushed in reverse, so entries are visited in document order.
     const entries = Object.entries(visit.value).reverse()
     for (const [key, item] of entries) {
-      if (key.includes("\u0000")) return pathOf(visit, [key])
+      const character = unstorableCharacter(key)
+      if (character !== undefined) return { path: pathOf(visit, [key]), character }
       pending.push({ value: item, key, parent: visit, depth: visit.depth + 1 })
     }
   }
@@ -120,14 +142,15 @@ const findNulCharacter = (value: unknown): ReadonlyArray<string> | "too deep" | 
 const decodedAsJson = (request: HttpServerRequest.HttpServerRequest) =>
   (request.headers["content-type"] ?? "").toLowerCase().includes("application/json")
 
-// JSON bodies are checked for NUL characters before any route reads them, so
-// that such text is a 400 naming the field instead of a database error, and
-// for nesting deeper than `maxJsonDepth`, which is a 400 as well. The
+// JSON bodies are checked for NUL characters and unpaired surrogates before any
+// route reads them, so that such text is a 400 naming the field instead of a
+// database error or a silent change. Nesting deeper than `maxJsonDepth` is a
+// 400 as well. The
 // body read here as text is cached by the request, so a route that decodes JSON
 // reads it again for free. Incoming webhooks under /api/webhooks/ are skipped:
 // they read the raw bytes to check a signature, and a body read as text first
 // could not be read as bytes again.
-const rejectNulCharacters = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+const rejectUnstorableText = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
   // Only a body the API decodes as JSON is read here, because a route that reads another type as
   // bytes would wait for the bytes this read already took.
   const readsRawBody = request.url.startsWith("/api/webhooks/")
@@ -139,16 +162,18 @@ const rejectNulCharacters = Effect.flatMap(HttpServerRequest.HttpServerRequest, 
     } catch {
       return Effect.void
     }
-    const path = findNulCharacter(parsed)
-    if (path === "too deep") {
+    const found = findUnstorableText(parsed)
+    if (found === "too deep") {
       return Effect.fail(
         new BadRequest({ message: `Invalid request. The JSON body nests arrays and objects deeper than ${maxJsonDepth} levels.` })
       )
     }
-    return path === undefined ? Effect.void : Effect.fail(
+    if (found === undefined) return Effect.void
+    const field = found.path.join(".")
+    return Effect.fail(
       new BadRequest({
-        message: `Invalid request. '${path.join(".") || "body"}' contains the NUL character (\\u0000), which cannot be stored; remove it.`,
-        field: path.join(".")
+        message: `Invalid request. '${field || "body"}' ${found.character}. Remove it.`,
+        field
       })
     )
   })
@@ -267,7 +292,7 @@ const rejectDeclaredOversize = Effect.flatMap(HttpServerRequest.HttpServerReques
 export const RequestErrorsLive = HttpApiBuilder.middleware(SalesLabApi, (app) =>
   rejectDeclaredOversize.pipe(
     Effect.zipRight(rejectFormBodies),
-    Effect.zipRight(rejectNulCharacters),
+    Effect.zipRight(rejectUnstorableText),
     Effect.zipRight(app),
     Effect.catchIf(
       (error) => error instanceof HttpApiError.HttpApiDecodeError,

@@ -238,6 +238,33 @@ describe("Request errors", () => {
         expect(result.body.message).toContain("'tags.0.name'")
       }))
 
+    it.effect("unpaired surrogate is a 400", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Surrogate")
+        // JSON.stringify escapes a lone surrogate as \ud800, as a client would send it.
+        const cases = [
+          { body: { prompt: "a\ud800b" }, field: "prompt", code: "d800" },
+          { body: { prompt: "ok", tags: [{ name: "\udc01" }] }, field: "tags.0.name", code: "dc01" },
+          { body: { prompt: "ok", tags: [{ name: "x\udc01\ud800" }] }, field: "tags.0.name", code: "dc01" }
+        ]
+        for (const { body, field, code } of cases) {
+          const result = yield* postRaw(token, "/v1/scenarios", JSON.stringify(body))
+
+          expect(result.status, field).toBe(400)
+          expect(result.body._tag, field).toBe("BadRequest")
+          expect(result.body.message, field).toContain(`'${field}' contains an unpaired UTF-16 surrogate (\\u${code})`)
+        }
+      }))
+
+    it.effect("paired surrogates are stored as sent", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Emoji")
+        const result = yield* postRaw(token, "/v1/scenarios", JSON.stringify({ prompt: "pitch \ud83d\ude80" }))
+
+        expect(result.status).toBe(201)
+        expect(result.body.prompt).toBe("pitch \u{1F680}")
+      }))
+
     it.effect("deeply nested JSON is a 400", () =>
       Effect.gen(function*() {
         const { token } = yield* createTenant("Deep")
