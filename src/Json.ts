@@ -20,3 +20,18 @@ export const JsonValue = Schema.declare((_: unknown): _ is unknown => true, {
  */
 export const strictBody = <S extends Schema.Schema.Any>(schema: S): S =>
   schema.annotations({ parseOptions: { onExcessProperty: "error" } }) as S
+
+/**
+ * An ISO 8601 timestamp with a four-digit year and a time zone, such as
+ * `2026-05-19T13:42:08.123Z`, decoded to a `Date`. `Schema.Date` alone takes
+ * any text that `Date` parses, such as `May 19 2026` or a six-digit year,
+ * which responses would then return in a form that is not RFC 3339.
+ */
+export const IsoTimestamp = Schema.compose(
+  Schema.String.pipe(
+    Schema.pattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/, {
+      message: () => "must be an ISO 8601 timestamp with a time zone, such as 2026-05-19T13:42:08.123Z"
+    })
+  ),
+  Schema.Date
+)

@@ -1,5 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
-import { strictBody } from "../Json.ts"
+import { IsoTimestamp, strictBody } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, Forbidden, NotFound } from "../ApiErrors.ts"
 import { ListParams, Page } from "../Pagination.ts"
@@ -26,7 +26,7 @@ const ScenarioIdField = Schema.UUID.annotations({ description: "Id of a scenario
 export const CreateAssignment = Schema.Struct({
   user_id: UserIdField,
   scenario_id: ScenarioIdField,
-  due_at: Schema.optional(Schema.NullOr(Schema.Date).annotations({
+  due_at: Schema.optional(Schema.NullOr(IsoTimestamp).annotations({
     description: "When the drill is due, an ISO 8601 timestamp in the future. None when absent or null."
   }))
 })

@@ -1,5 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
-import { strictBody } from "../Json.ts"
+import { IsoTimestamp, strictBody } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, Conflict, Forbidden, NotFound } from "../ApiErrors.ts"
 import { Transcript } from "../integrations/Api.ts"
@@ -11,16 +11,6 @@ export const RealtimeSessionId = Schema.UUID.pipe(Schema.brand("RealtimeSessionI
   description: "Id of a realtime session (UUID)."
 })
 export type RealtimeSessionId = typeof RealtimeSessionId.Type
-
-/** An ISO 8601 timestamp with a time zone, such as `2026-05-19T13:42:08.123Z`, decoded to a `Date`. */
-const IsoTimestamp = Schema.compose(
-  Schema.String.pipe(
-    Schema.pattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/, {
-      message: () => "must be an ISO 8601 timestamp with a time zone, such as 2026-05-19T13:42:08.123Z"
-    })
-  ),
-  Schema.Date
-)
 
 /** Body of `POST /v1/realtime-sessions`. */
 export const RecordRealtimeSession = Schema.Struct({

@@ -151,6 +151,14 @@ describe("Assignments", () => {
         })
         expect(past.body).toMatchObject({ _tag: "BadRequest", field: "due_at" })
 
+        // Text that Date parses but that is not an ISO 8601 timestamp with a four-digit year.
+        for (const dueAt of ["+275760-09-13T00:00:00Z", "10000-01-01T00:00:00Z", "May 19 2099", "2099-05-19"]) {
+          const response = yield* sendJson(tenant.token, "POST", "/v1/assignments", { ...valid, due_at: dueAt })
+          expect(response.status, dueAt).toBe(400)
+          expect(response.body!.message, dueAt).toContain("'due_at': must be an ISO 8601 timestamp with a time zone")
+          expect(response.body!.message, dueAt).not.toContain("Expected null")
+        }
+
         const badQuery = yield* sendJson(tenant.token, "GET", "/v1/assignments?status=done")
         expect(badQuery.status).toBe(400)
         expect(JSON.stringify(badQuery.body)).toContain("status")
