@@ -94,14 +94,14 @@ const unstorableCharacter = (text: string): string | undefined => {
 
 /**
  * Returns the path of the first string or key in `value` with a character
- * that PostgreSQL text cannot keep as sent (`unstorableCharacter`) and that
- * character's description, or "too deep" for a value nested deeper than
+ * that PostgreSQL text cannot keep as sent, with the problem as
+ * `unstorableCharacter` describes it, or "too deep" for a value nested deeper than
  * `maxJsonDepth`. The walk uses an explicit stack, so a deeply nested body
  * cannot overflow the call stack.
  */
 const findUnstorableText = (
   value: unknown
-): { readonly path: ReadonlyArray<string>; readonly character: string } | "too deep" | undefined => {
+): { readonly path: ReadonlyArray<string>; readonly problem: string } | "too deep" | undefined => {
   interface Visit {
     readonly value: unknown
     readonly key: string | undefined
@@ -117,8 +117,8 @@ const findUnstorableText = (
   while (pending.length > 0) {
     const visit = pending.pop()!
     if (typeof visit.value === "string") {
-      const character = unstorableCharacter(visit.value)
-      if (character !== undefined) return { path: pathOf(visit), character }
+      const problem = unstorableCharacter(visit.value)
+      if (problem !== undefined) return { path: pathOf(visit), problem }
       continue
     }
     if (typeof visit.value !== "object" || visit.value === null) continue
@@ -126,8 +126,8 @@ const findUnstorableText = (
     // Pushed in reverse, so entries are visited in document order.
     const entries = Object.entries(visit.value).reverse()
     for (const [key, item] of entries) {
-      const character = unstorableCharacter(key)
-      if (character !== undefined) return { path: pathOf(visit, [key]), character }
+      const problem = unstorableCharacter(key)
+      if (problem !== undefined) return { path: pathOf(visit, [key]), problem }
       pending.push({ value: item, key, parent: visit, depth: visit.depth + 1 })
     }
   }
@@ -172,7 +172,7 @@ const rejectUnstorableText = Effect.flatMap(HttpServerRequest.HttpServerRequest,
     const field = found.path.join(".")
     return Effect.fail(
       new BadRequest({
-        message: `Invalid request. '${field || "body"}' ${found.character}. Remove it.`,
+        message: `Invalid request. '${field || "body"}' ${found.problem}. Remove it.`,
         field
       })
     )
@@ -220,18 +220,43 @@ type DecodeIssue = HttpApiError.HttpApiDecodeError["issues"][number]
 const issuePath = (issue: DecodeIssue) => (issue.path.length === 0 ? "body" : issue.path.map(String).join("."))
 
 /**
- * Drops the "Expected undefined" issue of an optional field whose value
- * failed to decode. The schema reports that the value is not `undefined`, the
- * other member of the optional field's union, next to the real problem at
- * the field or inside it, which it only repeats in less useful words.
+ * Drops the "Expected undefined" issue of an optional field, and the
+ * "Expected null" issue of a nullable one, whose value failed to decode. The
+ * schema reports that the value is not the other member of the field's
+ * union next to the real problem at the field or inside it, which it only
+ * repeats in less useful words. "Expected null" stays next to literal
+ * mismatches alone, where it completes the list of allowed values.
  */
 const withoutOptionalAlternatives = (issues: ReadonlyArray<DecodeIssue>) => {
-  const isAlternative = (issue: DecodeIssue) => issue._tag === "Type" && issue.message.startsWith("Expected undefined,")
-  const problemPaths = issues.filter((issue) => !isAlternative(issue)).map(issuePath)
-  const hasProblemAtOrInside = (path: string) =>
-    problemPaths.some((problem) => problem === path || problem.startsWith(`${path}.`))
-  return issues.filter((issue) => !isAlternative(issue) || !hasProblemAtOrInside(issuePath(issue)))
+  const isUndefinedAlternative = (issue: DecodeIssue) =>
+    issue._tag === "Type" && issue.message.startsWith("Expected undefined,")
+  const isNullAlternative = (issue: DecodeIssue) => issue._tag === "Type" && issue.message.startsWith("Expected null,")
+  const problems = issues.filter((issue) => !isUndefinedAlternative(issue) && !isNullAlternative(issue))
+  const isAtOrInside = (problem: DecodeIssue, path: string) =>
+    issuePath(problem) === path || issuePath(problem).startsWith(`${path}.`)
+  return issues.filter((issue) => {
+    const path = issuePath(issue)
+    if (isUndefinedAlternative(issue)) return !problems.some((problem) => isAtOrInside(problem, path))
+    if (isNullAlternative(issue)) {
+      return !problems.some((problem) => isAtOrInside(problem, path) && !literalMismatch.test(problem.message))
+    }
+    return true
+  })
 }
+
+/**
+ * Reports an empty array where the schema needs at least one item at the
+ * array itself: the schema reports the first item as missing.
+ */
+const withEmptyArraysNamed = (issues: ReadonlyArray<DecodeIssue>): ReadonlyArray<DecodeIssue> =>
+  issues.map((issue) =>
+    issue._tag === "Missing" && issue.path.length > 0 && issue.path.at(-1) === 0
+      ? { ...issue, path: issue.path.slice(0, -1), message: "must contain at least one item" }
+      : issue
+  )
+
+/** Joins a schema description that ends with a period to the ", actual ..." that the issue text adds after it. */
+const withoutDoublePeriod = (message: string) => message.replace(/\., actual /, ", actual ")
 
 /** The text of a schema issue that a value is not one literal, such as `Expected "rep", actual "owner"`. */
 const literalMismatch = /^Expected ("[^"]*"|-?\d+(?:\.\d+)?|true|false|null), actual (.*)$/s
@@ -247,8 +272,7 @@ const describeProblem = (messages: ReadonlyArray<string>): string => {
     const allowed = literals.map((match) => match![1]!)
     return `Expected one of ${allowed.slice(0, -1).join(", ")} or ${allowed.at(-1)}, actual ${literals[0]![2]}`
   }
-  // Schema descriptions end with a period, and the issue text adds ", actual ..." after them.
-  return messages[0]!.replace(/\., actual /, ", actual ")
+  return messages[0]!
 }
 
 /**
@@ -256,7 +280,8 @@ const describeProblem = (messages: ReadonlyArray<string>): string => {
  * invalid fields by path, each with its problem (`describeProblem`), cut to a bounded length.
  */
 const readableDecodeError = (error: HttpApiError.HttpApiDecodeError) => {
-  const issues = withoutOptionalAlternatives(error.issues)
+  const issues = withEmptyArraysNamed(withoutOptionalAlternatives(error.issues))
+    .map((issue) => ({ ...issue, message: withoutDoublePeriod(issue.message) }))
   const messagesPerPath = new Map<string, Array<string>>()
   for (const issue of issues) {
     const path = issuePath(issue)

@@ -71,14 +71,38 @@ describe("Request errors", () => {
     it.effect("nested decode error has no undefined alternative", () =>
       Effect.gen(function*() {
         const { token } = yield* createTenant("Nested")
-        for (const scopes of [[], ["root"]]) {
+        const cases = [
+          { scopes: [], message: "Invalid request. 'scopes': must contain at least one item." },
+          { scopes: ["root"], message: /^Invalid request\. 'scopes\.0': / }
+        ]
+        for (const { scopes, message } of cases) {
           const result = yield* sendAs(token, "POST", "/v1/api-tokens", { name: "z", scopes })
 
           expect(result.status, JSON.stringify(scopes)).toBe(400)
-          expect(result.body.message, JSON.stringify(scopes)).toMatch(/^Invalid request\. 'scopes\.0': /)
-          expect(result.body.message, JSON.stringify(scopes)).not.toContain("Expected undefined")
+          expect(result.body.message, JSON.stringify(scopes)).toMatch(message)
           expect(JSON.stringify(result.body.issues), JSON.stringify(scopes)).not.toContain("Expected undefined")
         }
+      }))
+
+    it.effect("nullable field error has no null alternative", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Nullable")
+        const ids = { user_id: "00000000-0000-4000-8000-000000000001", scenario_id: "00000000-0000-4000-8000-000000000002" }
+        const dueAt = yield* sendAs(token, "POST", "/v1/assignments", { ...ids, due_at: "10000-01-01T00:00:00Z" })
+
+        expect(dueAt.status).toBe(400)
+        expect(dueAt.body.issues).toHaveLength(1)
+        expect(dueAt.body.issues[0].path).toEqual(["due_at"])
+        expect(dueAt.body.issues[0].message).toContain("must be an ISO 8601 timestamp")
+      }))
+
+    it.effect("issue text joins description and value", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Described")
+        const result = yield* sendAs(token, "GET", "/v1/users/abc/badges")
+
+        expect(result.status).toBe(400)
+        expect(result.body.issues[0].message).toBe(`Expected Id of a user of the tenant (UUID), actual "abc"`)
       }))
 
     it.effect("unknown body field is a 400", () =>
