@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { BadRequest } from "./ApiErrors.ts"
 
 /** Query parameters of every list route: `limit` (1 to 100, default 20) and an opaque `cursor`. */
 export const ListParams = Schema.Struct({
@@ -79,3 +80,10 @@ export const toPage = <Row, A>(
     next_cursor: rows.length > limit && last !== undefined ? encodeCursor(position(last)) : null
   }
 }
+
+/** The 400 of a `cursor` that this list did not issue, the same on every list. */
+export const invalidCursor = () =>
+  new BadRequest({
+    field: "cursor",
+    message: "Invalid cursor: pass the next_cursor of the previous page unchanged, or omit it for the first page."
+  })

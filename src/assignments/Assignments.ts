@@ -2,7 +2,7 @@ import { Clock, Effect } from "effect"
 import { randomUUID } from "node:crypto"
 import { BadRequest, NotFound } from "../ApiErrors.ts"
 import { Events } from "../events/Events.ts"
-import { decodeCursor, isUuidText, toPage } from "../Pagination.ts"
+import { decodeCursor, invalidCursor, isUuidText, toPage } from "../Pagination.ts"
 import { type Assignment, AssignmentId, type CreateAssignment, type ListAssignmentsParams } from "./Api.ts"
 import { type AssignmentRow, AssignmentsRepo } from "./AssignmentsRepo.ts"
 
@@ -76,10 +76,7 @@ export class Assignments extends Effect.Service<Assignments>()("saleslab/Assignm
       Effect.gen(function*() {
         const after = params.cursor === undefined ? undefined : decodeCursor(params.cursor, isUuidText)
         if (params.cursor !== undefined && after === undefined) {
-          return yield* new BadRequest({
-            field: "cursor",
-            message: "The cursor is invalid. Pass the next_cursor of the previous page unchanged."
-          })
+          return yield* invalidCursor()
         }
         const rows = yield* repo.list({
           companyId,

@@ -1,9 +1,9 @@
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
-import { BadRequest, NotFound } from "../ApiErrors.ts"
+import { NotFound } from "../ApiErrors.ts"
 import type { Verdict } from "../events/Catalog.ts"
 import { Events } from "../events/Events.ts"
-import { decodeCursor, type ListParams, toPage } from "../Pagination.ts"
+import { decodeCursor, invalidCursor, type ListParams, toPage } from "../Pagination.ts"
 import type { UserBadge } from "./Api.ts"
 import { type BadgeFacts, badgeRule, earnedBadges } from "./BadgeRules.ts"
 import { localDay, runLengthThrough } from "./PracticeDays.ts"
@@ -26,6 +26,9 @@ interface UserBadgeRow {
   readonly awarded_at: Date
   readonly session_id: string | null
 }
+
+/** Returns whether `id` can be a badge slug, such as `streak_7`, the id part of a badge list cursor. */
+const isBadgeSlug = (id: string): boolean => /^[a-z0-9_]{1,64}$/.test(id)
 
 const toUserBadge = (row: UserBadgeRow): UserBadge => {
   const rule = badgeRule(row.badge_slug)
@@ -113,13 +116,8 @@ export class Badges extends Effect.Service<Badges>()("saleslab/Badges", {
         if (users.length === 0) {
           return yield* new NotFound({ message: `User ${userId} not found.` })
         }
-        const after = params.cursor === undefined ? undefined : decodeCursor(params.cursor)
-        if (params.cursor !== undefined && after === undefined) {
-          return yield* new BadRequest({
-            field: "cursor",
-            message: "The cursor is invalid. Pass the next_cursor of the previous page unchanged."
-          })
-        }
+        const after = params.cursor === undefined ? undefined : decodeCursor(params.cursor, isBadgeSlug)
+        if (params.cursor !== undefined && after === undefined) return yield* invalidCursor()
 
         const rows = yield* sql<UserBadgeRow>`
           SELECT badge_slug, awarded_at, session_id FROM user_badges

@@ -1,6 +1,6 @@
 import { Effect } from "effect"
-import { BadRequest, NotFound } from "../ApiErrors.ts"
-import { decodeCursor, isUuidText, toPage } from "../Pagination.ts"
+import { NotFound } from "../ApiErrors.ts"
+import { decodeCursor, invalidCursor, isUuidText, toPage } from "../Pagination.ts"
 import type { ListSessionsParams, PracticeSession } from "./Api.ts"
 import { PracticeRepo, type SessionRow } from "./PracticeRepo.ts"
 
@@ -23,10 +23,7 @@ export class PracticeSessions extends Effect.Service<PracticeSessions>()("salesl
       Effect.gen(function*() {
         const after = params.cursor === undefined ? undefined : decodeCursor(params.cursor, isUuidText)
         if (params.cursor !== undefined && after === undefined) {
-          return yield* new BadRequest({
-            field: "cursor",
-            message: "The cursor is invalid. Pass the next_cursor of the previous page unchanged."
-          })
+          return yield* invalidCursor()
         }
         const rows = yield* repo.listSessions({ companyId, userId: params.user_id, after, limit: params.limit + 1 })
         return toPage(rows, params.limit, (row) => ({ createdAt: row.started_at, id: row.id }), toPracticeSession)

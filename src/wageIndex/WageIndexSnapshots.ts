@@ -1,9 +1,9 @@
 import { SqlClient } from "@effect/sql"
 import { Clock, DateTime, Effect, Option, Schema } from "effect"
 import { randomUUID } from "node:crypto"
-import { BadRequest, NotFound } from "../ApiErrors.ts"
+import { NotFound } from "../ApiErrors.ts"
 import { Events } from "../events/Events.ts"
-import { decodeCursor, type ListParams, toPage } from "../Pagination.ts"
+import { decodeCursor, invalidCursor, type ListParams, toPage } from "../Pagination.ts"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { type PerTierCount, SnapshotId, type WageIndexSnapshot } from "./Api.ts"
 import { type RepScore, snapshotFigures, snapshotLabel, type WageBand } from "./SnapshotFigures.ts"
@@ -95,10 +95,7 @@ export class WageIndexSnapshots extends Effect.Service<WageIndexSnapshots>()("sa
       Effect.gen(function*() {
         const position = params.cursor === undefined ? undefined : decodeCursor(params.cursor)
         if (params.cursor !== undefined && (position === undefined || !isUuid(position.id))) {
-          return yield* new BadRequest({
-            message: "Invalid cursor: pass the next_cursor of the previous page unchanged, or omit it for the first page.",
-            field: "cursor"
-          })
+          return yield* invalidCursor()
         }
         const after = position === undefined
           ? sql`TRUE`

@@ -1,7 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 import { BadRequest, Conflict, NotFound } from "../ApiErrors.ts"
-import { decodeCursor, type Position, toPage } from "../Pagination.ts"
+import { decodeCursor, invalidCursor, type Position, toPage } from "../Pagination.ts"
 import type { Delivery, DeliveryAttempt, DeliveryDetail, DeliveryListParams, DeliveryStatus, SubscriptionId } from "./Api.ts"
 import { Outbox } from "./Outbox.ts"
 import { Subscriptions } from "./Subscriptions.ts"
@@ -58,7 +58,7 @@ const validateStatusFilter = (value: string): Effect.Effect<typeof deliveryStatu
 const decodeDeliveryCursor = (cursor: string): Effect.Effect<Position, BadRequest> => {
   const position = decodeCursor(cursor, (id) => /^\d{1,18}$/.test(id))
   return position === undefined
-    ? Effect.fail(new BadRequest({ field: "cursor", message: "cursor is invalid: pass the next_cursor of the previous page." }))
+    ? Effect.fail(invalidCursor())
     : Effect.succeed(position)
 }
 

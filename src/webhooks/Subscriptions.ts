@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto"
 import { BadRequest, Conflict, NotFound } from "../ApiErrors.ts"
 import { eventKinds, isEventKind } from "../events/EventKinds.ts"
 import { Events, type FieldsOf } from "../events/Events.ts"
-import { decodeCursor, type ListParams, toPage } from "../Pagination.ts"
+import { decodeCursor, invalidCursor, type ListParams, toPage } from "../Pagination.ts"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { randomBase62 } from "../platform/Secrets.ts"
 import type {
@@ -36,6 +36,9 @@ interface SubscriptionRow {
 }
 
 const badRequest = (field: string, message: string) => new BadRequest({ field, message })
+
+/** Returns whether `id` can be a subscription id, `sub_` and base62 letters, the id part of a list cursor. */
+const isSubscriptionId = (id: string): boolean => /^sub_[0-9A-Za-z]{1,64}$/.test(id)
 
 /**
  * Validates a subscription URL: an absolute `http:` or `https:` URL of at most
@@ -201,10 +204,8 @@ export class Subscriptions extends Effect.Service<Subscriptions>()("saleslab/Sub
     /** Lists the tenant's live subscriptions, newest first. */
     const list = (companyId: string, params: ListParams) =>
       Effect.gen(function*() {
-        const position = params.cursor === undefined ? undefined : decodeCursor(params.cursor)
-        if (params.cursor !== undefined && position === undefined) {
-          return yield* Effect.fail(badRequest("cursor", "cursor is invalid: pass the next_cursor of the previous page."))
-        }
+        const position = params.cursor === undefined ? undefined : decodeCursor(params.cursor, isSubscriptionId)
+        if (params.cursor !== undefined && position === undefined) return yield* invalidCursor()
         const rows = yield* sql<SubscriptionRow>`
           SELECT id, url, event_kinds, description, status, created_at, updated_at
           FROM webhook_subscriptions

@@ -12,8 +12,12 @@ const crafted = {
   "time after year 9999": cursorOf("+275760-09-13T00:00:00.000Z", "00000000-0000-0000-0000-000000000000"),
   "id with NUL": cursorOf("2026-01-01T00:00:00.000Z", "1\u0000"),
   "subscription id": cursorOf("2026-01-01T00:00:00.000Z", "sub_abcdefghijklmnopqrstuvwx"),
-  "id past bigint": cursorOf("2026-01-01T00:00:00.000Z", "9999999999999999999")
+  "id past bigint": cursorOf("2026-01-01T00:00:00.000Z", "9999999999999999999"),
+  "UUID id": cursorOf("2026-01-01T00:00:00.000Z", "00000000-0000-4000-8000-000000000001")
 }
+
+/** The message of every rejected cursor, the same on every list. */
+const invalidCursorMessage = "Invalid cursor: pass the next_cursor of the previous page unchanged, or omit it for the first page."
 
 describe("List cursors", () => {
   it.layer(TestServerLive())((it) => {
@@ -32,12 +36,13 @@ describe("List cursors", () => {
           { path: "/v1/warehouse/credentials", token, rejects: ["time before year 1", "time after year 9999", "id with NUL", "subscription id", "id past bigint"] },
           { path: "/v1/sessions", token, rejects: ["time before year 1", "time after year 9999", "id with NUL", "subscription id", "id past bigint"] },
           { path: "/v1/assignments", token, rejects: ["time before year 1", "time after year 9999", "id with NUL", "subscription id", "id past bigint"] },
-          { path: "/v1/webhooks", token, rejects: ["time before year 1", "time after year 9999", "id with NUL"] },
-          { path: `/v1/users/${user.body.id}/badges`, token, rejects: ["time before year 1", "time after year 9999", "id with NUL"] },
+          { path: "/v1/webhooks", token, rejects: ["time before year 1", "time after year 9999", "id with NUL", "id past bigint", "UUID id"] },
+          // A badge slug is lower-case letters, digits and underscores, which the subscription id and the digits also are.
+          { path: `/v1/users/${user.body.id}/badges`, token, rejects: ["time before year 1", "time after year 9999", "id with NUL", "UUID id"] },
           {
             path: `/v1/webhooks/${subscription.body.id}/deliveries`,
             token,
-            rejects: ["time before year 1", "time after year 9999", "id with NUL", "subscription id", "id past bigint"]
+            rejects: ["time before year 1", "time after year 9999", "id with NUL", "subscription id", "id past bigint", "UUID id"]
           },
           {
             path: "/api/admin/wage-index",
@@ -53,6 +58,7 @@ describe("List cursors", () => {
             if (list.rejects.includes(name as keyof typeof crafted)) {
               expect(response.status, label).toBe(400)
               expect(response.body.field, label).toBe("cursor")
+              expect(response.body.message, label).toBe(invalidCursorMessage)
             } else {
               expect(response.status, label).toBe(200)
             }

@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
 import { BadRequest } from "../../ApiErrors.ts"
-import { decodeCursor, type Position } from "../../Pagination.ts"
+import { decodeCursor, invalidCursor, type Position } from "../../Pagination.ts"
 
 const isUuid = Schema.is(Schema.UUID)
 
@@ -14,10 +14,5 @@ export const parseCursor = (cursor: string | undefined): Effect.Effect<Position 
   const position = decodeCursor(cursor)
   return position !== undefined && isUuid(position.id)
     ? Effect.succeed(position)
-    : Effect.fail(
-      new BadRequest({
-        field: "cursor",
-        message: "Invalid cursor: pass the next_cursor of the previous page unchanged, or omit it for the first page."
-      })
-    )
+    : Effect.fail(invalidCursor())
 }
