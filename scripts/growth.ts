@@ -82,7 +82,7 @@ const flags = readFlags("bench:growth", {
   },
   "warmup-timeout": { kind: "integer", default: 600, min: 1, max: 3600, description: "seconds to wait for the warm-up's deliveries" },
   "baseline-duration": { kind: "integer", default: 10, min: 1, max: 600, description: "seconds of bare POSTs at the rate, measured once" },
-  "flat-tolerance": { kind: "integer", default: 20, min: 0, max: 1000, description: "percent by which the higher of a count's P99 and the P99 at the smallest count may exceed the lower and still count as flat" },
+  "flat-tolerance": { kind: "integer", default: 20, min: 0, max: 1000, description: "percent by which the higher of two P99s, a count's and the smallest count's, may exceed the lower and still count as flat" },
   setup: {
     kind: "choice",
     default: "auto" as SetupMethod | "auto",

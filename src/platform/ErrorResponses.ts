@@ -93,11 +93,9 @@ const unstorableCharacter = (text: string): string | undefined => {
 }
 
 /**
- * Returns the path of the first string or key in `value` with a character
- * that PostgreSQL text cannot keep as sent, with the problem as
- * `unstorableCharacter` describes it, or "too deep" for a value nested deeper than
- * `maxJsonDepth`. The walk uses an explicit stack, so a deeply nested body
- * cannot overflow the call stack.
+ * Finds the first string or key in `value` that PostgreSQL text cannot keep
+ * as sent, and returns its path and problem, or "too deep" for a value nested
+ * deeper than `maxJsonDepth`. An explicit stack keeps deep bodies off the call stack.
  */
 const findUnstorableText = (
   value: unknown
@@ -145,9 +143,8 @@ const decodedAsJson = (request: HttpServerRequest.HttpServerRequest) =>
 // JSON bodies are checked for NUL characters and unpaired surrogates before any
 // route reads them, so that such text is a 400 naming the field instead of a
 // database error or a silent change. Nesting deeper than `maxJsonDepth` is a
-// 400 as well. The
-// body read here as text is cached by the request, so a route that decodes JSON
-// reads it again for free. Incoming webhooks under /api/webhooks/ are skipped:
+// 400 as well. The body read here as text is cached by the request, so a route
+// that decodes JSON reads it again for free. Incoming webhooks under /api/webhooks/ are skipped:
 // they read the raw bytes to check a signature, and a body read as text first
 // could not be read as bytes again.
 const rejectUnstorableText = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
@@ -220,12 +217,10 @@ type DecodeIssue = HttpApiError.HttpApiDecodeError["issues"][number]
 const issuePath = (issue: DecodeIssue) => (issue.path.length === 0 ? "body" : issue.path.map(String).join("."))
 
 /**
- * Drops the "Expected undefined" issue of an optional field, and the
- * "Expected null" issue of a nullable one, whose value failed to decode. The
- * schema reports that the value is not the other member of the field's
- * union next to the real problem at the field or inside it, which it only
- * repeats in less useful words. "Expected null" stays next to literal
- * mismatches alone, where it completes the list of allowed values.
+ * Drops the "Expected undefined" and "Expected null" issues of an optional or
+ * nullable field when a real problem is reported at the field or inside it.
+ * Next to literal mismatches alone, "Expected null" stays, because it
+ * completes the list of allowed values.
  */
 const withoutOptionalAlternatives = (issues: ReadonlyArray<DecodeIssue>) => {
   const isUndefinedAlternative = (issue: DecodeIssue) =>
@@ -245,8 +240,9 @@ const withoutOptionalAlternatives = (issues: ReadonlyArray<DecodeIssue>) => {
 }
 
 /**
- * Reports an empty array where the schema needs at least one item at the
- * array itself: the schema reports the first item as missing.
+ * Moves the "is missing" issue of an array's first item to the array itself,
+ * as "must contain at least one item": the schema's report of an empty array
+ * that needs items.
  */
 const withEmptyArraysNamed = (issues: ReadonlyArray<DecodeIssue>): ReadonlyArray<DecodeIssue> =>
   issues.map((issue) =>
@@ -255,7 +251,7 @@ const withEmptyArraysNamed = (issues: ReadonlyArray<DecodeIssue>): ReadonlyArray
       : issue
   )
 
-/** Joins a schema description that ends with a period to the ", actual ..." that the issue text adds after it. */
+/** Drops the period between a field's description and the ", actual ..." that follows it in an issue text. */
 const withoutDoublePeriod = (message: string) => message.replace(/\., actual /, ", actual ")
 
 /** The text of a schema issue that a value is not one literal, such as `Expected "rep", actual "owner"`. */

@@ -139,12 +139,10 @@ export class DeliveryLog extends Effect.Service<DeliveryLog>()("saleslab/Deliver
      * Queues a failed delivery again, due now, with the same delivery id and
      * body bytes. Fails with 409 naming the status of a delivery that is not failed.
      *
-     * Concurrent retries of one delivery queue on an advisory lock, not on the
-     * row. The engine's claim skips locked rows. A retry that waited for the
-     * row's lock would keep the row locked until its 409, and the claim would
-     * miss the requeued delivery until the next sweep. After the advisory lock,
-     * the requeue is one conditional update, and a delivery it did not change
-     * is read without a lock.
+     * Concurrent retries of one delivery wait on an advisory lock, not on the
+     * row, because the engine's claim skips locked rows. A retry that waited on
+     * the row would keep it locked until its 409, and the claim would miss the
+     * requeued delivery until the next sweep.
      */
     const retry = (companyId: string, subscriptionId: string, deliveryId: string) =>
       Effect.gen(function*() {
