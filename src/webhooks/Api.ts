@@ -47,13 +47,18 @@ export const CreatedSubscription = Schema.Struct({
 }).annotations({ identifier: "CreatedSubscription" })
 export type CreatedSubscription = typeof CreatedSubscription.Type
 
+/** Description of the `url` field: the URLs that `validateUrl` accepts. */
+const subscriptionUrlDescription =
+  "Absolute http or https URL written with two slashes and a host, such as https://example.com/hook, at most 2048 characters, " +
+  "without spaces, control characters, backslashes or credentials, on a public address unless the service allows private targets."
+
 /**
  * Body of `POST /v1/webhooks`. The schema checks only the JSON types. The
  * service validates the URL, the event kinds and the description length, so
  * that a 400 names the field in a plain sentence.
  */
 export const CreateSubscription = Schema.Struct({
-  url: Schema.String.annotations({ description: "Absolute http or https URL, at most 2048 characters, on a public address unless the service allows private targets." }),
+  url: Schema.String.annotations({ description: subscriptionUrlDescription }),
   event_kinds: Schema.optional(Schema.Array(Schema.String).annotations({
     description: "Event kinds to receive. Empty or absent means every kind."
   })),
@@ -65,7 +70,7 @@ export type CreateSubscription = typeof CreateSubscription.Type
 
 /** Body of `PATCH /v1/webhooks/{id}`. Every field is optional, and absent fields keep their value. */
 export const UpdateSubscription = Schema.Struct({
-  url: Schema.optional(Schema.String.annotations({ description: "Absolute http or https URL, at most 2048 characters, on a public address unless the service allows private targets." })),
+  url: Schema.optional(Schema.String.annotations({ description: subscriptionUrlDescription })),
   event_kinds: Schema.optional(Schema.Array(Schema.String).annotations({
     description: "Event kinds to receive. An empty list means every kind."
   })),

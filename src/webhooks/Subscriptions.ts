@@ -42,7 +42,8 @@ const isSubscriptionId = (id: string): boolean => /^sub_[0-9A-Za-z]{1,64}$/.test
 
 /**
  * Validates a subscription URL: an absolute `http:` or `https:` URL of at most
- * 2048 characters, without credentials or port 0. Unless
+ * 2048 characters, written with `//` and a host after the scheme, without
+ * spaces, control characters, backslashes, credentials or port 0. Unless
  * `allowPrivateTargets`, its host must not be `localhost` or a loopback,
  * private or reserved IP address (`privateHostReason`). A host name that
  * resolves to such an address passes here, and the sender refuses it when it
@@ -67,6 +68,23 @@ export const validateUrl = (value: string, allowPrivateTargets: boolean): Effect
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
     return Effect.fail(badRequest("url", `url must use http or https, not '${parsed.protocol}'.`))
+  }
+  // The URL parser drops tabs and line breaks, reads a backslash as a slash
+  // and finds a host after any number of slashes. Such a URL would be stored
+  // as one text and sent to another.
+  const unusable = /[\u0000-\u0020\u007f]/.exec(url)
+  if (unusable !== null) {
+    const character = `U+${unusable[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`
+    return Effect.fail(badRequest("url", `url contains ${character}: encode spaces and control characters, such as %20 for a space.`))
+  }
+  if (url.includes("\\")) {
+    return Effect.fail(badRequest("url", `url '${url}' contains a backslash: use slashes, or %5C inside the path.`))
+  }
+  if (!/^https?:\/\/[^/]/i.test(url)) {
+    return Effect.fail(badRequest(
+      "url",
+      `url '${url}' must have two slashes and then a host after the scheme, such as https://example.com/saleslab/webhook.`
+    ))
   }
   // No host listens on port 0, so every delivery to it would fail.
   if (parsed.port === "0") {

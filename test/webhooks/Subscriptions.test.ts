@@ -44,6 +44,26 @@ describe("Subscriptions", () => {
       expect(yield* validateUrl("http://127.0.0.1:8080/hook", true)).toBe("http://127.0.0.1:8080/hook")
     }))
 
+  it.effect("validateUrl rejects ambiguous URL forms", () =>
+    Effect.gen(function*() {
+      const rejected: ReadonlyArray<readonly [string, string]> = [
+        ["http:///nohost", "two slashes and then a host"],
+        ["http:/example.com/hook", "two slashes and then a host"],
+        ["https:example.com/hook", "two slashes and then a host"],
+        ["https://example.com/a b", "U+0020"],
+        ["https://exa\tmple.com/hook", "U+0009"],
+        ["https://example.com/hook\n?x=1", "U+000A"],
+        ["https://example.com\\hook", "backslash"]
+      ]
+      for (const [url, problem] of rejected) {
+        const error = yield* failureOf(validateUrl(url, true))
+        expect(error, url).toBeInstanceOf(BadRequest)
+        expect(error.field, url).toBe("url")
+        expect(error.message, url).toContain(problem)
+      }
+      expect(yield* validateUrl("HTTPS://Example.com/a%20b#part", true)).toBe("HTTPS://Example.com/a%20b#part")
+    }))
+
   it.effect("validateUrl rejects port 0", () =>
     Effect.gen(function*() {
       const error = yield* failureOf(validateUrl("http://127.0.0.1:0/hook", true))
