@@ -1,7 +1,7 @@
 import { HttpApiBuilder, HttpApiScalar, HttpMiddleware, HttpRouter, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Data, Effect, Layer } from "effect"
-import { createServer } from "node:http"
+import { createServer, type IncomingMessage } from "node:http"
 import { SalesLabApi } from "./Api.ts"
 import { AssignmentsHttpLive } from "./assignments/Http.ts"
 import { CoachingBriefsLive } from "./coaching/Briefs.ts"
@@ -14,7 +14,7 @@ import { GamificationHttpLive } from "./gamification/Http.ts"
 import { IntegrationsHttpLive } from "./integrations/Http.ts"
 import { AppConfig } from "./platform/AppConfig.ts"
 import { maxPathParamLength, NotFoundRouteLive, rejectMalformedPath, RequestErrorsLive } from "./platform/ErrorResponses.ts"
-import { McpRoutesLive } from "./mcp/Remote.ts"
+import { McpRoutesLive, ssePath } from "./mcp/Remote.ts"
 import { HealthHttpLive } from "./platform/HealthHttp.ts"
 import { MetricsRouteLive } from "./platform/Metrics.ts"
 import { PracticeHttpLive } from "./practice/Http.ts"
@@ -103,10 +103,24 @@ export class ListenFailed extends Data.TaggedError("ListenFailed")<{ readonly ho
   }
 }
 
+/**
+ * Creates the service's Node HTTP server. A HEAD request is routed as a GET
+ * of the same URL. Node marks a HEAD's response as bodiless when the request
+ * arrives, so it sends the GET's status and headers only. The MCP server's
+ * SSE stream is left out, because its response never ends.
+ */
+export const createServiceHttpServer = () => {
+  const server = createServer()
+  server.prependListener("request", (request: IncomingMessage) => {
+    if (request.method === "HEAD" && request.url?.split("?")[0] !== ssePath) request.method = "GET"
+  })
+  return server
+}
+
 /** A Node HTTP server listening on `HOST`:`PORT`. */
 export const NodeServerLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
-    NodeHttpServer.layer(createServer, { port: config.port, host: config.host }).pipe(
+    NodeHttpServer.layer(createServiceHttpServer, { port: config.port, host: config.host }).pipe(
       Layer.mapError((error) => {
         const cause = (error as { readonly cause?: { readonly code?: unknown; readonly message?: unknown } }).cause
         const reason = typeof cause?.message === "string" ? cause.message : String(error)

@@ -31,6 +31,35 @@ describe("Request errors", () => {
         expect(result.body.message).toContain("not valid JSON")
       }))
 
+    it.effect("HEAD returns GET without body", () =>
+      Effect.gen(function*() {
+        const baseUrl = yield* TestServerUrl
+        const { token } = yield* createTenant("Heads")
+        const request = (method: string, path: string, bearer?: string) =>
+          Effect.promise(async () => {
+            const response = await fetch(`${baseUrl}${path}`, {
+              method,
+              headers: bearer === undefined ? {} : { authorization: `Bearer ${bearer}` }
+            })
+            return { status: response.status, headers: response.headers, text: await response.text() }
+          })
+
+        const get = yield* request("GET", "/v1/users?limit=5", token)
+        const head = yield* request("HEAD", "/v1/users?limit=5", token)
+        expect(get.status).toBe(200)
+        expect(get.text).not.toBe("")
+        expect(head.status).toBe(200)
+        expect(head.text).toBe("")
+        expect(head.headers.get("content-type")).toBe(get.headers.get("content-type"))
+        expect(head.headers.get("content-length")).toBe(String(Buffer.byteLength(get.text)))
+
+        expect((yield* request("HEAD", "/v1/users")).status).toBe(401)
+        expect((yield* request("HEAD", "/healthz")).status).toBe(200)
+        const missing = yield* request("HEAD", "/v1/nothing-here", token)
+        expect(missing.status).toBe(404)
+        expect(missing.text).toBe("")
+      }))
+
     it.effect("decode error names the field", () =>
       Effect.gen(function*() {
         const { token } = yield* createTenant("Readable")

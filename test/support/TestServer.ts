@@ -1,10 +1,9 @@
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
-import { createServer } from "node:http"
 import { SalesLabApi } from "../../src/Api.ts"
 import { AppConfig, type AppSettings } from "../../src/platform/AppConfig.ts"
-import { ServiceLive } from "../../src/Server.ts"
+import { createServiceHttpServer, ServiceLive } from "../../src/Server.ts"
 import { TestDatabaseLive } from "./TestDatabase.ts"
 
 /** Base URL of the service started by `TestServerLive`, such as `http://127.0.0.1:41234`. */
@@ -29,7 +28,7 @@ export const TestServerLive = (overrides: Partial<AppSettings> = {}) =>
     )
   ).pipe(
     Layer.provideMerge(ServiceLive),
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+    Layer.provideMerge(NodeHttpServer.layer(createServiceHttpServer, { port: 0, host: "127.0.0.1" })),
     Layer.provideMerge(TestDatabaseLive),
     Layer.provideMerge(AppConfig.layerTest({
       operatorToken: Option.some(Redacted.make(testOperatorToken)),
