@@ -47,6 +47,16 @@ const parseErrorResponse = (reason: string) =>
   )
 
 /**
+ * The JSON-RPC error response to an empty batch, `[]`, which JSON-RPC 2.0
+ * answers with one error. The MCP transport would accept it with a 202, as
+ * a batch of notifications only.
+ */
+const emptyBatchResponse = HttpServerResponse.unsafeJson(
+  { jsonrpc: "2.0", error: { code: -32600, message: "Invalid Request: the batch is empty; send one or more JSON-RPC messages." }, id: null },
+  { status: 400 }
+)
+
+/**
  * Reads the request body as JSON for the MCP transports, which take it
  * parsed, or returns the error response to send. A request without a body
  * gives undefined.
@@ -56,7 +66,9 @@ const readJsonBody = Effect.gen(function*() {
   const text = yield* request.text.pipe(Effect.orElseSucceed(() => ""))
   if (text === "") return { _tag: "Body", body: undefined } as const
   try {
-    return { _tag: "Body", body: JSON.parse(text) as unknown } as const
+    const body = JSON.parse(text) as unknown
+    if (Array.isArray(body) && body.length === 0) return { _tag: "Invalid", response: emptyBatchResponse } as const
+    return { _tag: "Body", body } as const
   } catch (error) {
     return { _tag: "Invalid", response: parseErrorResponse(error instanceof Error ? error.message : String(error)) } as const
   }

@@ -244,6 +244,20 @@ describe("MCP tools", () => {
           expect(get.body.error.message).toMatch(/POST only/)
         }))
 
+      it.scoped("streamable-http rejects empty batch", () =>
+        Effect.gen(function*() {
+          const tenant = yield* seedTenant("Acme")
+          const headers = { accept: "application/json, text/event-stream" }
+
+          const empty = yield* sendAs(tenant.token, "POST", "/mcp", [], headers)
+          const listed = yield* sendAs(tenant.token, "POST", "/mcp", [{ jsonrpc: "2.0", id: 1, method: "tools/list" }], headers)
+
+          expect(empty.status).toBe(400)
+          expect(empty.body.error.code).toBe(-32600)
+          expect(empty.body.error.message).toMatch(/batch is empty/)
+          expect(listed.status).toBe(200)
+        }))
+
       it("stdio: an invalid API URL ends the binary", () => {
         const run = spawnSync(process.execPath, ["--import", "tsx", "src/mcp/stdio.ts"], {
           env: { PATH: process.env.PATH ?? "", SALESLAB_API_URL: "not-a-url", SALESLAB_API_TOKEN: "sl_token_x" },
