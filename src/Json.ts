@@ -21,6 +21,31 @@ export const JsonValue = Schema.declare((_: unknown): _ is unknown => true, {
 export const strictBody = <S extends Schema.Schema.Any>(schema: S): S =>
   schema.annotations({ parseOptions: { onExcessProperty: "error" } }) as S
 
+/** Year, month, day, hours, minutes, seconds and zone offset of an ISO 8601 timestamp, in groups 1 to 6, 8 and 9. */
+const isoTimestampPattern = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/
+
+/**
+ * Returns whether each field of a timestamp that matches
+ * `isoTimestampPattern` is in range, so that the day exists in its month.
+ * `Date` moves an impossible day on instead of rejecting it, so that
+ * `2026-02-30` would be read as March 2.
+ */
+const fieldsExist = (text: string): boolean => {
+  const match = isoTimestampPattern.exec(text)
+  if (match === null) return true
+  const [year, month, day, hours, minutes] = match.slice(1, 6).map(Number) as [number, number, number, number, number]
+  const seconds = match[6] === undefined ? 0 : Number(match[6])
+  // Day 0 of the next month is the last day of this one. `setUTCFullYear`
+  // reads years below 100 as they are, where `Date.UTC` adds 1900.
+  const lastDay = new Date(0)
+  lastDay.setUTCFullYear(year, month, 0)
+  const daysInMonth = lastDay.getUTCDate()
+  const offsetHours = match[8] === undefined ? 0 : Number(match[8])
+  const offsetMinutes = match[9] === undefined ? 0 : Number(match[9])
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hours <= 23 && minutes <= 59 && seconds <= 59 &&
+    offsetHours <= 23 && offsetMinutes <= 59
+}
+
 /**
  * An ISO 8601 timestamp with a four-digit year and a time zone, such as
  * `2026-05-19T13:42:08.123Z`, decoded to a `Date`. `Schema.Date` alone takes
@@ -29,8 +54,12 @@ export const strictBody = <S extends Schema.Schema.Any>(schema: S): S =>
  */
 export const IsoTimestamp = Schema.compose(
   Schema.String.pipe(
-    Schema.pattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/, {
+    Schema.pattern(isoTimestampPattern, {
       message: () => "must be an ISO 8601 timestamp with a time zone, such as 2026-05-19T13:42:08.123Z"
+    }),
+    Schema.filter((text) => fieldsExist(text), {
+      message: (issue) =>
+        `${JSON.stringify(issue.actual)} is out of range: a month, day, hour, minute, second or offset does not exist, such as February 30 or hour 24`
     })
   ),
   Schema.Date

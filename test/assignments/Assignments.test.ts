@@ -158,6 +158,12 @@ describe("Assignments", () => {
           expect(response.body!.message, dueAt).toContain("'due_at': must be an ISO 8601 timestamp with a time zone")
           expect(response.body!.message, dueAt).not.toContain("Expected null")
         }
+        // Days and times that do not exist, which Date would move on, such as February 30 to March 2.
+        for (const dueAt of ["2099-02-30T09:00:00Z", "2099-02-29T09:00:00Z", "2099-04-31T09:00:00Z", "2099-05-19T24:00:00Z", "2099-05-19T09:00:00+25:00"]) {
+          const response = yield* sendJson(tenant.token, "POST", "/v1/assignments", { ...valid, due_at: dueAt })
+          expect(response.status, dueAt).toBe(400)
+          expect(response.body!.message, dueAt).toContain(`'due_at': "${dueAt}" is out of range`)
+        }
 
         const badQuery = yield* sendJson(tenant.token, "GET", "/v1/assignments?status=done")
         expect(badQuery.status).toBe(400)
@@ -169,6 +175,8 @@ describe("Assignments", () => {
         expect(badId.status).toBe(400)
 
         expect(yield* assignmentCount).toBe(before)
+        const leapDay = yield* sendJson(tenant.token, "POST", "/v1/assignments", { ...valid, due_at: "2096-02-29T09:00:00Z" })
+        expect(leapDay.status).toBe(201)
       }))
 
     it.effect("unknown or foreign ids are 404", () =>
