@@ -46,15 +46,44 @@ const parseErrorResponse = (reason: string) =>
     { status: 400 }
   )
 
+/** A JSON-RPC error of a body that the MCP transport cannot take, and the request id to answer with. */
+interface InvalidMessage {
+  readonly code: number
+  readonly message: string
+  readonly id: string | number | null
+}
+
+const isJsonObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
 /**
- * The JSON-RPC error response to an empty batch, `[]`, which JSON-RPC 2.0
- * answers with one error. The MCP transport would accept it with a 202, as
- * a batch of notifications only.
+ * Returns why a parsed body is not a JSON-RPC 2.0 message or batch that the
+ * MCP transport can take, or undefined when it is. The transport would take
+ * an empty batch with a 202, reply to other shapes with a parse error, and
+ * `tools/call` params of the wrong types with an internal error.
  */
-const emptyBatchResponse = HttpServerResponse.unsafeJson(
-  { jsonrpc: "2.0", error: { code: -32600, message: "Invalid Request: the batch is empty; send one or more JSON-RPC messages." }, id: null },
-  { status: 400 }
-)
+const invalidMessage = (body: unknown): InvalidMessage | undefined => {
+  const messages = Array.isArray(body) ? body : [body]
+  if (messages.length === 0) {
+    return { code: -32600, message: "Invalid Request: the batch is empty; send one or more JSON-RPC messages.", id: null }
+  }
+  for (const message of messages) {
+    if (!isJsonObject(message) || message.jsonrpc !== "2.0") {
+      return { code: -32600, message: "Invalid Request: each message must be a JSON object with \"jsonrpc\": \"2.0\".", id: null }
+    }
+    const id = typeof message.id === "string" || typeof message.id === "number" ? message.id : null
+    if (message.method !== "tools/call") continue
+    const params = message.params
+    if (!isJsonObject(params) || typeof params.name !== "string" || (params.arguments !== undefined && !isJsonObject(params.arguments))) {
+      return {
+        code: -32602,
+        message: "Invalid params: tools/call takes params with a string \"name\" and, optionally, an object \"arguments\".",
+        id: Array.isArray(body) ? null : id
+      }
+    }
+  }
+  return undefined
+}
 
 /**
  * Reads the request body as JSON for the MCP transports, which take it
@@ -67,8 +96,13 @@ const readJsonBody = Effect.gen(function*() {
   if (text === "") return { _tag: "Body", body: undefined } as const
   try {
     const body = JSON.parse(text) as unknown
-    if (Array.isArray(body) && body.length === 0) return { _tag: "Invalid", response: emptyBatchResponse } as const
-    return { _tag: "Body", body } as const
+    const invalid = invalidMessage(body)
+    if (invalid === undefined) return { _tag: "Body", body } as const
+    const response = HttpServerResponse.unsafeJson(
+      { jsonrpc: "2.0", error: { code: invalid.code, message: invalid.message }, id: invalid.id },
+      { status: 400 }
+    )
+    return { _tag: "Invalid", response } as const
   } catch (error) {
     return { _tag: "Invalid", response: parseErrorResponse(error instanceof Error ? error.message : String(error)) } as const
   }
@@ -140,10 +174,11 @@ export const McpRoutesLive = HttpApiBuilder.Router.use((router) =>
             return { _tag: "Rejected", response: errorResponse(401, error._tag, error.message, { "www-authenticate": "Bearer" }) } as const
           case "RateLimitExceeded": {
             const limited = rateLimitedError(error)
-            return {
-              _tag: "Rejected",
-              response: errorResponse(429, limited._tag, limited.message, { "retry-after": String(limited.retry_after_seconds) })
-            } as const
+            const response = HttpServerResponse.unsafeJson(
+              { _tag: limited._tag, message: limited.message, retry_after_seconds: limited.retry_after_seconds },
+              { status: 429, headers: { "retry-after": String(limited.retry_after_seconds) } }
+            )
+            return { _tag: "Rejected", response } as const
           }
           case "InternalError":
             return { _tag: "Rejected", response: errorResponse(500, error._tag, error.message) } as const
@@ -225,6 +260,13 @@ export const McpRoutesLive = HttpApiBuilder.Router.use((router) =>
     yield* router.patch(streamablePath, Effect.succeed(onlyPost))
     yield* router.head(streamablePath, Effect.succeed(onlyPost))
     yield* router.get(ssePath, sseStream)
+    // The server routes other HEAD requests as GETs, but the stream's response never ends.
+    yield* router.head(ssePath, Effect.succeed(errorResponse(
+      405,
+      "MethodNotAllowed",
+      `${ssePath} takes GET only, which opens the event stream.`,
+      { allow: "GET" }
+    )))
     yield* router.post(sseMessagesPath, sseMessage)
   })
 ).pipe(Layer.provide([TenantTokens.Default, ServiceOperationsLive]))

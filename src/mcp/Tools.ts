@@ -200,7 +200,8 @@ export const tools: ReadonlyArray<AnyTool> = [
     run: (operations, input) => operations.listRecentSessions(input),
     summarize: (page) => {
       const completed = page.data.filter((session) => session.status === "completed").length
-      return `${page.data.length} sessions, ${completed} completed${page.next_cursor === null ? "" : ", more available"}.`
+      const sessions = page.data.length === 1 ? "1 session" : `${page.data.length} sessions`
+      return `${sessions}, ${completed} completed${page.next_cursor === null ? "" : ", more available"}.`
     }
   }),
   defineTool({

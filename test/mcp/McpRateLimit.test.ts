@@ -17,6 +17,8 @@ describe("MCP rate limits", () => {
 
         expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 429])
         expect(answers[3]!.body._tag).toBe("RateLimited")
+        expect(answers[3]!.body.retry_after_seconds).toBeGreaterThan(0)
+        expect(answers[3]!.body.retry_after_seconds).toBeLessThanOrEqual(60)
         expect(answers[0]!.body.result.tools).toHaveLength(5)
         expect(rest.status).toBe(429)
       }))

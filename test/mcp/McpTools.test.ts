@@ -4,7 +4,7 @@ import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
 import { setDefaultRep } from "../practice/PracticeFixtures.ts"
 import { createTenant, sendAs } from "../support/Tenants.ts"
-import { TestServerLive } from "../support/TestServer.ts"
+import { TestServerLive, TestServerUrl } from "../support/TestServer.ts"
 import { callTool, connectClient, firstText, openSseStream, seedTenant, transportKinds } from "./McpFixtures.ts"
 
 const toolNames = ["query_scorecard", "list_recent_sessions", "create_scenario", "start_practice_call", "get_coaching_brief"]
@@ -60,9 +60,11 @@ describe("MCP tools", () => {
             expect(result.structuredContent).toEqual(rest.body)
             expect((result.structuredContent as any).data).toHaveLength(1)
             expect((result.structuredContent as any).next_cursor).not.toBeNull()
+            expect(firstText(result)).toMatch(/^1 session, \d completed, more available\.$/)
 
             const all = yield* callTool(client, "list_recent_sessions")
             expect((all.structuredContent as any).data.map((session: any) => session.id)).toEqual(tenant.sessionIds)
+            expect(firstText(all)).toMatch(new RegExp(`^${tenant.sessionIds.length} sessions, \\d+ completed\\.$`))
           }))
 
         it.scoped("create_scenario stores the scenario", () =>
@@ -244,18 +246,44 @@ describe("MCP tools", () => {
           expect(get.body.error.message).toMatch(/POST only/)
         }))
 
-      it.scoped("streamable-http rejects empty batch", () =>
+      it.scoped("streamable-http rejects invalid messages", () =>
         Effect.gen(function*() {
           const tenant = yield* seedTenant("Acme")
           const headers = { accept: "application/json, text/event-stream" }
 
           const empty = yield* sendAs(tenant.token, "POST", "/mcp", [], headers)
-          const listed = yield* sendAs(tenant.token, "POST", "/mcp", [{ jsonrpc: "2.0", id: 1, method: "tools/list" }], headers)
-
           expect(empty.status).toBe(400)
           expect(empty.body.error.code).toBe(-32600)
           expect(empty.body.error.message).toMatch(/batch is empty/)
+
+          for (const body of [null, 42, "x", [1, 2], { id: 1, method: "tools/list" }]) {
+            const response = yield* sendAs(tenant.token, "POST", "/mcp", body, headers)
+            expect(response.status, JSON.stringify(body)).toBe(400)
+            expect(response.body.error.code, JSON.stringify(body)).toBe(-32600)
+            expect(response.body.error.message, JSON.stringify(body)).toMatch(/"jsonrpc": "2.0"/)
+          }
+
+          for (const params of [{ name: "list_recent_sessions", arguments: [1] }, { name: "list_recent_sessions", arguments: "x" }, { name: 5 }]) {
+            const call = { jsonrpc: "2.0", id: 7, method: "tools/call", params }
+            const response = yield* sendAs(tenant.token, "POST", "/mcp", call, headers)
+            expect(response.status, JSON.stringify(params)).toBe(400)
+            expect(response.body.error.code, JSON.stringify(params)).toBe(-32602)
+            expect(response.body.id, JSON.stringify(params)).toBe(7)
+          }
+
+          const listed = yield* sendAs(tenant.token, "POST", "/mcp", [{ jsonrpc: "2.0", id: 1, method: "tools/list" }], headers)
           expect(listed.status).toBe(200)
+        }))
+
+      it.scoped("sse stream rejects HEAD", () =>
+        Effect.gen(function*() {
+          const tenant = yield* seedTenant("Acme")
+          const baseUrl = yield* TestServerUrl
+          const head = yield* Effect.promise(() =>
+            fetch(`${baseUrl}/mcp/sse`, { method: "HEAD", headers: { authorization: `Bearer ${tenant.token}` } })
+          )
+          expect(head.status).toBe(405)
+          expect(head.headers.get("allow")).toBe("GET")
         }))
 
       it("stdio: an invalid API URL ends the binary", () => {
