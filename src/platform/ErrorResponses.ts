@@ -140,24 +140,56 @@ const findUnstorableText = (
 const decodedAsJson = (request: HttpServerRequest.HttpServerRequest) =>
   (request.headers["content-type"] ?? "").toLowerCase().includes("application/json")
 
-// JSON bodies are checked for NUL characters and unpaired surrogates before any
-// route reads them, so that such text is a 400 naming the field instead of a
-// database error or a silent change. Nesting deeper than `maxJsonDepth` is a
-// 400 as well. The body read here as text is cached by the request, so a route
-// that decodes JSON reads it again for free. Incoming webhooks under /api/webhooks/ are skipped:
-// they read the raw bytes to check a signature, and a body read as text first
-// could not be read as bytes again.
-const rejectUnstorableText = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+/**
+ * Decoder of request bodies that fails on bytes that are not UTF-8, where
+ * the server's own decoding turns them into U+FFFD. A byte order mark is
+ * kept, so that `JSON.parse` rejects it as before.
+ */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+/**
+ * Returns `request` with a body already read from it as `text`, because
+ * the body of a Node request can be read only once.
+ */
+const withBodyText = (request: HttpServerRequest.HttpServerRequest, bytes: Uint8Array, text: string) => {
+  const decodeFailed = (cause: unknown) => new HttpServerError.RequestError({ request, reason: "Decode", cause })
+  const replaced: HttpServerRequest.HttpServerRequest = Object.create(request, {
+    text: { get: () => Effect.succeed(text) },
+    json: { get: () => Effect.try({ try: () => (text === "" ? null : JSON.parse(text)) as unknown, catch: decodeFailed }) },
+    arrayBuffer: { get: () => Effect.succeed(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) }
+  })
+  return replaced
+}
+
+// JSON bodies are checked before any route reads them: bytes that are not
+// UTF-8, NUL characters and unpaired surrogates are a 400 naming the field,
+// instead of a database error or a silent change to U+FFFD. Nesting deeper
+// than `maxJsonDepth` is a 400 as well. The checked body is handed to the
+// route, which could not read it from the connection again. Incoming
+// webhooks under /api/webhooks/ are skipped, because they read the raw bytes
+// to check a signature.
+const checkJsonBody = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
   // Only a body the API decodes as JSON is read here, because a route that reads another type as
   // bytes would wait for the bytes this read already took.
   const readsRawBody = request.url.startsWith("/api/webhooks/")
-  if (!decodedAsJson(request) || readsRawBody || request.method === "GET" || request.method === "DELETE") return Effect.void
-  return Effect.flatMap(Effect.orDie(request.text), (text) => {
+  if (!decodedAsJson(request) || readsRawBody || request.method === "GET" || request.method === "DELETE") {
+    return Effect.succeed(request)
+  }
+  return Effect.flatMap(Effect.orDie(request.arrayBuffer), (buffer) => {
+    const bytes = new Uint8Array(buffer)
+    let text: string
+    try {
+      text = strictUtf8.decode(bytes)
+    } catch {
+      return Effect.fail(
+        new BadRequest({ message: "Invalid request. The body is not valid UTF-8; send JSON text encoded as UTF-8." })
+      )
+    }
     let parsed: unknown
     try {
       parsed = JSON.parse(text)
     } catch {
-      return Effect.void
+      return Effect.succeed(withBodyText(request, bytes, text))
     }
     const found = findUnstorableText(parsed)
     if (found === "too deep") {
@@ -165,7 +197,7 @@ const rejectUnstorableText = Effect.flatMap(HttpServerRequest.HttpServerRequest,
         new BadRequest({ message: `Invalid request. The JSON body nests arrays and objects deeper than ${maxJsonDepth} levels.` })
       )
     }
-    if (found === undefined) return Effect.void
+    if (found === undefined) return Effect.succeed(withBodyText(request, bytes, text))
     const field = found.path.join(".")
     return Effect.fail(
       new BadRequest({
@@ -303,18 +335,19 @@ const rejectDeclaredOversize = Effect.flatMap(HttpServerRequest.HttpServerReques
 /**
  * Handles request-level errors of every route. Bodies are read up to
  * `maxRequestBodyBytes`, and a larger one is a 413. A body that is not valid
- * JSON is a 400 instead of a defect, and so is a JSON string that PostgreSQL
- * cannot store (one with a NUL character). A body that fails to decode and
- * was not sent as JSON gets a 400 that names the content type it was sent
- * with. Other schema failures get a readable
- * message, and any other defect (a bug, a lost database connection) becomes the opaque 500
- * `InternalError`, with the cause logged and never sent to the client.
+ * JSON is a 400 instead of a defect, and so are bytes that are not UTF-8 and
+ * a JSON string that PostgreSQL cannot store as sent (`checkJsonBody`). A
+ * body that fails to decode and was not sent as JSON gets a 400 that names
+ * the content type it was sent with. Other schema failures get a readable
+ * message, and any other defect (a bug, a lost database connection) becomes
+ * the opaque 500 `InternalError`, with the cause logged and never sent to
+ * the client.
  */
 export const RequestErrorsLive = HttpApiBuilder.middleware(SalesLabApi, (app) =>
   rejectDeclaredOversize.pipe(
     Effect.zipRight(rejectFormBodies),
-    Effect.zipRight(rejectUnstorableText),
-    Effect.zipRight(app),
+    Effect.zipRight(checkJsonBody),
+    Effect.flatMap((request) => Effect.provideService(app, HttpServerRequest.HttpServerRequest, request)),
     Effect.catchIf(
       (error) => error instanceof HttpApiError.HttpApiDecodeError,
       (error) => Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => Effect.fail(

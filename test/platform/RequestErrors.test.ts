@@ -318,6 +318,35 @@ describe("Request errors", () => {
         expect(result.body.prompt).toBe("pitch \u{1F680}")
       }))
 
+    it.effect("body that is not UTF-8 is a 400", () =>
+      Effect.gen(function*() {
+        const baseUrl = yield* TestServerUrl
+        const { token } = yield* createTenant("Bytes")
+        const postBytes = (bytes: ArrayBuffer) =>
+          Effect.promise(async () => {
+            const response = await fetch(`${baseUrl}/v1/scenarios`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+              body: bytes
+            })
+            return { status: response.status, body: await response.json() }
+          })
+        const withPrompt = (...middle: Array<number>) =>
+          new Uint8Array([...Buffer.from('{"prompt":"a'), ...middle, ...Buffer.from('b"}')]).buffer
+
+        // A lone byte of Latin-1, an encoded surrogate, and a 4-byte sequence cut short.
+        for (const middle of [[0xff, 0xfe], [0xed, 0xa0, 0x80], [0xf0, 0x9f, 0x98]]) {
+          const result = yield* postBytes(withPrompt(...middle))
+          expect(result.status, String(middle)).toBe(400)
+          expect(result.body.message, String(middle)).toContain("not valid UTF-8")
+        }
+
+        // U+FFFD and an emoji sent as UTF-8 are text like any other.
+        const valid = yield* postBytes(withPrompt(0xef, 0xbf, 0xbd, 0xf0, 0x9f, 0x9a, 0x80))
+        expect(valid.status).toBe(201)
+        expect(valid.body.prompt).toBe("a\uFFFD\u{1F680}b")
+      }))
+
     it.effect("deeply nested JSON is a 400", () =>
       Effect.gen(function*() {
         const { token } = yield* createTenant("Deep")
