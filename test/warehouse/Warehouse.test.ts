@@ -230,7 +230,9 @@ describe("Warehouse views", () => {
         const startedAt = Date.now()
         const slow = yield* query(client, "SELECT pg_sleep(8)")
 
-        expect(slow.error).toMatch(/canceling statement/)
+        // The reaper cancels the statement, or ends the session when a busy
+        // machine delayed its check past the timeout plus one interval.
+        expect(slow.error).toMatch(/canceling statement|terminating connection/)
         expect(Date.now() - startedAt).toBeLessThan(6_000)
       }))
 
