@@ -40,16 +40,16 @@ export const maxTitleLength = 200
 
 /** Body of `POST /v1/scenarios`. */
 export const CreateScenario = Schema.Struct({
-  prompt: NonBlankString.pipe(Schema.maxLength(maxPromptLength)).annotations({
+  prompt: NonBlankString.pipe(Schema.maxLength(maxPromptLength, { message: () => `must be at most ${maxPromptLength} characters` })).annotations({
     description: "Instructions for the AI buyer: persona, situation and objections, at most 4000 characters."
   }),
   title: Schema.optional(
-    NonBlankString.pipe(Schema.maxLength(maxTitleLength)).annotations({
+    NonBlankString.pipe(Schema.maxLength(maxTitleLength, { message: () => `must be at most ${maxTitleLength} characters` })).annotations({
       description: "Short name of the scenario; derived from the prompt when absent."
     })
   ),
   pass_mark: Schema.optional(
-    Schema.Int.pipe(Schema.between(0, 100)).annotations({
+    Schema.Int.pipe(Schema.between(0, 100, { message: () => "must be an integer from 0 to 100" })).annotations({
       description: "Overall score, 0 to 100, at or above which a session passes. Default 70."
     })
   )

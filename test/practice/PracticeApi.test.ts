@@ -75,6 +75,17 @@ describe("Practice API", () => {
         }
         const longest = yield* sendJson(tenant.token, "POST", "/v1/scenarios", { prompt: "x".repeat(4000) })
         expect(longest.status).toBe(201)
+
+        // Limits are stated in the message, not only in the field's description.
+        const limits: ReadonlyArray<[unknown, string]> = [
+          [{ prompt: "x".repeat(4001) }, "'prompt': must be at most 4000 characters"],
+          [{ prompt: "fine", title: "t".repeat(201) }, "'title': must be at most 200 characters"],
+          [{ prompt: "fine", pass_mark: -1 }, "'pass_mark': must be an integer from 0 to 100"]
+        ]
+        for (const [body, message] of limits) {
+          const response = yield* sendJson(tenant.token, "POST", "/v1/scenarios", body)
+          expect(response.body!.message, message).toContain(message)
+        }
       }))
 
     it.effect("read-only token cannot write", () =>
