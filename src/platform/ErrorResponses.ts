@@ -374,5 +374,27 @@ export const RequestErrorsLive = HttpApiBuilder.middleware(SalesLabApi, (app) =>
         return yield* new InternalError({ message: "The server failed to handle the request; the failure has been logged." })
       })
     ),
+    Effect.catchIf(
+      (error) => error instanceof BadRequest || error instanceof PayloadTooLarge || error instanceof HttpApiError.HttpApiDecodeError,
+      (error) =>
+        Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+          isMcpPath(request.url) ? Effect.succeed(jsonRpcError(error)) : Effect.fail(error))
+    ),
     HttpServerRequest.withMaxBodySize(Option.some(maxRequestBodyBytes))
   ))
+
+/** Whether a request URL is one of the MCP server's, whose clients read JSON-RPC errors. */
+const isMcpPath = (url: string) => {
+  const path = url.split("?")[0]!
+  return path === "/mcp" || path.startsWith("/mcp/")
+}
+
+/**
+ * Returns a request check's error as a JSON-RPC error response with the same
+ * HTTP status: -32600, Invalid Request, with the error's message.
+ */
+const jsonRpcError = (error: BadRequest | PayloadTooLarge | HttpApiError.HttpApiDecodeError) =>
+  HttpServerResponse.unsafeJson(
+    { jsonrpc: "2.0", error: { code: -32600, message: error.message }, id: null },
+    { status: error instanceof PayloadTooLarge ? 413 : 400 }
+  )

@@ -275,6 +275,41 @@ describe("MCP tools", () => {
           expect(listed.status).toBe(200)
         }))
 
+      it.scoped("request checks reply in JSON-RPC", () =>
+        Effect.gen(function*() {
+          const tenant = yield* seedTenant("Acme")
+          const baseUrl = yield* TestServerUrl
+          const post = (body: string) =>
+            Effect.promise(async () => {
+              const response = await fetch(`${baseUrl}/mcp`, {
+                method: "POST",
+                headers: {
+                  authorization: `Bearer ${tenant.token}`,
+                  "content-type": "application/json",
+                  accept: "application/json, text/event-stream"
+                },
+                body
+              })
+              return { status: response.status, body: await response.json() }
+            })
+          const call = (prompt: string) =>
+            JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "create_scenario", arguments: { prompt } } })
+
+          const cases: ReadonlyArray<[string, number, string]> = [
+            [call("a\u0000b"), 400, "NUL"],
+            [call("a\ud800b"), 400, "surrogate"],
+            ["[".repeat(100) + "]".repeat(100), 400, "deeper than"],
+            [call("x".repeat(1_100_000)), 413, "larger than"]
+          ]
+          for (const [body, status, problem] of cases) {
+            const response = yield* post(body)
+            expect(response.status, problem).toBe(status)
+            expect(response.body.jsonrpc, problem).toBe("2.0")
+            expect(response.body.error.code, problem).toBe(-32600)
+            expect(response.body.error.message, problem).toContain(problem)
+          }
+        }))
+
       it.scoped("sse stream rejects HEAD", () =>
         Effect.gen(function*() {
           const tenant = yield* seedTenant("Acme")
