@@ -383,7 +383,7 @@ export const RequestErrorsLive = HttpApiBuilder.middleware(SalesLabApi, (app) =>
     HttpServerRequest.withMaxBodySize(Option.some(maxRequestBodyBytes))
   ))
 
-/** Whether a request URL is one of the MCP server's, whose clients read JSON-RPC errors. */
+/** Returns whether a request URL is one of the MCP server's, whose clients read JSON-RPC errors. */
 const isMcpPath = (url: string) => {
   const path = url.split("?")[0]!
   return path === "/mcp" || path.startsWith("/mcp/")
