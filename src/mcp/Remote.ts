@@ -8,17 +8,9 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import type { CurrentTenant } from "../tenancy/Security.ts"
 import { rateLimitedError, TenantTokens } from "../tenancy/SecurityLive.ts"
 import { makeMcpServer, type ToolCaller } from "./McpServer.ts"
+import { ssePath, sseMessagesPath, streamablePath } from "./Paths.ts"
 import { ServiceOperations, ServiceOperationsLive } from "./ServiceOperations.ts"
 import { callTool } from "./Tools.ts"
-
-/** Path of the Streamable HTTP transport. */
-export const streamablePath = "/mcp"
-
-/** Path of the legacy HTTP+SSE transport's event stream. */
-export const ssePath = "/mcp/sse"
-
-/** Path where clients of the SSE transport post their messages. The stream announces it with the session id. */
-export const sseMessagesPath = "/mcp/messages"
 
 type Tenant = CurrentTenant["Type"]
 
@@ -46,7 +38,7 @@ const parseErrorResponse = (reason: string) =>
     { status: 400 }
   )
 
-/** A JSON-RPC error of a body that the MCP transport cannot take, and the request id to answer with. */
+/** A JSON-RPC error for a body that the MCP transport cannot take, and the request id of the error response. */
 interface InvalidMessage {
   readonly code: number
   readonly message: string
@@ -57,10 +49,9 @@ const isJsonObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
 
 /**
- * Returns why a parsed body is not a JSON-RPC 2.0 message or batch that the
- * MCP transport can take, or undefined when it is. The transport would take
- * an empty batch with a 202, reply to other shapes with a parse error, and
- * `tools/call` params of the wrong types with an internal error.
+ * Returns why a parsed body is not a JSON-RPC 2.0 message or batch, or
+ * undefined when it is one. The transport itself would accept an empty
+ * batch with a 202 and report the other cases as parse or internal errors.
  */
 const invalidMessage = (body: unknown): InvalidMessage | undefined => {
   const messages = Array.isArray(body) ? body : [body]

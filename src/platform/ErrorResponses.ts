@@ -2,6 +2,7 @@ import { HttpApiBuilder, HttpApiError, HttpMiddleware, HttpServerError, HttpServ
 import { Cause, Effect, Option } from "effect"
 import { SalesLabApi } from "../Api.ts"
 import { BadRequest, InternalError, PayloadTooLarge } from "../ApiErrors.ts"
+import { isMcpPath } from "../mcp/Paths.ts"
 
 /**
  * Responds to every path that no route matches with the JSON error shape of the
@@ -149,25 +150,32 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
 /**
  * Returns `request` with a body already read from it as `text`, because
- * the body of a Node request can be read only once.
+ * the body of a Node request can be read only once. `parsed` is the body's
+ * JSON value when it parsed, so that routes do not parse it again.
  */
-const withBodyText = (request: HttpServerRequest.HttpServerRequest, bytes: Uint8Array, text: string) => {
+const withBodyText = (
+  request: HttpServerRequest.HttpServerRequest,
+  bytes: Uint8Array,
+  text: string,
+  parsed: { readonly value: unknown } | undefined
+) => {
   const decodeFailed = (cause: unknown) => new HttpServerError.RequestError({ request, reason: "Decode", cause })
+  const json = parsed === undefined
+    ? Effect.try({ try: () => (text === "" ? null : JSON.parse(text)) as unknown, catch: decodeFailed })
+    : Effect.succeed(parsed.value)
   const replaced: HttpServerRequest.HttpServerRequest = Object.create(request, {
     text: { get: () => Effect.succeed(text) },
-    json: { get: () => Effect.try({ try: () => (text === "" ? null : JSON.parse(text)) as unknown, catch: decodeFailed }) },
+    json: { get: () => json },
     arrayBuffer: { get: () => Effect.succeed(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) }
   })
   return replaced
 }
 
-// JSON bodies are checked before any route reads them: bytes that are not
-// UTF-8, NUL characters and unpaired surrogates are a 400 naming the field,
-// instead of a database error or a silent change to U+FFFD. Nesting deeper
-// than `maxJsonDepth` is a 400 as well. The checked body is handed to the
-// route, which could not read it from the connection again. Incoming
-// webhooks under /api/webhooks/ are skipped, because they read the raw bytes
-// to check a signature.
+// JSON bodies are checked before any route reads them. Bytes that are not
+// UTF-8, NUL characters, unpaired surrogates and nesting deeper than
+// `maxJsonDepth` are a 400, instead of a database error or a silent change
+// to U+FFFD. Incoming webhooks under /api/webhooks/ are skipped, because
+// they read the raw bytes to check a signature.
 const checkJsonBody = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
   // Only a body the API decodes as JSON is read here, because a route that reads another type as
   // bytes would wait for the bytes this read already took.
@@ -189,7 +197,7 @@ const checkJsonBody = Effect.flatMap(HttpServerRequest.HttpServerRequest, (reque
     try {
       parsed = JSON.parse(text)
     } catch {
-      return Effect.succeed(withBodyText(request, bytes, text))
+      return Effect.succeed(withBodyText(request, bytes, text, undefined))
     }
     const found = findUnstorableText(parsed)
     if (found === "too deep") {
@@ -197,7 +205,7 @@ const checkJsonBody = Effect.flatMap(HttpServerRequest.HttpServerRequest, (reque
         new BadRequest({ message: `Invalid request. The JSON body nests arrays and objects deeper than ${maxJsonDepth} levels.` })
       )
     }
-    if (found === undefined) return Effect.succeed(withBodyText(request, bytes, text))
+    if (found === undefined) return Effect.succeed(withBodyText(request, bytes, text, { value: parsed }))
     const field = found.path.join(".")
     return Effect.fail(
       new BadRequest({
@@ -382,12 +390,6 @@ export const RequestErrorsLive = HttpApiBuilder.middleware(SalesLabApi, (app) =>
     ),
     HttpServerRequest.withMaxBodySize(Option.some(maxRequestBodyBytes))
   ))
-
-/** Returns whether a request URL is one of the MCP server's, whose clients read JSON-RPC errors. */
-const isMcpPath = (url: string) => {
-  const path = url.split("?")[0]!
-  return path === "/mcp" || path.startsWith("/mcp/")
-}
 
 /**
  * Returns a request check's error as a JSON-RPC error response with the same
