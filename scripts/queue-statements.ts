@@ -161,7 +161,7 @@ const drainAll = (databaseUrl: string, targets: ReadonlyArray<Target>) => {
 
 /** Reads the update counts and the size of `webhook_deliveries` once the statistics have been flushed. */
 const tableFigures = async (databaseUrl: string) => {
-  // Backends flush their statistics within a second of their last transaction.
+  // The drain's connections are closed by now, and a backend flushes its statistics as it exits.
   await new Promise((resolve) => setTimeout(resolve, 1_500))
   const [stats] = await runStatements(databaseUrl, [
     `SELECT n_tup_upd::int AS updates, n_tup_hot_upd::int AS hot_updates, pg_total_relation_size('webhook_deliveries')::float8 AS bytes
@@ -190,7 +190,7 @@ const measure = async (serverUrl: string, postmasterPid: number, variant: Varian
   const beforePublish = readTreeCpu(postmasterPid)
   await publishEvents(databaseUrl, targets)
   const afterPublish = readTreeCpu(postmasterPid)
-  // A checkpoint here keeps the one that the inserts' WAL would bring from landing in the drain.
+  // Checkpoints now, so that the checkpoint which the inserts' WAL would start does not fall in the drain.
   await runStatements(databaseUrl, ["CHECKPOINT"])
 
   progress(`Round ${round}, ${variantLabel[variant]}: draining`)

@@ -262,4 +262,28 @@ layer(SuiteLive, { excludeTestServices: true })("DeliveryStore", (it) => {
         expect((yield* attemptRows(deliveryId)).length).toBe(1)
       }
     }))
+
+  it.effect("claims leave rows on their page", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* DeliveryStore
+      const subscription = yield* createSubscription("http://127.0.0.1:1/unused")
+      // Rows of about 1 KB, as real events are, so that a full page holds only a few.
+      const deliveryIds = yield* Effect.forEach(
+        Array.from({ length: 40 }, (_, index) => index),
+        (index) => queueDelivery(subscription, { index, padding: "x".repeat(800) })
+      )
+      const pagesOf = () =>
+        sql<{ delivery_id: string; page: string }>`
+          SELECT delivery_id, (ctid::text::point)[0]::text AS page
+          FROM webhook_deliveries WHERE delivery_id IN ${sql.in(deliveryIds)}
+          ORDER BY delivery_id`.pipe(Effect.orDie)
+      const before = yield* pagesOf()
+
+      expect((yield* store.claimDue(subscription.subscriptionId)).length).toBe(40)
+
+      // A claim changes no indexed column, so a row version that stays on its
+      // page is a heap-only update, which adds no index entries.
+      expect(yield* pagesOf()).toEqual(before)
+    }))
 })
