@@ -1,7 +1,8 @@
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Layer, Metric, Schedule } from "effect"
+import { webhookSweeps } from "../../src/platform/Metrics.ts"
 import { Receiver } from "../support/Receiver.ts"
 import { testOperatorToken, TestServerLive, TestServerUrl } from "../support/TestServer.ts"
 import { awaitDelivery, createSubscription, deliveryRow } from "../webhooks/DeliveryFixtures.ts"
@@ -13,6 +14,12 @@ const SuiteLive = Layer.mergeAll(
   FetchHttpClient.layer
 )
 
+/** Sweeps that this suite's requests have started in the background. */
+let cronSweepsStarted = 0
+
+/** Sweeps at start-up: the sweeper's first, and the one after the dispatcher's first LISTEN. */
+const startUpSweeps = 2
+
 /** Posts to the cron route with `token` as bearer, or with no Authorization header for `null`. */
 const postCron = (job: string, token: string | null = testOperatorToken) =>
   Effect.gen(function*() {
@@ -21,8 +28,19 @@ const postCron = (job: string, token: string | null = testOperatorToken) =>
     const response = yield* HttpClient.execute(
       token === null ? request : HttpClientRequest.bearerToken(request, token)
     )
+    if (job === "sweep-deliveries" && response.status === 202) cronSweepsStarted += 1
     return { status: response.status, body: (yield* response.json) as Record<string, unknown> }
   })
+
+/** Waits until `count` sweeps have finished in this process, checking every 50 ms. */
+const awaitSweeps = (count: number) =>
+  Metric.value(webhookSweeps).pipe(
+    Effect.repeat({ schedule: Schedule.spaced("50 millis"), until: (state) => state.count >= count }),
+    Effect.timeoutFail({
+      duration: "20 seconds",
+      onTimeout: () => new Error(`fewer than ${count} delivery sweeps finished within 20 seconds`)
+    })
+  )
 
 layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("POST /api/cron/{job}", (it) => {
   it.effect("sweep-deliveries answers 202 started", () =>
@@ -53,6 +71,9 @@ layer(SuiteLive, { excludeTestServices: true, timeout: "60 seconds" })("POST /ap
       const sql = yield* SqlClient.SqlClient
       const subscription = yield* createSubscription(`${receiver.url}/hook`)
       const deliveryId = `test.event:cron:${subscription.subscriptionId}`
+      // A sweep still to run, at start-up or one an earlier request started,
+      // would find the row and send it without the request below.
+      yield* awaitSweeps(startUpSweeps + cronSweepsStarted)
       // Inserted without pg_notify, as if the notification had been lost.
       yield* sql`
         INSERT INTO webhook_deliveries
