@@ -62,19 +62,54 @@ const invalidMessage = (body: unknown): InvalidMessage | undefined => {
     if (!isJsonObject(message) || message.jsonrpc !== "2.0") {
       return { code: -32600, message: "Invalid Request: each message must be a JSON object with \"jsonrpc\": \"2.0\".", id: null }
     }
+    const idValid = message.id === undefined || typeof message.id === "string" || typeof message.id === "number"
     const id = typeof message.id === "string" || typeof message.id === "number" ? message.id : null
-    if (message.method !== "tools/call") continue
+    const replyId = Array.isArray(body) ? null : id
+    if (!idValid) {
+      return { code: -32600, message: "Invalid Request: \"id\" must be a string or a number.", id: null }
+    }
+    const isResponse = message.method === undefined && message.id !== undefined &&
+      ("result" in message) !== ("error" in message)
+    if (isResponse) continue
+    if (typeof message.method !== "string") {
+      return {
+        code: -32600,
+        message: "Invalid Request: a request or notification needs a string \"method\", and a response an \"id\" with either \"result\" or \"error\".",
+        id: replyId
+      }
+    }
+    if (message.params !== undefined && !isJsonObject(message.params)) {
+      return { code: -32602, message: "Invalid params: \"params\" must be a JSON object.", id: replyId }
+    }
     const params = message.params
+    if (message.method === "initialize" && !isInitializeParams(params)) {
+      return {
+        code: -32602,
+        message: "Invalid params: initialize takes params with a string \"protocolVersion\", an object \"capabilities\" " +
+          "and a \"clientInfo\" object with a string \"name\" and \"version\".",
+        id: replyId
+      }
+    }
+    if (message.method !== "tools/call") continue
     if (!isJsonObject(params) || typeof params.name !== "string" || (params.arguments !== undefined && !isJsonObject(params.arguments))) {
       return {
         code: -32602,
         message: "Invalid params: tools/call takes params with a string \"name\" and, optionally, an object \"arguments\".",
-        id: Array.isArray(body) ? null : id
+        id: replyId
       }
     }
   }
   return undefined
 }
+
+/** Returns whether `params` have the fields that an MCP `initialize` request needs. */
+const isInitializeParams = (params: unknown): boolean =>
+  isJsonObject(params) &&
+  typeof params.protocolVersion === "string" &&
+  isJsonObject(params.capabilities) &&
+  isJsonObject(params.clientInfo) &&
+  typeof params.clientInfo.name === "string" &&
+  typeof params.clientInfo.version === "string"
 
 /**
  * Reads the request body as JSON for the MCP transports, which take it
@@ -228,6 +263,18 @@ export const McpRoutesLive = HttpApiBuilder.Router.use((router) =>
           404,
           "NotFound",
           `MCP session "${sessionId}" not found. Open a stream at ${ssePath} and post to the endpoint it announces.`
+        )
+      }
+      // The transport would reply to another media type in plain text.
+      const contentType = request.headers["content-type"] ?? ""
+      if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+        return HttpServerResponse.unsafeJson(
+          {
+            jsonrpc: "2.0",
+            error: { code: -32000, message: `Unsupported Media Type: send the message as application/json, not "${contentType}".` },
+            id: null
+          },
+          { status: 415 }
         )
       }
       const read = yield* readJsonBody

@@ -275,6 +275,51 @@ describe("MCP tools", () => {
           expect(listed.status).toBe(200)
         }))
 
+      it.scoped("malformed messages get JSON-RPC errors", () =>
+        Effect.gen(function*() {
+          const tenant = yield* seedTenant("Acme")
+          const headers = { accept: "application/json, text/event-stream" }
+          const endpoint = yield* openSseStream(tenant.token)
+          const cases = [
+            { body: { jsonrpc: "2.0" }, code: -32600, id: null },
+            { body: { jsonrpc: "2.0", id: 1, method: 5 }, code: -32600, id: 1 },
+            { body: { jsonrpc: "2.0", id: { a: 1 }, method: "tools/list" }, code: -32600, id: null },
+            { body: { jsonrpc: "2.0", id: 2, method: "tools/list", params: [1] }, code: -32602, id: 2 },
+            { body: { jsonrpc: "2.0", id: 3, method: "initialize" }, code: -32602, id: 3 },
+            { body: { jsonrpc: "2.0", id: 4, method: "initialize", params: { protocolVersion: "2025-03-26" } }, code: -32602, id: 4 }
+          ]
+
+          for (const path of ["/mcp", endpoint]) {
+            for (const { body, code, id } of cases) {
+              const label = `${path} ${JSON.stringify(body)}`
+              const response = yield* sendAs(tenant.token, "POST", path, body, headers)
+              expect(response.status, label).toBe(400)
+              expect(response.body.error.code, label).toBe(code)
+              expect(response.body.id, label).toBe(id)
+            }
+          }
+        }))
+
+      it.scoped("SSE messages must be JSON", () =>
+        Effect.gen(function*() {
+          const tenant = yield* seedTenant("Acme")
+          const baseUrl = yield* TestServerUrl
+          const endpoint = yield* openSseStream(tenant.token)
+
+          const response = yield* Effect.promise(() =>
+            fetch(`${baseUrl}${endpoint}`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${tenant.token}`, "content-type": "text/plain" },
+              body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" })
+            })
+          )
+          const body = yield* Effect.promise(() => response.json() as Promise<any>)
+
+          expect(response.status).toBe(415)
+          expect(body.error.code).toBe(-32000)
+          expect(body.error.message).toMatch(/application\/json/)
+        }))
+
       it.scoped("request checks reply in JSON-RPC", () =>
         Effect.gen(function*() {
           const tenant = yield* seedTenant("Acme")
