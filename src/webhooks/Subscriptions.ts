@@ -43,9 +43,9 @@ const isSubscriptionId = (id: string): boolean => /^sub_[0-9A-Za-z]{1,64}$/.test
 /**
  * Validates a subscription URL: an absolute `http:` or `https:` URL of at most
  * 2048 characters, written with `//` and a host after the scheme, without
- * spaces, control characters, backslashes, credentials or port 0. Unless
- * `allowPrivateTargets`, its host must not be `localhost` or a loopback,
- * private or reserved IP address (`privateHostReason`). A host name that
+ * spaces, control characters, backslashes, credentials, port 0 or a port past
+ * 65535. Unless `allowPrivateTargets`, its host must not be `localhost` or a
+ * loopback, private or reserved IP address (`privateHostReason`). A host name that
  * resolves to such an address passes here, and the sender refuses it when it
  * resolves it. Returns the URL without surrounding whitespace.
  */
@@ -61,6 +61,11 @@ export const validateUrl = (value: string, allowPrivateTargets: boolean): Effect
   try {
     parsed = new URL(url)
   } catch {
+    // The parser rejects a port past 65535 like any other malformed URL.
+    const port = /^https?:\/\/(?:[^/?#@]*@)?(?:\[[^\]/?#]*\]|[^/?#:]*):(\d+)(?:[/?#]|$)/i.exec(url)?.[1]
+    if (port !== undefined && Number(port) > 65535) {
+      return Effect.fail(badRequest("url", `url '${url}' has port ${port}: give a port from 1 to 65535, or none for the default.`))
+    }
     return Effect.fail(badRequest(
       "url",
       `url '${url}' is not an absolute URL: give one such as https://example.com/saleslab/webhook.`

@@ -72,6 +72,16 @@ describe("Subscriptions", () => {
       expect(yield* validateUrl("http://127.0.0.1:1/hook", true)).toBe("http://127.0.0.1:1/hook")
     }))
 
+  it.effect("validateUrl names a port past 65535", () =>
+    Effect.gen(function*() {
+      for (const [url, port] of [["http://127.0.0.1:99999/x", "99999"], ["https://[::1]:65536", "65536"], ["http://a@example.com:70000?q", "70000"]]) {
+        const error = yield* failureOf(validateUrl(url!, true))
+        expect(error.field, url).toBe("url")
+        expect(error.message, url).toContain(`has port ${port}`)
+      }
+      expect(yield* validateUrl("http://127.0.0.1:65535/hook", true)).toBe("http://127.0.0.1:65535/hook")
+    }))
+
   it.effect("validateUrl rejects credentials in the URL", () =>
     Effect.gen(function*() {
       for (const url of ["https://user:secret@example.com/hook", "https://user@example.com/hook"]) {
