@@ -15,7 +15,7 @@
  * (Linux only).
  */
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, ManagedRuntime, Option, Redacted } from "effect"
+import { Effect, Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted } from "effect"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -87,10 +87,12 @@ const prepareDatabase = async (serverUrl: string, database: string, variant: Var
   await runStatements(serverUrl, [`CREATE DATABASE ${database}`])
   const databaseUrl = withDatabase(serverUrl, database)
   const migrations = readMigrations(findSqlFolder(import.meta.dirname))
+  // Only warnings, because the migrations' summary line would repeat in every round.
   await Effect.runPromise(
     migrate(migrations).pipe(
       Effect.provide(PgClient.layer({ url: Redacted.make(databaseUrl), maxConnections: 1 })),
-      Effect.scoped
+      Effect.scoped,
+      Logger.withMinimumLogLevel(LogLevel.Warning)
     )
   )
   if (variant === "baseline") await runStatements(databaseUrl, ["ALTER TABLE webhook_deliveries SET (fillfactor = 100)"])
