@@ -34,6 +34,31 @@ describe("InterruptGuard", () => {
       expect(code).toBe(0)
     }))
 
+  it.live("survives a repeated SIGTERM", () =>
+    Effect.gen(function*() {
+      // A SIGTERM to the process group under npm arrives twice, as a Ctrl-C does.
+      const { code } = yield* runModuleScript([
+        "const { installInterruptGuard } = await import('./src/platform/InterruptGuard.ts')",
+        "installInterruptGuard()",
+        "process.kill(process.pid, 'SIGTERM')",
+        "setTimeout(() => process.kill(process.pid, 'SIGTERM'), 10)",
+        "setTimeout(() => process.exit(0), 1000)"
+      ])
+      expect(code).toBe(0)
+    }))
+
+  it.live("names SIGTERM past the deadline", () =>
+    Effect.gen(function*() {
+      const { code, output } = yield* runModuleScript([
+        "const { installInterruptGuard } = await import('./src/platform/InterruptGuard.ts')",
+        "installInterruptGuard(300)",
+        "setInterval(() => {}, 1000)",
+        "process.kill(process.pid, 'SIGTERM')"
+      ]).pipe(Effect.timeout("20 seconds"))
+      expect(code).toBe(1)
+      expect(output).toContain("Shutdown did not finish within 0.3 s of the SIGTERM")
+    }))
+
   it.live("exits past the shutdown deadline", () =>
     Effect.gen(function*() {
       // The interval plays a shutdown that never ends.
@@ -86,5 +111,18 @@ describe("InterruptGuard", () => {
     clock = repeatWindowMs + 1
     listener()
     expect(exits).toEqual([130])
+  })
+
+  it("repeats count across both signals", () => {
+    let clock = 0
+    const exits: Array<number> = []
+    const listener = makeInterruptListener(() => clock, (code) => exits.push(code))
+    listener("SIGTERM")
+    clock = repeatWindowMs
+    listener("SIGINT")
+    expect(exits).toEqual([])
+    clock = repeatWindowMs + 1
+    listener("SIGTERM")
+    expect(exits).toEqual([143])
   })
 })
