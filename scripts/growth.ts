@@ -39,6 +39,7 @@ import {
   formatRatio,
   type GoalLine,
   markdownTable,
+  median,
   printGoals,
   printSettings,
   type Summary,
@@ -263,13 +264,6 @@ const describeRss = (atGoal: ReadonlyArray<CountResult>, largestCount: number): 
 /** P99 of the smallest count in one round, the reference of that round's ratios. */
 const smallestP99In = (results: ReadonlyArray<CountResult>, round: number, smallestCount: number): number =>
   results.find((result) => result.round === round && result.subscriptions === smallestCount)?.latency.p99 ?? Number.NaN
-
-/** Median of `values`: the mean of the middle two for an even count. */
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
-}
 
 const main = async () => {
   printMachine("before")

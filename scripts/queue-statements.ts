@@ -31,7 +31,7 @@ import { cpuSince, readTreeCpu } from "./support/cpu.ts"
 import { printMachine, progress } from "./support/deliveryBench.ts"
 import { readFlags } from "./support/options.ts"
 import { benchmarkEventKind, connectPublisher, type Target } from "./support/outboxPublisher.ts"
-import { formatCount, formatRatio, markdownTable, printSettings } from "./support/report.ts"
+import { formatCount, formatRatio, markdownTable, median, printSettings } from "./support/report.ts"
 
 const flags = readFlags("bench:queue", {
   subscriptions: { kind: "integer", default: 100, min: 1, max: 20_000, description: "subscriptions the deliveries are spread over" },
@@ -218,12 +218,6 @@ const measure = async (serverUrl: string, postmasterPid: number, variant: Varian
 }
 
 const perDelivery = (ms: number, deliveries: number) => `${((ms / deliveries) * 1000).toFixed(1)}`
-
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
-}
 
 const main = Effect.gen(function*() {
   printMachine("before")

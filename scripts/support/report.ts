@@ -32,6 +32,13 @@ export const summarize = (durations: ReadonlyArray<number>, missing = 0): Summar
   return { count, missing, median: rank(50), p90: rank(90), p99: rank(99), max: rank(100) }
 }
 
+/** Median of `values`: the mean of the middle two for an even count. */
+export const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
 /** Formats milliseconds with 3 significant digits and at most 2 decimals: 0.42, 12.3, 187, 1520. */
 export const formatMs = (value: number): string => {
   if (Number.isNaN(value)) return "-"
