@@ -62,12 +62,12 @@ const invalidMessage = (body: unknown): InvalidMessage | undefined => {
     if (!isJsonObject(message) || message.jsonrpc !== "2.0") {
       return { code: -32600, message: "Invalid Request: each message must be a JSON object with \"jsonrpc\": \"2.0\".", id: null }
     }
-    const idValid = message.id === undefined || typeof message.id === "string" || typeof message.id === "number"
-    const id = typeof message.id === "string" || typeof message.id === "number" ? message.id : null
-    const replyId = Array.isArray(body) ? null : id
-    if (!idValid) {
+    const id = message.id
+    if (id !== undefined && typeof id !== "string" && typeof id !== "number") {
       return { code: -32600, message: "Invalid Request: \"id\" must be a string or a number.", id: null }
     }
+    // An error about one message of a batch cannot name its id, because the reply covers the whole batch.
+    const replyId = Array.isArray(body) || id === undefined ? null : id
     const isResponse = message.method === undefined && message.id !== undefined &&
       ("result" in message) !== ("error" in message)
     if (isResponse) continue
@@ -268,10 +268,11 @@ export const McpRoutesLive = HttpApiBuilder.Router.use((router) =>
       // The transport would reply to another media type in plain text.
       const contentType = request.headers["content-type"] ?? ""
       if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+        const sent = contentType === "" ? "no Content-Type" : `"${contentType}"`
         return HttpServerResponse.unsafeJson(
           {
             jsonrpc: "2.0",
-            error: { code: -32000, message: `Unsupported Media Type: send the message as application/json, not "${contentType}".` },
+            error: { code: -32000, message: `Unsupported Media Type: send the message as application/json, not ${sent}.` },
             id: null
           },
           { status: 415 }

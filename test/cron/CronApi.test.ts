@@ -38,7 +38,7 @@ const awaitSweeps = (count: number) =>
     Effect.repeat({ schedule: Schedule.spaced("50 millis"), until: (state) => state.count >= count }),
     Effect.timeoutFail({
       duration: "20 seconds",
-      onTimeout: () => new Error(`fewer than ${count} delivery sweeps finished within 20 seconds`)
+      onTimeout: () => new Error(`timed out after 20 s waiting for ${count} delivery sweeps to finish`)
     })
   )
 
