@@ -126,7 +126,26 @@ const commandFor = (runtime: Runtime): { command: string; args: Array<string> } 
  * waits until `/readyz` returns 200.
  */
 export const startService = async (options: ServiceOptions): Promise<RunningService> => {
-  const port = await freeLoopbackPort()
+  for (let attempt = 1; ; attempt++) {
+    const port = await freeLoopbackPort()
+    try {
+      return await startServiceOn(port, options)
+    } catch (error) {
+      // A port found free can be taken before the service listens on it, such
+      // as by an outgoing connection that the system gave that local port.
+      if (!(error instanceof PortTaken) || attempt === portAttempts) throw error
+      console.error(`> Port ${port} was taken before the service listened on it; starting again on another`)
+    }
+  }
+}
+
+/** Ports that `startService` tries before it gives up. */
+const portAttempts = 3
+
+/** Error of a service that could not listen on its port, because another socket had taken it. */
+class PortTaken extends Error {}
+
+const startServiceOn = async (port: number, options: ServiceOptions): Promise<RunningService> => {
   const dataDirectory = mkdtempSync(join(tmpdir(), "saleslab-"))
   const { DATABASE_URL: _ignored, ...inherited } = process.env
   const { command, args } = commandFor(options.runtime)
@@ -172,6 +191,8 @@ export const startService = async (options: ServiceOptions): Promise<RunningServ
   child.stdout?.on("data", keep)
   child.stderr?.on("data", keep)
   const recentOutput = () => output.join("\n")
+  // "close" comes once the output pipes have ended, which can be after "exit".
+  const outputEnded = new Promise<void>((resolve) => child.once("close", () => resolve()))
 
   const stop = async () => {
     process.off("SIGINT", onInterrupt)
@@ -203,7 +224,11 @@ export const startService = async (options: ServiceOptions): Promise<RunningServ
   while (Date.now() < deadline) {
     if (exited(child)) {
       await stop()
-      throw new Error(`The service exited before it was ready. Its last output:\n${recentOutput()}`)
+      await Promise.race([outputEnded, sleep(1_000)])
+      const message = `The service exited before it was ready. Its last output:\n${recentOutput()}`
+      throw recentOutput().includes(`EADDRINUSE: address already in use 127.0.0.1:${port}`)
+        ? new PortTaken(message)
+        : new Error(message)
     }
     const ready = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(2_000) }).then(
       async (response) => {
