@@ -3,6 +3,7 @@ import { Cause, Effect, Option } from "effect"
 import { SalesLabApi } from "../Api.ts"
 import { BadRequest, InternalError, PayloadTooLarge } from "../ApiErrors.ts"
 import { isMcpPath } from "../mcp/Paths.ts"
+import { expectedTypesOf } from "./ExpectedTypes.ts"
 
 /**
  * Responds to every path that no route matches with the JSON error shape of the
@@ -294,6 +295,21 @@ const withEmptyArraysNamed = (issues: ReadonlyArray<DecodeIssue>): ReadonlyArray
 /** Drops the period between a field's description and the ", actual ..." that follows it in an issue text. */
 const withoutDoublePeriod = (message: string) => message.replace(/\., actual /, ", actual ")
 
+/** The JSON type of each request field, by the text that the decoder prints for it after "Expected". */
+const expectedTypes = expectedTypesOf(SalesLabApi)
+
+/**
+ * Replaces what the decoder names after "Expected" in an issue of a value of
+ * the wrong type with the JSON type the field accepts, such as "an array".
+ * The decoder names a field's description, where one is set for the API
+ * reference, or else its type in TypeScript (`ReadonlyArray<string>`).
+ */
+const withTypeNamed = (message: string) => {
+  const mismatch = /^Expected ([\s\S]*?), actual /.exec(message)
+  const typeName = mismatch === null ? undefined : expectedTypes.get(mismatch[1]!)
+  return typeName === undefined ? message : `Expected ${typeName}, actual ${message.slice(mismatch![0].length)}`
+}
+
 /** The text of a schema issue that a value is not one literal, such as `Expected "rep", actual "owner"`. */
 const literalMismatch = /^Expected ("[^"]*"|-?\d+(?:\.\d+)?|true|false|null), actual (.*)$/s
 
@@ -317,7 +333,7 @@ const describeProblem = (messages: ReadonlyArray<string>): string => {
  */
 const readableDecodeError = (error: HttpApiError.HttpApiDecodeError) => {
   const issues = withEmptyArraysNamed(withoutOptionalAlternatives(error.issues))
-    .map((issue) => ({ ...issue, message: withoutDoublePeriod(issue.message) }))
+    .map((issue) => ({ ...issue, message: withoutDoublePeriod(withTypeNamed(issue.message)) }))
   const messagesPerPath = new Map<string, Array<string>>()
   for (const issue of issues) {
     const path = issuePath(issue)

@@ -134,6 +134,29 @@ describe("Request errors", () => {
         expect(result.body.issues[0].message).toBe(`Expected Id of a user of the tenant (UUID), actual "abc"`)
       }))
 
+    it.effect("wrong type names the JSON type", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Typed")
+        const cases = [
+          {
+            body: { url: "http://127.0.0.1:9/hook", event_kinds: "session.completed" },
+            message: `Invalid request. 'event_kinds': Expected an array, actual "session.completed".`
+          },
+          {
+            body: { url: "http://127.0.0.1:9/hook", description: 5 },
+            message: "Invalid request. 'description': Expected a string, actual 5."
+          },
+          { body: { url: 5 }, message: "Invalid request. 'url': Expected a string, actual 5." },
+          { body: [1], message: "Invalid request. 'body': Expected an object, actual [1]." }
+        ]
+        for (const { body, message } of cases) {
+          const result = yield* sendAs(token, "POST", "/v1/webhooks", body)
+
+          expect(result.status, JSON.stringify(body)).toBe(400)
+          expect(result.body.message, JSON.stringify(body)).toBe(message)
+        }
+      }))
+
     it.effect("unknown body field is a 400", () =>
       Effect.gen(function*() {
         const { token } = yield* createTenant("Strict")
