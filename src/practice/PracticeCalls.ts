@@ -19,7 +19,7 @@ export const resolvePracticeUser = (
   return Effect.fail(
     new BadRequest({
       field: "user_id",
-      message: "user_id is missing and this API token has no default_user_id. Pass user_id in the request body, " +
+      message: "user_id is missing and this API token has no default_user_id. Pass user_id, " +
         "or set default_user_id on the token with PATCH /v1/api-tokens/{id}."
     })
   )
