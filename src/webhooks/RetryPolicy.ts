@@ -50,6 +50,8 @@ export type SendResult =
   }
   | { readonly _tag: "TimedOut"; readonly timeout: Duration.Duration }
   | { readonly _tag: "ConnectionFailed"; readonly reason: string }
+  /** Nothing was sent, because the URL's host is or resolves only to private addresses. */
+  | { readonly _tag: "Blocked"; readonly reason: string }
 
 /** The endpoint responded with a redirect, which is never followed. */
 export class EndpointRedirected extends Data.TaggedError("EndpointRedirected")<{
@@ -97,6 +99,17 @@ export class EndpointUnreachable extends Data.TaggedError("EndpointUnreachable")
   }
 }
 
+/**
+ * The request was not sent, because the URL's host is or resolves only to
+ * private addresses. Retried, because a host name's DNS answer can change.
+ */
+export class TargetBlocked extends Data.TaggedError("TargetBlocked")<{ readonly reason: string }> {
+  readonly retryable = true
+  override get message() {
+    return `The request was not sent: ${this.reason}.`
+  }
+}
+
 /** Reason an attempt did not succeed. `retryable` is true when the retry schedule applies. */
 export type DeliveryError =
   | EndpointRedirected
@@ -104,6 +117,7 @@ export type DeliveryError =
   | EndpointFailed
   | DeliveryTimedOut
   | EndpointUnreachable
+  | TargetBlocked
 
 /** Returns none for a successful attempt (2xx), otherwise the error that describes the failure. */
 export const classify = (result: SendResult): Option.Option<DeliveryError> => {
@@ -112,6 +126,8 @@ export const classify = (result: SendResult): Option.Option<DeliveryError> => {
       return Option.some(new DeliveryTimedOut({ timeout: result.timeout }))
     case "ConnectionFailed":
       return Option.some(new EndpointUnreachable({ reason: result.reason }))
+    case "Blocked":
+      return Option.some(new TargetBlocked({ reason: result.reason }))
     case "Response": {
       const status = result.statusCode
       if (status >= 200 && status < 300) return Option.none()

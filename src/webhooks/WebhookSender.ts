@@ -78,11 +78,11 @@ const makeHttpSender = Effect.gen(function*() {
   const send = (request: OutboundRequest): Promise<SendReport> => {
     const startedAt = performance.now()
     const report = (result: SendResult): SendReport => ({ result, durationMs: Math.round(performance.now() - startedAt) })
-    return postForPrefix(request, timeoutMs, targets).then(
-      report,
-      (cause: unknown) =>
-        report(cause instanceof PostTimedOut ? { _tag: "TimedOut", timeout } : { _tag: "ConnectionFailed", reason: describeError(cause) })
-    )
+    return postForPrefix(request, timeoutMs, targets).then(report, (cause: unknown) => {
+      if (cause instanceof PostTimedOut) return report({ _tag: "TimedOut", timeout })
+      if (cause instanceof PrivateTargetError) return report({ _tag: "Blocked", reason: cause.message })
+      return report({ _tag: "ConnectionFailed", reason: describeError(cause) })
+    })
   }
 
   return { send }

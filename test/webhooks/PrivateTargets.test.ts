@@ -157,7 +157,7 @@ describe("WebhookSender and private targets", () => {
       const receiver = yield* Receiver
       const report = yield* postVia("127.0.0.1")
       expect(report.result).toEqual({
-        _tag: "ConnectionFailed",
+        _tag: "Blocked",
         reason: "127.0.0.1 is a loopback, private or reserved address, and deliveries go to public addresses only"
       })
       expect(yield* receiver.requests).toHaveLength(0)
@@ -167,8 +167,8 @@ describe("WebhookSender and private targets", () => {
     Effect.gen(function*() {
       const receiver = yield* Receiver
       const report = yield* postVia("localhost")
-      expect(report.result._tag).toBe("ConnectionFailed")
-      if (report.result._tag === "ConnectionFailed") {
+      expect(report.result._tag).toBe("Blocked")
+      if (report.result._tag === "Blocked") {
         expect(report.result.reason).toMatch(/^localhost resolves only to loopback, private or reserved addresses \(/)
       }
       expect(yield* receiver.requests).toHaveLength(0)

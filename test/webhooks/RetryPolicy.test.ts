@@ -11,6 +11,7 @@ import {
   maxAttempts,
   retryDelay,
   retrySchedule,
+  TargetBlocked,
   type SendResult
 } from "../../src/webhooks/RetryPolicy.ts"
 
@@ -131,6 +132,14 @@ describe("classify", () => {
     expect(error).toBeInstanceOf(EndpointUnreachable)
     expect(error.retryable).toBe(true)
     expect(error.message).toContain("ECONNRESET")
+  })
+
+  it("blocked target says nothing was sent", () => {
+    const reason = "10.0.0.5 is a loopback, private or reserved address, and deliveries go to public addresses only"
+    const error = Option.getOrThrow(classify({ _tag: "Blocked", reason }))
+    expect(error).toBeInstanceOf(TargetBlocked)
+    expect(error.retryable).toBe(true)
+    expect(error.message).toBe(`The request was not sent: ${reason}.`)
   })
 })
 
