@@ -184,6 +184,15 @@ const checkJsonBody = Effect.flatMap(HttpServerRequest.HttpServerRequest, (reque
   if (!decodedAsJson(request) || readsRawBody || request.method === "GET" || request.method === "DELETE") {
     return Effect.succeed(request)
   }
+  const charset = charsetOf(request.headers["content-type"] ?? "")
+  if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
+    return Effect.fail(
+      new BadRequest({
+        message: `Invalid request. The content-type names charset=${truncate(charset)}, but JSON bodies are read as UTF-8 only; ` +
+          "send UTF-8 with content-type application/json."
+      })
+    )
+  }
   return Effect.flatMap(Effect.orDie(request.arrayBuffer), (buffer) => {
     const bytes = new Uint8Array(buffer)
     let text: string
@@ -216,6 +225,12 @@ const checkJsonBody = Effect.flatMap(HttpServerRequest.HttpServerRequest, (reque
     )
   })
 })
+
+/** Returns the lower-case `charset` parameter of a content type, without quotes, or undefined when it has none. */
+const charsetOf = (contentType: string): string | undefined => {
+  const match = /;\s*charset\s*=\s*("[^"]*"|[^;\s]*)/i.exec(contentType)
+  return match === null ? undefined : match[1]!.replace(/^"|"$/g, "").toLowerCase()
+}
 
 /** The 400 of a body that was not sent as JSON, naming the content type it was sent with. */
 const notJsonError = (request: HttpServerRequest.HttpServerRequest) =>

@@ -261,6 +261,30 @@ describe("Request errors", () => {
         expect(body.message).toContain("application/vnd.api+json")
       }))
 
+    it.effect("charset other than UTF-8 is a 400", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Charsets")
+        const baseUrl = yield* TestServerUrl
+        const post = (contentType: string) =>
+          Effect.promise(async () => {
+            const response = await fetch(`${baseUrl}/v1/scenarios`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${token}`, "content-type": contentType },
+              body: JSON.stringify({ prompt: "A buyer." })
+            })
+            return { status: response.status, body: await response.json() }
+          })
+
+        for (const contentType of ["application/json; charset=latin1", "application/json;charset=\"UTF-16\""]) {
+          const rejected = yield* post(contentType)
+          expect(rejected.status, contentType).toBe(400)
+          expect(rejected.body.message, contentType).toMatch(/^Invalid request\. The content-type names charset=(latin1|utf-16), /)
+        }
+        for (const contentType of ["application/json; charset=utf-8", "application/json; charset=\"UTF-8\"", "application/json"]) {
+          expect((yield* post(contentType)).status, contentType).toBe(201)
+        }
+      }))
+
     it.effect("NUL under a JSON charset is a 400", () =>
       Effect.gen(function*() {
         const { token } = yield* createTenant("Charset")
