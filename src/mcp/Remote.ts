@@ -17,10 +17,10 @@ type Tenant = CurrentTenant["Type"]
 /** A request as the MCP transports read it, with the caller's credentials attached. */
 type AuthenticatedMessage = IncomingMessage & { auth?: AuthInfo }
 
-/** An open SSE stream and the company whose token opened it. */
+/** An open SSE stream and the API token that opened it. */
 interface SseSession {
   readonly transport: SSEServerTransport
-  readonly companyId: string
+  readonly tokenId: string
 }
 
 const bearerOf = (request: HttpServerRequest.HttpServerRequest) => {
@@ -242,7 +242,7 @@ export const McpRoutesLive = HttpApiBuilder.Router.use((router) =>
       if (checked._tag === "Rejected") return checked.response
       const server = makeMcpServer(callAsTenant)
       const transport = new SSEServerTransport(sseMessagesPath, checked.response)
-      sseSessions.set(transport.sessionId, { transport, companyId: checked.tenant.companyId })
+      sseSessions.set(transport.sessionId, { transport, tokenId: checked.tenant.tokenId })
       yield* Effect.promise(() => server.connect(transport)).pipe(
         Effect.zipRight(responseFinished(checked.response)),
         Effect.ensuring(Effect.sync(() => sseSessions.delete(transport.sessionId))),
@@ -257,8 +257,9 @@ export const McpRoutesLive = HttpApiBuilder.Router.use((router) =>
       const request = yield* HttpServerRequest.HttpServerRequest
       const sessionId = new URL(request.url, "http://localhost").searchParams.get("sessionId") ?? ""
       const session = sseSessions.get(sessionId)
-      // Another company's session is reported as unknown, so that session ids do not leak across tenants.
-      if (session === undefined || session.companyId !== checked.tenant.companyId) {
+      // A session takes messages only with the token that opened its stream,
+      // and is reported as unknown to any other token, so that session ids do not leak.
+      if (session === undefined || session.tokenId !== checked.tenant.tokenId) {
         return errorResponse(
           404,
           "NotFound",

@@ -377,19 +377,33 @@ describe("MCP tools", () => {
         expect(run.stderr).toMatch(/SALESLAB_API_URL "not-a-url" is invalid/)
       })
 
-      it.scoped("sse: foreign session post is rejected", () =>
+      it.scoped("sse: other token's session is rejected", () =>
         Effect.gen(function*() {
           const first = yield* seedTenant("Acme")
           const second = yield* seedTenant("Globex")
           const endpoint = yield* openSseStream(first.token)
           const listTools = { jsonrpc: "2.0", id: 1, method: "tools/list" }
 
+          const minted = yield* sendAs(first.token, "POST", "/v1/api-tokens", { name: "Other client" })
+          expect(minted.status).toBe(201)
+
           const foreign = yield* sendAs(second.token, "POST", endpoint, listTools)
+          const sameCompany = yield* sendAs(minted.body.token, "POST", endpoint, listTools)
           const unknown = yield* sendAs(first.token, "POST", "/mcp/messages?sessionId=no-such-session", listTools)
+          const baseUrl = yield* TestServerUrl
+          const own = yield* Effect.promise(() =>
+            fetch(`${baseUrl}${endpoint}`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${first.token}`, "content-type": "application/json" },
+              body: JSON.stringify(listTools)
+            })
+          )
 
           expect(foreign.status).toBe(404)
           expect(foreign.body._tag).toBe("NotFound")
+          expect(sameCompany.status).toBe(404)
           expect(unknown.status).toBe(404)
+          expect(own.status).toBe(202)
         }))
 
     })
