@@ -21,6 +21,46 @@ export const JsonValue = Schema.declare((_: unknown): _ is unknown => true, {
 export const strictBody = <S extends Schema.Schema.Any>(schema: S): S =>
   schema.annotations({ parseOptions: { onExcessProperty: "error" } }) as S
 
+/**
+ * Marks a query parameter schema as strict, as `strictBody` does a body: a
+ * parameter the route does not declare, such as a misspelt `limt`, is a 400
+ * naming it, instead of being ignored while the default applies.
+ */
+export const strictQuery: typeof strictBody = strictBody
+
+/**
+ * Returns the number of Unicode characters (code points) in `text`, as
+ * JSON Schema's `maxLength` and PostgreSQL's `length` count them: a
+ * surrogate pair, such as an emoji, counts once, where `text.length` counts
+ * it twice.
+ */
+export const characterCount = (text: string): number => {
+  let count = text.length
+  for (let index = 1; index < text.length; index++) {
+    const code = text.charCodeAt(index)
+    const previous = text.charCodeAt(index - 1)
+    if (code >= 0xdc00 && code <= 0xdfff && previous >= 0xd800 && previous <= 0xdbff) count--
+  }
+  return count
+}
+
+/**
+ * Limits a string to `max` Unicode characters (`characterCount`), with the
+ * description and the OpenAPI `maxLength` of `Schema.maxLength`, which
+ * counts UTF-16 code units instead.
+ */
+export const maxCharacters =
+  <S extends Schema.Schema.Any>(max: number, annotations?: Schema.Annotations.Filter<Schema.Schema.Type<S>>) =>
+  <A extends string>(self: S & Schema.Schema<A, Schema.Schema.Encoded<S>, Schema.Schema.Context<S>>): Schema.filter<S> =>
+    self.pipe(
+      Schema.filter((text) => characterCount(text as string) <= max, {
+        title: `maxLength(${max})`,
+        description: `a string at most ${max} character(s) long`,
+        jsonSchema: { maxLength: max },
+        ...annotations
+      })
+    )
+
 /** Year, month, day, hours, minutes, seconds and zone offset of an ISO 8601 timestamp, in groups 1 to 6, 8 and 9. */
 const isoTimestampPattern = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/
 

@@ -1,5 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
-import { IsoTimestamp, strictBody } from "../Json.ts"
+import { IsoTimestamp, strictBody, strictQuery } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, Forbidden, NotFound } from "../ApiErrors.ts"
 import { ListParams, Page } from "../Pagination.ts"
@@ -71,7 +71,7 @@ export class AssignmentsApi extends HttpApiGroup.make("assignments")
   )
   .add(
     HttpApiEndpoint.get("list", "/v1/assignments")
-      .setUrlParams(ListAssignmentsParams)
+      .setUrlParams(strictQuery(ListAssignmentsParams))
       .addSuccess(Page(Assignment))
       .addError(BadRequest)
       .addError(Forbidden)

@@ -1,6 +1,7 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { BadRequest, Forbidden, NotFound } from "../ApiErrors.ts"
+import { strictQuery } from "../Json.ts"
 import { ListParams, Page } from "../Pagination.ts"
 import { Authentication } from "../tenancy/Security.ts"
 
@@ -21,7 +22,7 @@ export class BadgesApi extends HttpApiGroup.make("badges")
   .add(
     HttpApiEndpoint.get("listForUser", "/v1/users/:id/badges")
       .setPath(Schema.Struct({ id: Schema.UUID.annotations({ description: "Id of a user of the tenant (UUID)." }) }))
-      .setUrlParams(ListParams)
+      .setUrlParams(strictQuery(ListParams))
       .addSuccess(Page(UserBadge))
       .addError(BadRequest)
       .addError(Forbidden)

@@ -1,5 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
-import { strictBody } from "../Json.ts"
+import { maxCharacters, strictBody } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, Forbidden, NotFound } from "../ApiErrors.ts"
 import { Authentication } from "../tenancy/Security.ts"
@@ -13,7 +13,7 @@ export const maxTurnLength = 4000
 /** One turn of a call transcript: the speaker and their words. */
 export const TranscriptTurn = Schema.Struct({
   speaker: Schema.Literal("buyer", "rep"),
-  text: Schema.String.pipe(Schema.maxLength(maxTurnLength)).annotations({
+  text: Schema.String.pipe(maxCharacters(maxTurnLength)).annotations({
     description: "The words of the speaker, at most 4000 characters."
   })
 }).annotations({ identifier: "TranscriptTurn" })
@@ -41,7 +41,7 @@ const isHttpUrl = (text: string) => {
 
 /** An absolute http or https URL. */
 const HttpUrl = Schema.String.pipe(
-  Schema.maxLength(2000),
+  maxCharacters(2000),
   Schema.filter((text) => isHttpUrl(text) || "must be an absolute http or https URL")
 )
 
@@ -52,7 +52,7 @@ export const ImportCall = Schema.Struct({
   }),
   source_vendor: Schema.Literal("gong", "chorus").annotations({ description: "Call recorder the call comes from." }),
   external_id: Schema.optional(
-    Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({
+    Schema.String.pipe(Schema.minLength(1), maxCharacters(200)).annotations({
       description: "Id of the call in the recorder, at most 200 characters."
     })
   ),

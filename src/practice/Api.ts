@@ -1,5 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
-import { strictBody } from "../Json.ts"
+import { maxCharacters, strictBody, strictQuery } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, Forbidden, NotFound, Unauthorized } from "../ApiErrors.ts"
 import { CategoryScores, Verdict } from "../events/Catalog.ts"
@@ -40,11 +40,11 @@ export const maxTitleLength = 200
 
 /** Body of `POST /v1/scenarios`. */
 export const CreateScenario = Schema.Struct({
-  prompt: NonBlankString.pipe(Schema.maxLength(maxPromptLength, { message: () => `must be at most ${maxPromptLength} characters` })).annotations({
+  prompt: NonBlankString.pipe(maxCharacters(maxPromptLength, { message: () => `must be at most ${maxPromptLength} characters` })).annotations({
     description: "Instructions for the AI buyer: persona, situation and objections, at most 4000 characters."
   }),
   title: Schema.optional(
-    NonBlankString.pipe(Schema.maxLength(maxTitleLength, { message: () => `must be at most ${maxTitleLength} characters` })).annotations({
+    NonBlankString.pipe(maxCharacters(maxTitleLength, { message: () => `must be at most ${maxTitleLength} characters` })).annotations({
       description: "Short name of the scenario; derived from the prompt when absent."
     })
   ),
@@ -185,7 +185,7 @@ export class PracticeCallsApi extends HttpApiGroup.make("practiceCalls")
 export class SessionsApi extends HttpApiGroup.make("sessions")
   .add(
     HttpApiEndpoint.get("list", "/v1/sessions")
-      .setUrlParams(ListSessionsParams)
+      .setUrlParams(strictQuery(ListSessionsParams))
       .addSuccess(Page(PracticeSession))
       .addError(Forbidden)
       .addError(BadRequest)

@@ -1,5 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
-import { strictBody } from "../Json.ts"
+import { maxCharacters, strictBody } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, Conflict } from "../ApiErrors.ts"
 import { OperatorAuthentication } from "../tenancy/Security.ts"
@@ -7,13 +7,13 @@ import { OperatorAuthentication } from "../tenancy/Security.ts"
 const nonBlank = (maxLength: number) =>
   Schema.String.pipe(
     Schema.filter((text) => text.trim() !== "" || "must not be blank"),
-    Schema.maxLength(maxLength)
+    maxCharacters(maxLength)
   )
 
 /** Body of `POST /api/admin/retros`. */
 export const PublishChurnRetro = Schema.Struct({
   slug: Schema.String.pipe(
-    Schema.maxLength(100),
+    maxCharacters(100),
     Schema.pattern(/^[a-z0-9]+(-[a-z0-9]+)*$/, {
       message: () => "must be lowercase letters and digits in words joined by single hyphens, such as westwind-q1-2026"
     })

@@ -1,5 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
-import { strictBody } from "../Json.ts"
+import { maxCharacters, strictBody, strictQuery } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, Conflict, Forbidden, NotFound } from "../ApiErrors.ts"
 import { ListParams, Page } from "../Pagination.ts"
@@ -27,7 +27,7 @@ const describedString = (description: string) => Schema.String.annotations({ des
 /** A display name: surrounding whitespace is removed, then 1 to 200 characters remain. */
 export const DisplayName = Schema.compose(
   describedString("1 to 200 characters after surrounding whitespace is removed."),
-  Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(200))
+  Schema.Trim.pipe(Schema.minLength(1), maxCharacters(200))
 )
 
 /**
@@ -38,7 +38,7 @@ export const DisplayName = Schema.compose(
 export const Email = Schema.compose(
   describedString("An email address such as rep@example.com, stored trimmed and lower-cased."),
   Schema.compose(Schema.Trim, Schema.Lowercase).pipe(
-    Schema.maxLength(254),
+    maxCharacters(254),
     Schema.pattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, {
       message: () => "Expected an email address such as rep@example.com"
     })
@@ -176,7 +176,7 @@ export class ApiTokensApi extends HttpApiGroup.make("apiTokens")
   )
   .add(
     HttpApiEndpoint.get("list", "/v1/api-tokens")
-      .setUrlParams(ListParams)
+      .setUrlParams(strictQuery(ListParams))
       .addSuccess(Page(ApiToken))
       .addError(BadRequest)
       .addError(Forbidden)
@@ -218,7 +218,7 @@ export class UsersApi extends HttpApiGroup.make("users")
   )
   .add(
     HttpApiEndpoint.get("list", "/v1/users")
-      .setUrlParams(ListParams)
+      .setUrlParams(strictQuery(ListParams))
       .addSuccess(Page(User))
       .addError(BadRequest)
       .addError(Forbidden)

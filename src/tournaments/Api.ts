@@ -1,5 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
-import { strictBody } from "../Json.ts"
+import { maxCharacters, strictBody } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, Conflict, Forbidden, NotFound } from "../ApiErrors.ts"
 import { CompanyId, DisplayName, UserId } from "../tenancy/Api.ts"
@@ -31,7 +31,7 @@ export const maxSlugLength = 64
 
 /** The URL name of a tournament, such as `spring-2026-cup`. */
 export const TournamentSlug = Schema.String.pipe(
-  Schema.maxLength(maxSlugLength),
+  maxCharacters(maxSlugLength),
   Schema.pattern(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, {
     message: () => "Expected lower-case letters and digits in words joined by single hyphens, such as spring-2026-cup"
   })

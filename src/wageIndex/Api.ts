@@ -1,5 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
-import { strictBody } from "../Json.ts"
+import { strictBody, strictQuery } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, NotFound } from "../ApiErrors.ts"
 import { WageBand } from "../events/Catalog.ts"
@@ -52,7 +52,7 @@ export type PublishSnapshot = typeof PublishSnapshot.Type
 export class WageIndexApi extends HttpApiGroup.make("wageIndex")
   .add(
     HttpApiEndpoint.get("list", "/api/admin/wage-index")
-      .setUrlParams(ListParams)
+      .setUrlParams(strictQuery(ListParams))
       .addSuccess(Page(WageIndexSnapshot))
       .addError(BadRequest)
       .annotate(OpenApi.Description, "Lists wage index snapshots, newest first, published or not.")

@@ -1,5 +1,5 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
-import { strictBody } from "../Json.ts"
+import { maxCharacters, strictBody, strictQuery } from "../Json.ts"
 import { Schema } from "effect"
 import { BadRequest, Conflict, Forbidden, NotFound } from "../ApiErrors.ts"
 import { ListParams, Page } from "../Pagination.ts"
@@ -17,7 +17,7 @@ export const CreateWarehouseCredential = Schema.Struct({
   name: Schema.optionalWith(
     Schema.compose(
       Schema.String.annotations({ description: "A label such as \"Looker production\", 1 to 200 characters." }),
-      Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(200))
+      Schema.Trim.pipe(Schema.minLength(1), maxCharacters(200))
     ),
     { exact: true }
   )
@@ -63,7 +63,7 @@ export class WarehouseCredentialsApi extends HttpApiGroup.make("warehouseCredent
   )
   .add(
     HttpApiEndpoint.get("list", "/v1/warehouse/credentials")
-      .setUrlParams(ListParams)
+      .setUrlParams(strictQuery(ListParams))
       .addSuccess(Page(WarehouseCredential))
       .addError(BadRequest)
       .addError(Forbidden)

@@ -1,7 +1,7 @@
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { BadRequest, Conflict, Forbidden, NotFound } from "../ApiErrors.ts"
-import { JsonValue, strictBody } from "../Json.ts"
+import { JsonValue, strictBody, strictQuery } from "../Json.ts"
 import { ListParams, Page } from "../Pagination.ts"
 import { Authentication } from "../tenancy/Security.ts"
 
@@ -162,7 +162,7 @@ export class WebhooksApi extends HttpApiGroup.make("webhooks")
   )
   .add(
     HttpApiEndpoint.get("list", "/v1/webhooks")
-      .setUrlParams(ListParams)
+      .setUrlParams(strictQuery(ListParams))
       .addSuccess(Page(Subscription))
       .addError(BadRequest)
       .annotate(OpenApi.Description, "Lists the subscriptions, newest first.")
@@ -203,7 +203,7 @@ export class WebhooksApi extends HttpApiGroup.make("webhooks")
   .add(
     HttpApiEndpoint.get("listDeliveries", "/v1/webhooks/:id/deliveries")
       .setPath(subscriptionPath)
-      .setUrlParams(DeliveryListParams)
+      .setUrlParams(strictQuery(DeliveryListParams))
       .addSuccess(Page(Delivery))
       .addError(BadRequest)
       .addError(NotFound)

@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto"
 import { BadRequest, Conflict, NotFound } from "../ApiErrors.ts"
 import { eventKinds, isEventKind } from "../events/EventKinds.ts"
 import { Events, type FieldsOf } from "../events/Events.ts"
+import { characterCount } from "../Json.ts"
 import { decodeCursor, invalidCursor, type ListParams, toPage } from "../Pagination.ts"
 import { AppConfig } from "../platform/AppConfig.ts"
 import { randomBase62 } from "../platform/Secrets.ts"
@@ -128,10 +129,11 @@ export const validateEventKinds = (kinds: ReadonlyArray<string>): Effect.Effect<
 /** Validates a description of at most 500 characters. An absent or blank one becomes null. */
 export const validateDescription = (value: string | null): Effect.Effect<string | null, BadRequest> => {
   if (value === null || value.trim() === "") return Effect.succeed(null)
-  if (value.length > maxDescriptionLength) {
+  const length = characterCount(value)
+  if (length > maxDescriptionLength) {
     return Effect.fail(badRequest(
       "description",
-      `description is ${value.length} characters long; the maximum is ${maxDescriptionLength}.`
+      `description is ${length} characters long; the maximum is ${maxDescriptionLength}.`
     ))
   }
   return Effect.succeed(value)

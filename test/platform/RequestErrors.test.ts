@@ -172,6 +172,23 @@ describe("Request errors", () => {
         expect(listed.body.data).toEqual([])
       }))
 
+    it.effect("unknown query parameter is a 400", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Query")
+        const cases = [
+          { path: "/v1/users?limt=5", parameter: "limt" },
+          { path: "/v1/webhooks?limit=5&status=active", parameter: "status" },
+          { path: "/v1/sessions?user=x", parameter: "user" }
+        ]
+        for (const { path, parameter } of cases) {
+          const result = yield* sendAs(token, "GET", path)
+
+          expect(result.status, path).toBe(400)
+          expect(result.body.message, path).toMatch(new RegExp(`^Invalid request\\. '${parameter}': is unexpected, expected: "limit" \\| "cursor"`))
+        }
+        expect((yield* sendAs(token, "GET", "/v1/users?limit=5")).status).toBe(200)
+      }))
+
     it.effect("form bodies are a 400", () =>
       Effect.gen(function*() {
         const { token } = yield* createTenant("Forms")
