@@ -20,7 +20,7 @@
  *
  * One 30-second P99 at 100 events per second rests on its 30 slowest
  * deliveries, and on a shared machine it moves by more than the 20 % that
- * the flat-latency goal allows from run to run. So `--rounds` (default 5)
+ * the flat-latency goal allows from run to run. So `--rounds` (default 9)
  * measures every count that many times, the counts in turn. A slow spell
  * of the machine can last a whole round and raise the P99 of every count in
  * it. So the goal compares counts within a round: for each count, it takes
@@ -61,7 +61,7 @@ const flags = readFlags("bench:growth", {
   duration: { kind: "integer", default: 30, min: 1, max: 600, description: "seconds of the measured run at each count" },
   rounds: {
     kind: "integer",
-    default: 5,
+    default: 9,
     min: 1,
     max: 20,
     description: "rounds over every count, each count on a fresh service in each round. The flat-latency goal uses the median of the rounds' P99 ratios"
