@@ -299,6 +299,7 @@ export const McpRoutesLive = HttpApiBuilder.Router.use((router) =>
     yield* router.put(streamablePath, Effect.succeed(onlyPost))
     yield* router.patch(streamablePath, Effect.succeed(onlyPost))
     yield* router.head(streamablePath, Effect.succeed(onlyPost))
+    yield* router.options(streamablePath, Effect.succeed(onlyPost))
     yield* router.get(ssePath, sseStream)
     // The server routes other HEAD requests as GETs, but the stream's response never ends.
     yield* router.head(ssePath, Effect.succeed(errorResponse(

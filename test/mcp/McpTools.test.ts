@@ -239,10 +239,13 @@ describe("MCP tools", () => {
           const del = yield* sendAs(tenant.token, "DELETE", "/mcp", undefined, headers)
 
           const patch = yield* sendAs(tenant.token, "PATCH", "/mcp", {}, headers)
+          const options = yield* sendAs(tenant.token, "OPTIONS", "/mcp", undefined, headers)
 
           expect(get.status).toBe(405)
           expect(del.status).toBe(405)
           expect(patch.status).toBe(405)
+          expect(options.status).toBe(405)
+          expect(options.body.error.message).toMatch(/POST only/)
           expect(get.body.error.message).toMatch(/POST only/)
         }))
 

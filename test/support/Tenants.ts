@@ -35,7 +35,7 @@ export interface JsonResponse {
  */
 export const sendAs = (
   token: string,
-  method: "GET" | "POST" | "PATCH" | "DELETE",
+  method: "GET" | "POST" | "PATCH" | "DELETE" | "OPTIONS",
   path: string,
   body?: unknown,
   headers: Record<string, string> = {}
