@@ -44,6 +44,17 @@ export const characterCount = (text: string): number => {
   return count
 }
 
+/** Returns the first `max` Unicode characters of `text`, never splitting a surrogate pair. */
+export const sliceCharacters = (text: string, max: number): string => {
+  let units = 0
+  for (let characters = 0; characters < max && units < text.length; characters++) {
+    const code = text.charCodeAt(units)
+    const next = text.charCodeAt(units + 1)
+    units += code >= 0xd800 && code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff ? 2 : 1
+  }
+  return text.slice(0, units)
+}
+
 /**
  * Limits a string to `max` Unicode characters (`characterCount`), with the
  * description and the OpenAPI `maxLength` of `Schema.maxLength`, which

@@ -1,5 +1,6 @@
 import { Cause, Data, Effect, JSONSchema, ParseResult, Schema } from "effect"
 import { CoachingBrief } from "../coaching/BriefsApi.ts"
+import { characterCount } from "../Json.ts"
 import { Page } from "../Pagination.ts"
 import { maxPromptLength, maxTitleLength, PracticeCall, PracticeSession, Scenario, Scorecard } from "../practice/Api.ts"
 import type { Scope } from "../tenancy/Security.ts"
@@ -34,14 +35,16 @@ export type ListRecentSessionsInput = typeof ListRecentSessionsInput.Type
 /** Arguments of `create_scenario`: the fields of `POST /v1/scenarios`. */
 const CreateScenarioInput = Schema.Struct({
   prompt: Schema.String.pipe(
-    Schema.filter((text) => text.trim() !== "" && text.length <= maxPromptLength)
+    Schema.filter((text) => text.trim() !== "" && characterCount(text) <= maxPromptLength)
   ).annotations({
     description: `What the AI buyer plays: persona, situation and objections, at most ${maxPromptLength} characters.`,
+    jsonSchema: { maxLength: maxPromptLength },
     message: () => ({ message: `must be a non-blank text of at most ${maxPromptLength} characters`, override: true })
   }),
   title: Schema.optionalWith(
-    Schema.String.pipe(Schema.filter((text) => text.trim() !== "" && text.length <= maxTitleLength)).annotations({
+    Schema.String.pipe(Schema.filter((text) => text.trim() !== "" && characterCount(text) <= maxTitleLength)).annotations({
       description: "Short name of the scenario; derived from the prompt when absent.",
+      jsonSchema: { maxLength: maxTitleLength },
       message: () => ({ message: `must be a non-blank text of at most ${maxTitleLength} characters`, override: true })
     }),
     { exact: true }

@@ -2,6 +2,7 @@ import { HttpApiBuilder, HttpApiError, HttpMiddleware, HttpServerError, HttpServ
 import { Cause, Effect, Option } from "effect"
 import { SalesLabApi } from "../Api.ts"
 import { BadRequest, InternalError, PayloadTooLarge } from "../ApiErrors.ts"
+import { characterCount, sliceCharacters } from "../Json.ts"
 import { isMcpPath } from "../mcp/Paths.ts"
 import { expectedTypesOf } from "./ExpectedTypes.ts"
 
@@ -67,7 +68,8 @@ export const maxRequestBodyBytes = 1_048_576
 /** Maximum length of an issue text repeated in a 400, so that a huge invalid value is not echoed back whole. */
 const maxIssueLength = 300
 
-const truncate = (text: string) => text.length <= maxIssueLength ? text : `${text.slice(0, maxIssueLength)}…`
+const truncate = (text: string) =>
+  characterCount(text) <= maxIssueLength ? text : `${sliceCharacters(text, maxIssueLength)}…`
 
 /**
  * Deepest nesting of arrays and objects a JSON body may have. No request of
@@ -136,11 +138,13 @@ const findUnstorableText = (
 
 /**
  * Returns whether the API decodes the request's body as JSON. `HttpApiBuilder` does so for every
- * content type that contains `application/json`, and reads any other type that is not a form or
- * text as bytes.
+ * content type that contains `application/json` and for a body sent without a content type, and
+ * reads any other type that is not a form or text as bytes.
  */
-const decodedAsJson = (request: HttpServerRequest.HttpServerRequest) =>
-  (request.headers["content-type"] ?? "").toLowerCase().includes("application/json")
+const decodedAsJson = (request: HttpServerRequest.HttpServerRequest) => {
+  const contentType = (request.headers["content-type"] ?? "").toLowerCase()
+  return contentType === "" || contentType.includes("application/json")
+}
 
 /**
  * Decoder of request bodies that fails on bytes that are not UTF-8, where

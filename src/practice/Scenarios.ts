@@ -1,5 +1,6 @@
 import { Clock, Effect } from "effect"
 import { randomUUID } from "node:crypto"
+import { characterCount, sliceCharacters } from "../Json.ts"
 import { type CreateScenario, type Scenario, ScenarioId } from "./Api.ts"
 import { PracticeRepo } from "./PracticeRepo.ts"
 
@@ -17,8 +18,8 @@ const derivedTitleLength = 80
 export const titleFromPrompt = (prompt: string): string => {
   const firstLine = prompt.split(/\r?\n/).map((line) => line.trim()).find((line) => line !== "") ?? ""
   const sentence = (firstLine.split(/(?<=[.!?])\s/)[0] ?? firstLine).replace(/\s+/g, " ").trim()
-  if (sentence.length <= derivedTitleLength) return sentence
-  const cut = sentence.slice(0, derivedTitleLength - 1)
+  if (characterCount(sentence) <= derivedTitleLength) return sentence
+  const cut = sliceCharacters(sentence, derivedTitleLength - 1)
   const wordBoundary = cut.lastIndexOf(" ")
   return `${(wordBoundary > 0 ? cut.slice(0, wordBoundary) : cut).replace(/[\s,;:.-]+$/, "")}…`
 }

@@ -85,6 +85,21 @@ describe("MCP tools", () => {
             expect(rows).toEqual([{ company_id: tenant.companyId, prompt }])
           }))
 
+        it.scoped("create_scenario counts emoji once", () =>
+          Effect.gen(function*() {
+            const tenant = yield* seedTenant("Acme")
+            const client = yield* connectClient(kind, tenant.token)
+            const emoji = "\u{1F600}"
+
+            const accepted = yield* callTool(client, "create_scenario", { prompt: "A buyer.", title: emoji.repeat(200) })
+            const rejected = yield* callTool(client, "create_scenario", { prompt: "A buyer.", title: emoji.repeat(201) })
+
+            expect(accepted.isError).toBeFalsy()
+            expect((accepted.structuredContent as any).title).toBe(emoji.repeat(200))
+            expect(rejected.isError).toBe(true)
+            expect(firstText(rejected)).toContain("at most 200 characters")
+          }))
+
         it.scoped("start_practice_call starts a session", () =>
           Effect.gen(function*() {
             const tenant = yield* seedTenant("Acme")

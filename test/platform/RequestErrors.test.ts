@@ -302,6 +302,33 @@ describe("Request errors", () => {
         }
       }))
 
+    it.effect("body without content type is checked", () =>
+      Effect.gen(function*() {
+        const { token } = yield* createTenant("Untyped")
+        const baseUrl = yield* TestServerUrl
+        // A byte array goes out with no content-type header, where a string would be sent as text/plain.
+        const post = (body: string) =>
+          Effect.promise(async () => {
+            const response = await fetch(`${baseUrl}/v1/users`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${token}` },
+              body: new TextEncoder().encode(body)
+            })
+            return { status: response.status, body: await response.json() }
+          })
+
+        const nul = yield* post(JSON.stringify({ email: "nul@example.com", name: "x\u0000y" }))
+        expect(nul.status).toBe(400)
+        expect(nul.body.message).toContain("NUL")
+
+        const surrogate = yield* post(JSON.stringify({ email: "lone@example.com", name: "x\ud800y" }))
+        expect(surrogate.status).toBe(400)
+        expect(surrogate.body.message).toContain("surrogate")
+
+        const valid = yield* post(JSON.stringify({ email: "plain@example.com", name: "Plain" }))
+        expect(valid.status).toBe(201)
+      }))
+
     it.effect("NUL under a JSON charset is a 400", () =>
       Effect.gen(function*() {
         const { token } = yield* createTenant("Charset")
