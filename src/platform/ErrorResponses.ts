@@ -329,6 +329,20 @@ const withTypeNamed = (message: string) => {
   return typeName === undefined ? message : `Expected ${typeName}, actual ${message.slice(mismatch![0].length)}`
 }
 
+/**
+ * Lists the allowed names after "is unexpected" in words, such as
+ * `expected one of "limit" or "cursor"`, where the decoder writes them as a
+ * TypeScript union (`expected: "limit" | "cursor"`).
+ */
+const withAllowedKeysListed = (message: string) => {
+  const unexpected = /^is unexpected, expected: (.+)$/s.exec(message)
+  if (unexpected === null) return message
+  const keys = unexpected[1]!.split(" | ")
+  return keys.length === 1
+    ? `is unexpected; the only field here is ${keys[0]}`
+    : `is unexpected; expected one of ${keys.slice(0, -1).join(", ")} or ${keys.at(-1)}`
+}
+
 /** The text of a schema issue that a value is not one literal, such as `Expected "rep", actual "owner"`. */
 const literalMismatch = /^Expected ("[^"]*"|-?\d+(?:\.\d+)?|true|false|null), actual (.*)$/s
 
@@ -352,7 +366,7 @@ const describeProblem = (messages: ReadonlyArray<string>): string => {
  */
 const readableDecodeError = (error: HttpApiError.HttpApiDecodeError) => {
   const issues = withEmptyArraysNamed(withoutOptionalAlternatives(error.issues))
-    .map((issue) => ({ ...issue, message: withoutDoublePeriod(withTypeNamed(issue.message)) }))
+    .map((issue) => ({ ...issue, message: withAllowedKeysListed(withoutDoublePeriod(withTypeNamed(issue.message))) }))
   const messagesPerPath = new Map<string, Array<string>>()
   for (const issue of issues) {
     const path = issuePath(issue)
