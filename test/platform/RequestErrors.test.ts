@@ -19,6 +19,16 @@ const postRaw = (token: string, path: string, body: string) =>
     return { status: response.status, text, body: text === "" ? null : JSON.parse(text) }
   }).pipe(Effect.provide(FetchHttpClient.layer))
 
+/** Sends a request with `fetch`, which sets headers exactly as given, and returns the status and parsed body. */
+const fetchJson = (path: string, init: RequestInit) =>
+  Effect.gen(function*() {
+    const baseUrl = yield* TestServerUrl
+    return yield* Effect.promise(async () => {
+      const response = await fetch(`${baseUrl}${path}`, init)
+      return { status: response.status, body: await response.json() }
+    })
+  })
+
 describe("Request errors", () => {
   it.layer(TestServerLive())((it) => {
     it.effect("malformed JSON is a 400", () =>
@@ -281,15 +291,11 @@ describe("Request errors", () => {
     it.effect("charset other than UTF-8 is a 400", () =>
       Effect.gen(function*() {
         const { token } = yield* createTenant("Charsets")
-        const baseUrl = yield* TestServerUrl
         const post = (contentType: string) =>
-          Effect.promise(async () => {
-            const response = await fetch(`${baseUrl}/v1/scenarios`, {
-              method: "POST",
-              headers: { authorization: `Bearer ${token}`, "content-type": contentType },
-              body: JSON.stringify({ prompt: "A buyer." })
-            })
-            return { status: response.status, body: await response.json() }
+          fetchJson("/v1/scenarios", {
+            method: "POST",
+            headers: { authorization: `Bearer ${token}`, "content-type": contentType },
+            body: JSON.stringify({ prompt: "A buyer." })
           })
 
         for (const contentType of ["application/json; charset=latin1", "application/json;charset=\"UTF-16\""]) {
@@ -305,16 +311,12 @@ describe("Request errors", () => {
     it.effect("body without content type is checked", () =>
       Effect.gen(function*() {
         const { token } = yield* createTenant("Untyped")
-        const baseUrl = yield* TestServerUrl
         // A byte array goes out with no content-type header, where a string would be sent as text/plain.
         const post = (body: string) =>
-          Effect.promise(async () => {
-            const response = await fetch(`${baseUrl}/v1/users`, {
-              method: "POST",
-              headers: { authorization: `Bearer ${token}` },
-              body: new TextEncoder().encode(body)
-            })
-            return { status: response.status, body: await response.json() }
+          fetchJson("/v1/users", {
+            method: "POST",
+            headers: { authorization: `Bearer ${token}` },
+            body: new TextEncoder().encode(body)
           })
 
         const nul = yield* post(JSON.stringify({ email: "nul@example.com", name: "x\u0000y" }))
