@@ -325,8 +325,10 @@ const expectedTypes = expectedTypesOf(SalesLabApi)
  */
 const withTypeNamed = (message: string) => {
   const mismatch = /^Expected ([\s\S]*?), actual /.exec(message)
-  const typeName = mismatch === null ? undefined : expectedTypes.get(mismatch[1]!)
-  return typeName === undefined ? message : `Expected ${typeName}, actual ${message.slice(mismatch![0].length)}`
+  if (mismatch === null) return message
+  const typeName = expectedTypes.get(mismatch[1]!)
+  if (typeName === undefined) return message
+  return `Expected ${typeName}, actual ${message.slice(mismatch[0].length)}`
 }
 
 /**
